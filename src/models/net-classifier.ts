@@ -1,0 +1,56 @@
+import * as tf from '@tensorflow/tfjs';
+import type { Classifier } from './classifier.js';
+import type { Labels } from './labels.js';
+import { backwardNet } from './net/backward.js';
+import { forwardValues, runNet } from './net/forward.js';
+import { disposeNet, type Net } from './net/ir.js';
+
+/** A Classifier over a Net, on the current tfjs backend. Every loader ends here. */
+export class NetClassifier implements Classifier {
+  readonly inputShape: readonly [number, number, number];
+
+  constructor(
+    readonly id: string,
+    readonly net: Net,
+    readonly labels: Labels,
+  ) {
+    this.inputShape = net.inputShape;
+  }
+
+  get backend(): string {
+    return tf.getBackend();
+  }
+
+  async logits(x: tf.Tensor4D): Promise<tf.Tensor2D> {
+    return runNet(this.net, x);
+  }
+
+  async jacobian(x: tf.Tensor4D, classes: tf.Tensor2D): Promise<{ logits: tf.Tensor2D; grads: tf.Tensor5D }> {
+    const [n, k] = classes.shape;
+    const K = this.labels.ids.length;
+    return tf.tidy(() => {
+      const values = forwardValues(this.net, x, true);
+      const logits = values[this.net.output] as tf.Tensor2D;
+      const upstream = tf.oneHot(tf.reshape(classes, [n * k]).toInt(), K).toFloat() as tf.Tensor2D;
+      const g = backwardNet(this.net, values, upstream, k);
+      const [h, w, c] = this.inputShape;
+      return { logits, grads: tf.reshape(g, [n, k, h, w, c]) as tf.Tensor5D };
+    });
+  }
+
+  async vjp(
+    x: tf.Tensor4D,
+    upstream: (logits: tf.Tensor2D) => tf.Tensor2D,
+  ): Promise<{ logits: tf.Tensor2D; grad: tf.Tensor4D }> {
+    return tf.tidy(() => {
+      const values = forwardValues(this.net, x, true);
+      const logits = values[this.net.output] as tf.Tensor2D;
+      const grad = backwardNet(this.net, values, upstream(logits), 1);
+      return { logits, grad };
+    });
+  }
+
+  dispose(): void {
+    disposeNet(this.net);
+  }
+}
