@@ -1,0 +1,27 @@
+import { Command, CommanderError } from 'commander';
+import { EXIT_CODES, UapError } from '../errors.js';
+import { registerTrain } from './train.js';
+
+/**
+ * The `uap` command line: one file per command, each a thin shell over the library.
+ * Errors are caught here once and printed as one line; the exit code says what kind of failure it was.
+ */
+const program = new Command('uap')
+  .description('Universal adversarial perturbations for TF.js classifiers (Moosavi-Dezfooli et al., CVPR 2017)')
+  .option('--backend <name>', 'tfjs backend: wasm (default in Node), tensorflow (tfjs-node, used when installed), cpu')
+  .showHelpAfterError()
+  .exitOverride();
+
+registerTrain(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) process.exit(err.exitCode);
+  if (err instanceof UapError) {
+    console.error(`uap: ${err.message}`);
+    process.exit(EXIT_CODES[err.code]);
+  }
+  console.error(err);
+  process.exit(1);
+}
