@@ -1,6 +1,14 @@
 import { Command, CommanderError } from 'commander';
 import { EXIT_CODES, UapError } from '../errors.js';
+import { registerCompute } from './compute.js';
+import { registerDemo } from './demo.js';
+import { registerEval } from './eval.js';
+import { registerReport } from './report.js';
 import { registerTrain } from './train.js';
+import { registerTransfer } from './transfer.js';
+import { registerSweep } from './sweep.js';
+import { registerLabels } from './labels.js';
+import { registerSubspace } from './subspace.js';
 
 /**
  * The `uap` command line: one file per command, each a thin shell over the library.
@@ -12,7 +20,15 @@ const program = new Command('uap')
   .showHelpAfterError()
   .exitOverride();
 
+registerCompute(program);
+registerEval(program);
+registerReport(program);
+registerDemo(program);
 registerTrain(program);
+registerTransfer(program);
+registerSweep(program);
+registerLabels(program);
+registerSubspace(program);
 
 try {
   await program.parseAsync(process.argv);

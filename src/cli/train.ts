@@ -38,6 +38,9 @@ export function registerTrain(program: Command): void {
         batchSize,
         learningRate: Number(o.lr),
         onBatch: (epoch, _b, _n, loss) => bar.increment(1, { status: `epoch ${epoch + 1} loss ${loss.toFixed(4)}` }),
+        onEpoch: (epoch, loss) => {
+          if (!process.stderr.isTTY) console.error(`epoch ${epoch + 1}/${epochs}: loss ${loss.toFixed(4)}`);
+        },
       });
       bar.stop();
       const accuracy = tf.tidy(() => {

@@ -1,0 +1,25 @@
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../src/tensor/backend.js';
+import { loadModel } from '../src/models/load.js';
+import { forwardValues, runNet, applyOp } from '../src/models/net/forward.js';
+import { backwardNet, setBackwardProfiler } from '../src/models/net/backward.js';
+await initBackend('wasm');
+const name = process.argv[2] ?? 'mobilenet_v1_0.25_224';
+const n = Number(process.argv[3] ?? 8), k = Number(process.argv[4] ?? 1);
+const clf = await loadModel(name, { modelsDir: '../shared/models' });
+const x = tf.randomUniform([n, 224, 224, 3], 0, 255) as tf.Tensor4D;
+const run = () => tf.tidy(() => { const v = forwardValues(clf.net, x, true); const K = v[clf.net.output]!.shape[1]!; return backwardNet(clf.net, v, tf.oneHot(tf.tensor1d(Array.from({length: n*k}, (_, i) => i % 10), 'int32'), K).toFloat() as tf.Tensor2D, k); });
+tf.dispose(run());
+// forward per node
+const fw = new Map<number, number>();
+tf.tidy(() => { const vals: tf.Tensor[] = [x]; for (const node of clf.net.nodes) { if (!node.op) continue; const t = performance.now(); vals[node.id] = applyOp(node.op, node.inputs.map(i => vals[i]!)); fw.set(node.id, performance.now() - t); } });
+const rows: [string, string, number][] = [];
+setBackwardProfiler((nm, kind, ms) => rows.push([nm, kind, ms]));
+const t = performance.now(); tf.dispose(run()); const total = performance.now() - t;
+setBackwardProfiler(undefined);
+let sum = 0; const byKind = new Map<string, number>();
+for (const [nm, kind, ms] of rows) { sum += ms; byKind.set(kind, (byKind.get(kind) ?? 0) + ms); }
+const fwTotal = [...fw.values()].reduce((a, b) => a + b, 0);
+console.log(`total fwd+bwd ${total.toFixed(0)} ms, backward ops ${sum.toFixed(0)} ms, forward ${fwTotal.toFixed(0)}`);
+console.log([...byKind].map(([a, b]) => `${a} ${b.toFixed(0)}`).join(', '));
+for (const node of clf.net.nodes) { const r = rows.find(q => q[0] === node.name); if (r) console.log(node.name.padEnd(28), r[1].padEnd(16), 'bwd', r[2].toFixed(1).padStart(7), 'fwd', (fw.get(node.id) ?? 0).toFixed(1).padStart(6), (node.op as any).strides ?? '', (node.op as any).filter?.shape ?? ''); }

@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import { UapError } from '../errors.js';
+import { evaluatePerturbation } from '../eval/fooling-rate.js';
+import { createRng, gaussianArray } from '../util/rng.js';
+import { lpNorm } from './project.js';
+import { lossGradient, lossValue, sgdPerturbation, type SgdOptions } from './sgd.js';
+import { MlpClassifier } from './testing/affine-classifier.js';
+
+await tf.setBackend('cpu');
+
+const SHAPE = [4, 4, 1] as const;
+const D = 16;
+const N = 100;
+const mlp = new MlpClassifier(SHAPE, 32, 10, createRng(2));
+const U = tf.tensor4d(
+  gaussianArray(N * D, createRng(9), 128, 40).map((a) => Math.min(255, Math.max(0, a))),
+  [N, ...SHAPE],
+);
+
+test('the loss gradients equal autodiff of the losses they claim to be', () => {
+  const rng = createRng(4);
+  const z = tf.tensor2d(gaussianArray(6 * 5, rng, 0, 3), [6, 5]);
+  const cls = new Int32Array([0, 1, 2, 3, 4, 0]);
+  const clsT = tf.tensor1d(cls, 'int32');
+  for (const loss of ['ce', 'margin'] as const) {
+    for (const targeted of [false, true]) {
+      const kappa = 1;
+      const got = lossGradient(z, clsT, loss, kappa, targeted).arraySync();
+      // Reference: tf.grad of the mean objective written directly.
+      const f = (zz: tf.Tensor) =>
+        tf.tidy(() => {
+          const oh = tf.oneHot(clsT, 5).toFloat();
+          if (loss === 'ce') {
+            const ce = tf.neg(tf.sum(tf.mul(oh, tf.logSoftmax(zz)), 1));
+            return tf.mean(targeted ? ce : tf.neg(ce));
+          }
+          const zc = tf.sum(tf.mul(zz, oh), 1);
+          const zo = tf.max(tf.sub(zz, tf.mul(oh, 1e9)), 1);
+          return tf.mean(tf.maximum(targeted ? tf.sub(zo, zc) : tf.sub(zc, zo), -kappa));
+        });
+      const want = tf.grad(f)(z).arraySync() as number[][];
+      for (let i = 0; i < 6; i++) for (let k = 0; k < 5; k++) assert.ok(Math.abs(got[i]![k]! - want[i]![k]!) < 1e-6, `${loss} targeted=${targeted}`);
+      // And the reported value is that objective.
+      const val = lossValue(z.dataSync() as Float32Array, cls, 5, loss, kappa, targeted);
+      assert.ok(Math.abs(val - (f(z).dataSync()[0] as number)) < 1e-5);
+    }
+  }
+  tf.dispose([z, clsT]);
+});
+
+test('untargeted SGD: the loss goes down and the fooling rate rises, inside the ξ-ball', async () => {
+  for (const [norm, xi, optimizer] of [
+    ['inf', 40, 'sgd'],
+    [2, 80, 'adam'],
+  ] as const) {
+    const before = tf.memory().numTensors;
+    const res = await sgdPerturbation(mlp, U, { norm, xi, epochs: 6, seed: 1, optimizer });
+    assert.equal(tf.memory().numTensors, before, 'no leaked tensors');
+    const losses = res.history.map((h) => h.loss!);
+    assert.ok(losses.at(-1)! < losses[0]! - 0.3, `loss ${losses.join(' ')}`);
+    assert.ok(res.foolingRate >= 0.5, `fooling rate ${res.foolingRate}`);
+    assert.ok(res.foolingRate > res.history[0]!.foolingRate);
+    assert.ok(lpNorm(res.v, norm) <= xi * (1 + 1e-5));
+    assert.equal((await evaluatePerturbation(mlp, U, null, res.v)).foolingRate, res.foolingRate);
+  }
+});
+
+test('targeted SGD (margin loss) sends most images to the target class', async () => {
+  const target = 3;
+  const chance = (await evaluatePerturbation(mlp, U, null, new Float32Array(D), { target })).targetSuccess!;
+  const res = await sgdPerturbation(mlp, U, { norm: 'inf', xi: 40, epochs: 6, seed: 1, target, loss: 'margin', kappa: 2 });
+  const success = res.history.at(-1)!.targetSuccess!;
+  assert.ok(success >= 0.7 && success > chance + 0.5, `target success ${success} (clean: ${chance})`);
+});
+
+test('deterministic for a seed; delta stops early; abort returns the last epoch', async () => {
+  const opts: SgdOptions = { norm: 'inf', xi: 30, epochs: 3, seed: 5, batchSize: 16 };
+  const a = await sgdPerturbation(mlp, U, opts);
+  const b = await sgdPerturbation(mlp, U, opts);
+  assert.deepEqual(a.v, b.v);
+  assert.equal(a.passes, 3);
+
+  const early = await sgdPerturbation(mlp, U, { ...opts, xi: 40, epochs: 10, delta: 0.6 });
+  assert.ok(early.passes < 10 && early.foolingRate >= 0.4);
+
+  const ctl = new AbortController();
+  let epoch1: Float32Array | null = null;
+  const res = await sgdPerturbation(mlp, U, {
+    ...opts,
+    signal: ctl.signal,
+    onPassEnd: (v) => {
+      epoch1 = v.slice();
+      ctl.abort();
+    },
+  });
+  assert.equal(res.aborted, true);
+  assert.equal(res.passes, 1);
+  assert.deepEqual(res.v, epoch1);
+});
+
+test('bad options are rejected with BAD_ARGUMENT naming the option', async () => {
+  const base: SgdOptions = { norm: 'inf', xi: 10 };
+  const cases: [Record<string, unknown>, RegExp][] = [
+    [{ xi: 0 }, /xi/],
+    [{ norm: 'l3' }, /norm/],
+    [{ epochs: 0 }, /epochs/],
+    [{ stepSize: -1 }, /stepSize/],
+    [{ loss: 'hinge' }, /loss/],
+    [{ optimizer: 'rmsprop' }, /optimizer/],
+    [{ target: 10 }, /target/],
+    [{ delta: 1 }, /delta/],
+    [{ kappa: -1 }, /kappa/],
+  ];
+  for (const [o, re] of cases) {
+    await assert.rejects(
+      sgdPerturbation(mlp, U, { ...base, ...o } as SgdOptions),
+      (e: unknown) => e instanceof UapError && e.code === 'BAD_ARGUMENT' && re.test(e.message),
+    );
+  }
+});

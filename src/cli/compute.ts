@@ -1,0 +1,191 @@
+import * as tf from '@tensorflow/tfjs';
+import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import type { LpNorm } from '../attacks/project.js';
+import { universalPerturbation, type PassRecord, type UniversalProgress } from '../attacks/universal.js';
+import { batchSource } from '../data/batch-source.js';
+import { UapError } from '../errors.js';
+import { PERTURBATION_FORMAT_VERSION, type PerturbationRecord } from '../io/perturbation-record.js';
+import { loadPerturbation, savePerturbation } from '../node/perturbation-files.js';
+import { openData, openModel, packageVersion } from './context.js';
+import { fmtPct, int, norm, num, openUnit, positive } from './options.js';
+import { progressBar } from './progress.js';
+
+export interface ComputeFlags {
+  model: string;
+  data: string;
+  limit?: string;
+  norm: string;
+  xi: string;
+  delta: string;
+  maxPasses: string;
+  step?: string;
+  candidates: string;
+  overshoot: string;
+  maxIterDeepfool: string;
+  deepfoolBatch: string;
+  seed: string;
+  clip: boolean;
+  keepBest?: boolean;
+  out: string;
+  resume?: boolean;
+  modelsDir?: string;
+  json?: boolean;
+}
+
+/** `uap compute`: Algorithm 1 on a model and a data set; checkpoints after every pass. */
+export function registerCompute(program: Command): void {
+  program
+    .command('compute')
+    .description('compute a universal perturbation (Algorithm 1 with DeepFool steps) and save it to --out')
+    .requiredOption('--model <name>', 'zoo name (see `uap models`), model folder, model.json, .tflite or URL')
+    .requiredOption('--data <spec>', 'mnist:train, mnist:test, a folder, a list file, or comma-separated files')
+    .option('--limit <n>', 'use the first n images of a seeded shuffle')
+    .option('--norm <p>', 'ℓp ball: inf, 2 or 1', 'inf')
+    .requiredOption('--xi <x>', 'radius ξ of the ball, in pixel units (0..255 scale), e.g. 10 for ℓ∞ on ImageNet')
+    .option('--delta <x>', 'stop when the fooling rate on X reaches 1 − δ', '0.2')
+    .option('--max-passes <n>', 'at most this many passes over X', '10')
+    .option('--step <p>', "DeepFool step norm: 2 (the paper's) or inf (default: matches --norm)")
+    .option('--candidates <n>', 'DeepFool: classes considered', '10')
+    .option('--overshoot <x>', 'DeepFool: overshoot', '0.02')
+    .option('--max-iter-deepfool <n>', 'DeepFool: iterations per image', '10')
+    .option('--deepfool-batch <n>', 'images per DeepFool call (1 = the paper’s exact sequential order)', '1')
+    .option('--seed <n>', 'seed of the visiting order and of --limit', '1')
+    .option('--no-clip', 'do not clip x + v to 0..255')
+    .option('--keep-best', 'return the pass with the highest fooling rate on X, not the last')
+    .requiredOption('--out <dir>', 'where perturbation.npy/.json/.png go')
+    .option('--resume', 'continue from the checkpoint in --out')
+    .option('--models-dir <dir>', 'local model mirror (default: env UAP_MODELS_DIR)')
+    .option('--json', 'print the final record as JSON on stdout')
+    .action(async (flags: ComputeFlags) => {
+      const record = await computeCommand(program, flags);
+      if (flags.json) console.log(JSON.stringify(record, null, 2));
+    });
+}
+
+export async function computeCommand(program: Command, f: ComputeFlags): Promise<PerturbationRecord> {
+  // Validate every number before any work, so a typo costs nothing and writes nothing.
+  const p: LpNorm = norm('--norm', f.norm);
+  const xi = positive('--xi', f.xi);
+  const delta = openUnit('--delta', f.delta);
+  const maxPasses = int('--max-passes', f.maxPasses, 1);
+  const step = f.step === undefined ? undefined : (norm('--step', f.step) as 2 | 'inf');
+  if (step === (1 as unknown)) throw new UapError('BAD_ARGUMENT', 'must be 2 or inf', '--step');
+  const seed = int('--seed', f.seed);
+  const limit = f.limit === undefined ? undefined : int('--limit', f.limit, 1);
+  const options = {
+    delta,
+    maxPasses,
+    step: step ?? (p === 'inf' ? 'inf' : 2),
+    candidates: int('--candidates', f.candidates, 2),
+    overshoot: num('--overshoot', f.overshoot),
+    maxIterDeepFool: int('--max-iter-deepfool', f.maxIterDeepfool, 1),
+    deepfoolBatchSize: int('--deepfool-batch', f.deepfoolBatch, 1),
+    keepBest: Boolean(f.keepBest),
+    limit: limit ?? null,
+  };
+
+  let initial: { v: Float32Array; pass: number; history: PassRecord[] } | undefined;
+  let previousSeconds = 0;
+  if (f.resume) {
+    const ckpt = await loadPerturbation(f.out);
+    const r = ckpt.record;
+    if (!r) throw new UapError('NOT_FOUND', 'no perturbation.json to resume from', f.out);
+    if (r.norm !== p || r.xi !== xi || r.seed !== seed || r.data.spec !== f.data || r.modelId !== f.model) {
+      throw new UapError('BAD_ARGUMENT', `the checkpoint was computed with other settings (model ${r.modelId}, data ${r.data.spec}, norm ${r.norm}, ξ ${r.xi}, seed ${r.seed})`, f.out);
+    }
+    const history = (r.options.passHistory as PassRecord[] | undefined) ?? [];
+    initial = { v: ckpt.data, pass: history.length, history };
+    previousSeconds = r.wallSeconds;
+    console.error(`resuming after pass ${history.length} (fooling rate on X ${fmtPct(r.foolingRateOnX)})`);
+  } else if (existsSync(path.join(f.out, 'perturbation.npy'))) {
+    console.error(`note: ${f.out} already holds a perturbation; it will be replaced (use --resume to continue it)`);
+  }
+
+  const model = await openModel(program, f.model, f.modelsDir);
+  const X = await openData(f.data, model, { limit, seed, label: 'decode' });
+  const started = Date.now();
+
+  const makeRecord = (v: Float32Array, history: PassRecord[], complete: boolean): PerturbationRecord => ({
+    formatVersion: PERTURBATION_FORMAT_VERSION,
+    modelId: f.model,
+    inputShape: [...model.inputShape] as [number, number, number],
+    norm: p,
+    xi,
+    method: 'deepfool',
+    options: { ...options, complete, passHistory: history },
+    seed,
+    backend: model.backend,
+    tfjsVersion: tf.version.tfjs,
+    packageVersion,
+    data: { spec: f.data, n: X.n },
+    clip: f.clip,
+    history: history.map((h) => ({
+      pass: h.pass,
+      foolingRate: h.foolingRate,
+      deepfoolCalls: h.deepfoolCalls,
+      seconds: h.seconds,
+      norm: p === 'inf' ? h.normInf : h.norm2,
+    })),
+    foolingRateOnX: history.length ? history[history.length - 1]!.foolingRate : 0,
+    wallSeconds: previousSeconds + (Date.now() - started) / 1000,
+    createdAt: new Date().toISOString(),
+  });
+
+  // Ctrl-C: finish the current image, keep the last completed pass (already on disk), exit 130.
+  const controller = new AbortController();
+  const onSigint = () => {
+    console.error('\ninterrupt: stopping after the current image; the last completed pass stays in ' + f.out);
+    controller.abort();
+  };
+  process.once('SIGINT', onSigint);
+
+  const bar = progressBar('compute');
+  let barPass = -1;
+  const onProgress = (e: UniversalProgress) => {
+    if (e.phase === 'pass') {
+      if (e.pass !== barPass) {
+        if (barPass >= 0) bar.stop();
+        bar.start(e.total, 0, { status: `pass ${e.pass}` });
+        barPass = e.pass;
+      }
+      bar.update(e.done, { status: `pass ${e.pass}: ${e.deepfoolCalls} DeepFool calls, ${e.updates} updates` });
+    } else if (e.phase === 'pass-end') {
+      bar.stop();
+      barPass = -1;
+      console.error(`pass ${e.record.pass}: fooling rate on X ${fmtPct(e.record.foolingRate)} (‖v‖∞ ${e.record.normInf.toFixed(2)}, ‖v‖₂ ${e.record.norm2.toFixed(1)}, ${e.record.seconds.toFixed(1)} s)`);
+    }
+  };
+
+  try {
+    const result = await universalPerturbation(model, batchSource(X), {
+      norm: p,
+      xi,
+      seed,
+      clip: f.clip,
+      ...options,
+      signal: controller.signal,
+      initial,
+      onProgress,
+      onPassEnd: async (v, history) => {
+        await savePerturbation(f.out, v, model.inputShape, makeRecord(v, history, false));
+      },
+    });
+    bar.stop();
+    if (result.aborted) {
+      throw new UapError('INTERRUPTED', `interrupted after ${result.passes} completed passes; continue with --resume`, f.out);
+    }
+    const record = makeRecord(result.v, result.history, true);
+    record.foolingRateOnX = result.foolingRate;
+    await savePerturbation(f.out, result.v, model.inputShape, record);
+    console.error(
+      `fooling rate on X: ${fmtPct(result.foolingRate)} after ${result.passes} passes, ${record.wallSeconds.toFixed(1)} s ` +
+        `(x + v ${f.clip ? 'clipped' : 'not clipped'} to 0..255); saved to ${f.out}/perturbation.{npy,json,png}`,
+    );
+    return record;
+  } finally {
+    process.off('SIGINT', onSigint);
+    model.dispose();
+  }
+}

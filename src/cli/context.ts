@@ -1,0 +1,43 @@
+import type { Command } from 'commander';
+import { createRequire } from 'node:module';
+import type { Batch } from '../data/batch.js';
+import type { Classifier } from '../models/classifier.js';
+import { loadModel } from '../models/load.js';
+import { loadDataset } from '../node/datasets.js';
+import { initCliBackend } from './backend.js';
+import { progressBar } from './progress.js';
+
+/** What every command that runs a model needs: backend, model, data — with progress on stderr. */
+
+export const packageVersion: string = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+
+export async function openModel(program: Command, name: string, modelsDir?: string): Promise<Classifier> {
+  await initCliBackend(program);
+  const model = await loadModel(name, { modelsDir });
+  console.error(`model: ${model.id} (input ${model.inputShape.join('×')}, ${model.labels.ids.length} classes)`);
+  return model;
+}
+
+export async function openData(
+  spec: string,
+  model: Classifier,
+  opts: { limit?: number; seed?: number; label?: string } = {},
+): Promise<Batch> {
+  const bar = progressBar(opts.label ?? 'load');
+  let started = false;
+  try {
+    const batch = await loadDataset(spec, {
+      inputShape: [...model.inputShape] as [number, number, number],
+      limit: opts.limit,
+      seed: opts.seed,
+      onProgress: (done, total) => {
+        if (!started) bar.start(total, 0, { status: spec });
+        started = true;
+        bar.update(done, { status: spec });
+      },
+    });
+    return batch;
+  } finally {
+    if (started) bar.stop();
+  }
+}

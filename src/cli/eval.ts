@@ -1,0 +1,110 @@
+import type { Command } from 'commander';
+import { batchSource } from '../data/batch-source.js';
+import { UapError } from '../errors.js';
+import { accuracy } from '../eval/accuracy.js';
+import { evaluatePerturbation, type Evaluation } from '../eval/fooling-rate.js';
+import { randomPerturbation, type NoiseKind } from '../eval/random-noise.js';
+import { loadPerturbation } from '../node/perturbation-files.js';
+import { openData, openModel } from './context.js';
+import { fmtPct, int, norm, positive } from './options.js';
+import { progressBar } from './progress.js';
+
+interface EvalFlags {
+  model: string;
+  data: string;
+  perturbation?: string;
+  random?: string;
+  norm: string;
+  xi?: string;
+  limit?: string;
+  seed: string;
+  clip: boolean;
+  batchSize: string;
+  modelsDir?: string;
+  json?: boolean;
+}
+
+/** `uap eval`: fooling rate of a perturbation (or of random noise), or plain accuracy without one. */
+export function registerEval(program: Command): void {
+  program
+    .command('eval')
+    .description('fooling rate and clean/perturbed accuracy of a perturbation; top-1/top-5 accuracy without one')
+    .requiredOption('--model <name>', 'zoo name, model folder, model.json, .tflite or URL')
+    .requiredOption('--data <spec>', 'mnist:test, a folder, a list file, or comma-separated files')
+    .option('--perturbation <file>', 'perturbation.npy (or its folder)')
+    .option('--random <kind>', 'evaluate random noise instead: sign, uniform or gaussian (needs --xi)')
+    .option('--norm <p>', 'norm of the random noise', 'inf')
+    .option('--xi <x>', 'norm of the random noise, pixel units')
+    .option('--limit <n>', 'first n images of a seeded shuffle')
+    .option('--seed <n>', 'seed for --limit and --random', '1')
+    .option('--no-clip', 'do not clip x + v to 0..255')
+    .option('--batch-size <n>', 'images per forward pass', '64')
+    .option('--models-dir <dir>', 'local model mirror (default: env UAP_MODELS_DIR)')
+    .option('--json', 'print one JSON object on stdout')
+    .action(async (f: EvalFlags) => {
+      const out = await evalCommand(program, f);
+      if (f.json) console.log(JSON.stringify(out));
+      else for (const line of out.lines) console.log(line);
+    });
+}
+
+export async function evalCommand(program: Command, f: EvalFlags): Promise<Record<string, unknown> & { lines: string[] }> {
+  const seed = int('--seed', f.seed);
+  const batchSize = int('--batch-size', f.batchSize, 1);
+  const limit = f.limit === undefined ? undefined : int('--limit', f.limit, 1);
+  if (f.perturbation && f.random) throw new UapError('BAD_ARGUMENT', 'give --perturbation or --random, not both', '--random');
+  if (f.random && !['sign', 'uniform', 'gaussian'].includes(f.random)) {
+    throw new UapError('BAD_ARGUMENT', `must be sign, uniform or gaussian, got "${f.random}"`, '--random');
+  }
+  const p = norm('--norm', f.norm);
+  const xi = f.random ? positive('--xi', f.xi ?? '') : undefined;
+
+  const model = await openModel(program, f.model, f.modelsDir);
+  try {
+    // Read and validate the perturbation before decoding any data: a bad file fails fast.
+    const v = f.perturbation
+      ? (await loadPerturbation(f.perturbation, { expectShape: model.inputShape })).data
+      : f.random
+        ? randomPerturbation(f.random as NoiseKind, model.inputShape.reduce((a, b) => a * b, 1), p, xi!, seed)
+        : undefined;
+    const data = await openData(f.data, model, { limit, seed });
+    const bar = progressBar('eval');
+    bar.start(data.n, 0, { status: '' });
+    const onProgress = (e: { done: number }) => bar.update(e.done);
+    if (!v) {
+      const acc = await accuracy(model, batchSource(data), data.labels, batchSize, onProgress);
+      bar.stop();
+      return {
+        model: model.id,
+        data: f.data,
+        n: acc.n,
+        labelled: acc.labelled,
+        accuracyTop1: acc.top1,
+        accuracyTop5: acc.top5,
+        lines: [`${model.id} on ${f.data}: top-1 ${fmtPct(acc.top1)}, top-5 ${fmtPct(acc.top5)} (${acc.labelled} labelled of ${acc.n})`],
+      };
+    }
+    const e: Evaluation = await evaluatePerturbation(model, batchSource(data), data.labels, v, { clip: f.clip, batchSize, onProgress });
+    bar.stop();
+    const what = f.perturbation ?? `random ${f.random} noise, ‖·‖${p === 'inf' ? '∞' : p} = ${xi}`;
+    return {
+      model: model.id,
+      data: f.data,
+      perturbation: what,
+      clip: f.clip,
+      n: e.n,
+      labelled: e.labelled,
+      foolingRate: e.foolingRate,
+      accuracyClean: e.accuracyClean,
+      accuracyPerturbed: e.accuracyPerturbed,
+      lines: [
+        `${what} on ${model.id}, ${f.data} (n = ${e.n}; x + v ${f.clip ? 'clipped' : 'not clipped'} to 0..255):`,
+        `  fooling rate        ${fmtPct(e.foolingRate)}   (top-1 on x + v differs from top-1 on x)`,
+        `  accuracy, clean     ${fmtPct(e.accuracyClean)}`,
+        `  accuracy, perturbed ${fmtPct(e.accuracyPerturbed)}`,
+      ],
+    };
+  } finally {
+    model.dispose();
+  }
+}

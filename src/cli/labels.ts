@@ -1,0 +1,85 @@
+import type { Command } from 'commander';
+import { batchSource } from '../data/batch-source.js';
+import { dominantLabels, formatDominantLabels, type DominantLabels } from '../eval/dominant-labels.js';
+import { evaluatePerturbation } from '../eval/fooling-rate.js';
+import { resizePerturbation } from '../eval/transfer.js';
+import { loadPerturbation } from '../node/perturbation-files.js';
+import { openData, openModel } from './context.js';
+import { fmtPct, int } from './options.js';
+import { progressBar } from './progress.js';
+
+interface LabelsFlags {
+  model: string;
+  perturbation: string;
+  data: string;
+  limit?: string;
+  seed: string;
+  top: string;
+  resize?: boolean;
+  clip: boolean;
+  batchSize: string;
+  modelsDir?: string;
+  json?: boolean;
+}
+
+/** `uap labels`: the labels perturbed images collapse onto (paper, Fig. 7). */
+export function registerLabels(program: Command): void {
+  program
+    .command('labels')
+    .description('dominant labels: which classes the fooled images are sent to (paper, Fig. 7)')
+    .requiredOption('--model <name>', 'zoo name, model folder, model.json, .tflite or URL')
+    .requiredOption('--perturbation <file>', 'perturbation.npy (or its folder)')
+    .requiredOption('--data <spec>', 'mnist:test, a folder, a list file, or comma-separated files')
+    .option('--limit <n>', 'first n images of a seeded shuffle')
+    .option('--seed <n>', 'seed of --limit', '1')
+    .option('--top <k>', 'how many labels to list', '10')
+    .option('--resize', 'resize a perturbation of another H×W to the model’s input')
+    .option('--no-clip', 'do not clip x + v to 0..255')
+    .option('--batch-size <n>', 'images per forward pass', '64')
+    .option('--models-dir <dir>', 'local model mirror (default: env UAP_MODELS_DIR)')
+    .option('--json', 'print one JSON object on stdout')
+    .action(async (f: LabelsFlags) => {
+      const out = await labelsCommand(program, f);
+      if (f.json) console.log(JSON.stringify(out.json, null, 2));
+      else for (const line of out.lines) console.log(line);
+    });
+}
+
+export async function labelsCommand(
+  program: Command,
+  f: LabelsFlags,
+): Promise<{ dominant: DominantLabels; json: Record<string, unknown>; lines: string[] }> {
+  const seed = int('--seed', f.seed);
+  const top = int('--top', f.top, 1);
+  const batchSize = int('--batch-size', f.batchSize, 1);
+  const limit = f.limit === undefined ? undefined : int('--limit', f.limit, 1);
+  const model = await openModel(program, f.model, f.modelsDir);
+  try {
+    const p = await loadPerturbation(f.perturbation, f.resize ? {} : { expectShape: model.inputShape });
+    const v = f.resize ? resizePerturbation(p.data, p.shape, model.inputShape, p.record?.norm ?? 'inf') : p.data;
+    const data = await openData(f.data, model, { limit, seed });
+    const bar = progressBar('labels');
+    bar.start(data.n, 0, { status: '' });
+    const e = await evaluatePerturbation(model, batchSource(data), data.labels, v, {
+      clip: f.clip,
+      batchSize,
+      onProgress: (x) => bar.update(x.done),
+    });
+    bar.stop();
+    const dominant = dominantLabels(e.cleanPred, e.pertPred, model.labels, top);
+    const json = {
+      model: model.id,
+      perturbation: f.perturbation,
+      data: f.data,
+      foolingRate: e.foolingRate,
+      ...dominant,
+    };
+    const lines = [
+      `${f.perturbation} on ${model.id}, ${f.data}: fooling rate ${fmtPct(e.foolingRate)} (n = ${e.n})`,
+      ...formatDominantLabels(dominant),
+    ];
+    return { dominant, json, lines };
+  } finally {
+    model.dispose();
+  }
+}

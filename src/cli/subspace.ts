@@ -1,0 +1,158 @@
+import type { Command } from 'commander';
+import path from 'node:path';
+import { batchSource } from '../data/batch-source.js';
+import { UapError } from '../errors.js';
+import { subspaceAnalysis, type SubspaceResult } from '../eval/subspace.js';
+import { writeJsonAtomic } from '../node/perturbation-files.js';
+import { openData, openModel } from './context.js';
+import { fmtPct, int, num, positive } from './options.js';
+import { progressBar } from './progress.js';
+
+interface SubspaceFlags {
+  model: string;
+  data: string;
+  limit?: string;
+  val?: string;
+  valLimit?: string;
+  dims: string;
+  xi: string;
+  samples: string;
+  seed: string;
+  candidates: string;
+  overshoot: string;
+  maxIterDeepfool: string;
+  deepfoolBatch: string;
+  clip: boolean;
+  batchSize: string;
+  out: string;
+  modelsDir?: string;
+  json?: boolean;
+}
+
+/** `uap subspace`: the paper's Section 4 — singular values of DeepFool normals, fooling rate of their span. */
+export function registerSubspace(program: Command): void {
+  program
+    .command('subspace')
+    .description('singular values of the decision-boundary normals and the fooling rate of random vectors of their top subspace (paper, Sec. 4, Fig. 9)')
+    .requiredOption('--model <name>', 'zoo name, model folder, model.json, .tflite or URL')
+    .requiredOption('--data <spec>', 'images whose DeepFool normals are collected')
+    .option('--limit <n>', 'first n images of a seeded shuffle')
+    .option('--val <spec>', 'images the random perturbations are measured on (default: --data)')
+    .option('--val-limit <n>', 'first n of --val')
+    .option('--dims <list>', "subspace dimensions d′, comma-separated", '10,50,100')
+    .requiredOption('--xi <x>', 'ℓ2 norm of the random perturbations, pixel units (paper: 2000 on 224×224×3)')
+    .option('--samples <n>', 'random vectors per d′ (fooling rates averaged)', '5')
+    .option('--seed <n>', 'seed of --limit and of the random vectors', '1')
+    .option('--candidates <n>', 'DeepFool: classes considered', '10')
+    .option('--overshoot <x>', 'DeepFool: overshoot', '0.02')
+    .option('--max-iter-deepfool <n>', 'DeepFool: iterations per image', '50')
+    .option('--deepfool-batch <n>', 'images per DeepFool call', '8')
+    .option('--no-clip', 'do not clip x + v to 0..255 when measuring fooling rates')
+    .option('--batch-size <n>', 'images per forward pass when measuring', '64')
+    .requiredOption('--out <dir>', 'DIR/subspace.json')
+    .option('--models-dir <dir>', 'local model mirror (default: env UAP_MODELS_DIR)')
+    .option('--json', 'print subspace.json on stdout')
+    .action(async (f: SubspaceFlags) => {
+      const out = await subspaceCommand(program, f);
+      if (f.json) console.log(JSON.stringify(out.json, null, 2));
+      else for (const line of out.lines) console.log(line);
+    });
+}
+
+export async function subspaceCommand(
+  program: Command,
+  f: SubspaceFlags,
+): Promise<{ result: SubspaceResult; json: Record<string, unknown>; lines: string[] }> {
+  const seed = int('--seed', f.seed);
+  const limit = f.limit === undefined ? undefined : int('--limit', f.limit, 1);
+  const valLimit = f.valLimit === undefined ? undefined : int('--val-limit', f.valLimit, 1);
+  const dims = f.dims
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+    .map((s) => int('--dims', s, 1));
+  if (dims.length === 0) throw new UapError('BAD_ARGUMENT', 'no dimensions', '--dims');
+  const xi = positive('--xi', f.xi);
+  const samples = int('--samples', f.samples, 1);
+  const normals = {
+    candidates: int('--candidates', f.candidates, 2),
+    overshoot: num('--overshoot', f.overshoot),
+    maxIter: int('--max-iter-deepfool', f.maxIterDeepfool, 1),
+    batchSize: int('--deepfool-batch', f.deepfoolBatch, 1),
+  };
+  const batchSize = int('--batch-size', f.batchSize, 1);
+
+  const model = await openModel(program, f.model, f.modelsDir);
+  try {
+    const data = await openData(f.data, model, { limit, seed });
+    const val = f.val ? await openData(f.val, model, { limit: valLimit, seed, label: 'decode val' }) : undefined;
+    const bar = progressBar('subspace');
+    let barKey = '';
+    const started = Date.now();
+    const { basis: _basis, ...result } = await subspaceAnalysis(
+      model,
+      batchSource(data),
+      {
+        dims,
+        xi,
+        samples,
+        seed,
+        clip: f.clip,
+        evalBatchSize: batchSize,
+        normals,
+        onProgress: (e) => {
+          if (e.phase === 'spectrum') {
+            if (barKey) bar.stop();
+            barKey = '';
+            console.error('singular values (Gram matrix eigen-decomposition) …');
+            return;
+          }
+          const key = e.phase === 'normals' ? 'normals' : e.what;
+          const status = e.phase === 'normals' ? `DeepFool normals (${e.converged} converged)` : e.what;
+          if (key !== barKey) {
+            if (barKey) bar.stop();
+            bar.start(e.total, 0, { status });
+            barKey = key;
+          }
+          bar.update(e.done, { status });
+        },
+      },
+      val ? batchSource(val) : undefined,
+    );
+    if (barKey) bar.stop();
+    const json = {
+      model: f.model,
+      modelId: model.id,
+      data: f.data,
+      limit: limit ?? null,
+      val: f.val ?? f.data,
+      seed,
+      clip: f.clip,
+      deepfool: { norm: 2, ...normals },
+      ...result,
+      wallSeconds: (Date.now() - started) / 1000,
+      createdAt: new Date().toISOString(),
+    };
+    const file = path.join(f.out, 'subspace.json');
+    await writeJsonAtomic(file, json);
+    const sv = result.singularValues;
+    const rsv = result.randomSingularValues;
+    const at = (xs: number[], i: number) => (i < xs.length ? xs[i]!.toFixed(2) : '-');
+    const idx = [0, 1, 4, 9, 49, 99, sv.length - 1].filter((i, k, a) => i >= 0 && i < sv.length && a.indexOf(i) === k);
+    const lines = [
+      `${result.normals} normals (of ${result.attempted} images; mean distance to the boundary ‖r‖₂ = ${result.meanDistance.toFixed(1)}), d = ${result.d}`,
+      `singular values, normals vs random unit vectors (σ_i at i = ${idx.map((i) => i + 1).join(', ')}):`,
+      `  normals: ${idx.map((i) => at(sv, i)).join('  ')}`,
+      `  random:  ${idx.map((i) => at(rsv, i)).join('  ')}`,
+      `fooling rate of random vectors with ‖v‖₂ = ${xi} on ${result.nEval} images (${samples} samples each):`,
+      ...result.foolingRates.map(
+        (r) => `  span of the top ${r.dim}${r.dimUsed < r.dim ? ` (rank ${r.dimUsed})` : ''} singular vectors: ${fmtPct(r.foolingRate)}`,
+      ),
+      `  unstructured Gaussian: ${fmtPct(result.randomFoolingRate.foolingRate)}`,
+      `saved ${file}`,
+    ];
+    return { result, json, lines };
+  } finally {
+    model.dispose();
+  }
+}

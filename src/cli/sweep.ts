@@ -1,0 +1,207 @@
+import * as tf from '@tensorflow/tfjs';
+import type { Command } from 'commander';
+import path from 'node:path';
+import type { LpNorm } from '../attacks/project.js';
+import { batchSource } from '../data/batch-source.js';
+import { UapError } from '../errors.js';
+import { sizeSweep, sweepSummary, type SweepPoint } from '../eval/sweep.js';
+import { PERTURBATION_FORMAT_VERSION, type PerturbationRecord } from '../io/perturbation-record.js';
+import { savePerturbation, writeJsonAtomic } from '../node/perturbation-files.js';
+import { openData, openModel, packageVersion } from './context.js';
+import { fmtPct, int, norm, num, openUnit, positive } from './options.js';
+import { progressBar } from './progress.js';
+
+interface SweepFlags {
+  model: string;
+  data: string;
+  val: string;
+  valLimit?: string;
+  sizes: string;
+  norm: string;
+  xi: string;
+  delta: string;
+  maxPasses: string;
+  step?: string;
+  candidates: string;
+  overshoot: string;
+  maxIterDeepfool: string;
+  deepfoolBatch: string;
+  seed: string;
+  clip: boolean;
+  keepBest?: boolean;
+  out: string;
+  modelsDir?: string;
+  json?: boolean;
+}
+
+/** `uap sweep`: fooling rate on validation images against the size of X (paper, Fig. 6). */
+export function registerSweep(program: Command): void {
+  program
+    .command('sweep')
+    .description('compute a perturbation for several |X| (nested subsets) and measure each on validation data (paper, Fig. 6)')
+    .requiredOption('--model <name>', 'zoo name, model folder, model.json, .tflite or URL')
+    .requiredOption('--data <spec>', 'training images X is drawn from (mnist:train, a folder, a list file …)')
+    .requiredOption('--val <spec>', 'validation images the fooling rate is measured on')
+    .option('--val-limit <n>', 'first n validation images of a seeded shuffle')
+    .requiredOption('--sizes <list>', 'comma-separated |X| values, e.g. 50,100,200,500')
+    .option('--norm <p>', 'ℓp ball: inf, 2 or 1', 'inf')
+    .requiredOption('--xi <x>', 'radius ξ of the ball, pixel units')
+    .option('--delta <x>', 'stop when the fooling rate on X reaches 1 − δ', '0.2')
+    .option('--max-passes <n>', 'at most this many passes over X', '10')
+    .option('--step <p>', 'DeepFool step norm: 2 or inf (default: matches --norm)')
+    .option('--candidates <n>', 'DeepFool: classes considered', '10')
+    .option('--overshoot <x>', 'DeepFool: overshoot', '0.02')
+    .option('--max-iter-deepfool <n>', 'DeepFool: iterations per image', '10')
+    .option('--deepfool-batch <n>', 'images per DeepFool call (1 = the paper’s exact sequential order)', '1')
+    .option('--seed <n>', 'seed of the shuffle that picks X, of the visiting order and of --val-limit', '1')
+    .option('--no-clip', 'do not clip x + v to 0..255')
+    .option('--keep-best', 'return the pass with the highest fooling rate on X, not the last')
+    .requiredOption('--out <dir>', 'DIR/n-<size>/perturbation.* and DIR/sweep.json')
+    .option('--models-dir <dir>', 'local model mirror (default: env UAP_MODELS_DIR)')
+    .option('--json', 'print sweep.json on stdout')
+    .action(async (f: SweepFlags) => {
+      const out = await sweepCommand(program, f);
+      if (f.json) console.log(JSON.stringify(out, null, 2));
+    });
+}
+
+export async function sweepCommand(program: Command, f: SweepFlags): Promise<Record<string, unknown>> {
+  const p: LpNorm = norm('--norm', f.norm);
+  const xi = positive('--xi', f.xi);
+  const seed = int('--seed', f.seed);
+  const step = f.step === undefined ? undefined : norm('--step', f.step);
+  if (step === 1) throw new UapError('BAD_ARGUMENT', 'must be 2 or inf', '--step');
+  const sizes = [
+    ...new Set(
+      f.sizes
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== '')
+        .map((s) => int('--sizes', s, 1)),
+    ),
+  ].sort((a, b) => a - b);
+  if (sizes.length === 0) throw new UapError('BAD_ARGUMENT', 'no sizes', '--sizes');
+  const valLimit = f.valLimit === undefined ? undefined : int('--val-limit', f.valLimit, 1);
+  const options = {
+    delta: openUnit('--delta', f.delta),
+    maxPasses: int('--max-passes', f.maxPasses, 1),
+    step: (step ?? (p === 'inf' ? 'inf' : 2)) as 2 | 'inf',
+    candidates: int('--candidates', f.candidates, 2),
+    overshoot: num('--overshoot', f.overshoot),
+    maxIterDeepFool: int('--max-iter-deepfool', f.maxIterDeepfool, 1),
+    deepfoolBatchSize: int('--deepfool-batch', f.deepfoolBatch, 1),
+    keepBest: Boolean(f.keepBest),
+  };
+  const maxSize = sizes[sizes.length - 1]!;
+
+  const model = await openModel(program, f.model, f.modelsDir);
+  try {
+    // The first max(sizes) images of a seeded shuffle; X of size n is its first n, so the sets are nested.
+    const train = await openData(f.data, model, { limit: maxSize, seed, label: 'decode X' });
+    if (train.n < maxSize) {
+      throw new UapError('BAD_ARGUMENT', `size ${maxSize} exceeds the ${train.n} images of ${f.data}`, '--sizes');
+    }
+    const val = await openData(f.val, model, { limit: valLimit, seed, label: 'decode val' });
+    const started = new Date().toISOString();
+    const summary = {
+      model: f.model,
+      modelId: model.id,
+      data: f.data,
+      val: f.val,
+      nVal: val.n,
+      norm: p,
+      xi,
+      seed,
+      clip: f.clip,
+      options,
+      backend: model.backend,
+      createdAt: started,
+      sizes: [] as Array<Record<string, unknown>>,
+    };
+
+    const makeRecord = (pt: SweepPoint): PerturbationRecord => ({
+      formatVersion: PERTURBATION_FORMAT_VERSION,
+      modelId: f.model,
+      inputShape: [...model.inputShape] as [number, number, number],
+      norm: p,
+      xi,
+      method: 'deepfool',
+      options: { ...options, limit: pt.size, sweep: true, complete: true, passHistory: pt.history },
+      seed,
+      backend: model.backend,
+      tfjsVersion: tf.version.tfjs,
+      packageVersion,
+      data: { spec: f.data, n: pt.size },
+      clip: f.clip,
+      history: pt.history.map((h) => ({
+        pass: h.pass,
+        foolingRate: h.foolingRate,
+        deepfoolCalls: h.deepfoolCalls,
+        seconds: h.seconds,
+        norm: p === 'inf' ? h.normInf : h.norm2,
+      })),
+      foolingRateOnX: Number.isNaN(pt.foolingRateX) ? 0 : pt.foolingRateX,
+      wallSeconds: pt.seconds,
+      createdAt: new Date().toISOString(),
+    });
+
+    const controller = new AbortController();
+    const onSigint = () => {
+      console.error('\ninterrupt: stopping; finished sizes stay in ' + f.out);
+      controller.abort();
+    };
+    process.once('SIGINT', onSigint);
+    const bar = progressBar('sweep');
+    let barKey = '';
+    try {
+      const result = await sizeSweep(model, batchSource(train), batchSource(val), val.labels, {
+        sizes,
+        universal: { norm: p, xi, seed, clip: f.clip, ...options },
+        noShuffle: true,
+        signal: controller.signal,
+        onProgress: (e) => {
+          const u = e.universal;
+          let key: string;
+          let done: number;
+          let total: number;
+          let status: string;
+          if (u && u.phase === 'pass') {
+            key = `${e.size}/pass${u.pass}`;
+            ({ done, total } = u);
+            status = `|X| = ${e.size}, pass ${u.pass}: ${u.deepfoolCalls} DeepFool calls, ${u.updates} updates`;
+          } else if (e.validation) {
+            key = `${e.size}/val`;
+            ({ done, total } = e.validation);
+            status = `|X| = ${e.size}: validation`;
+          } else return;
+          if (key !== barKey) {
+            if (barKey) bar.stop();
+            bar.start(total, 0, { status });
+            barKey = key;
+          }
+          bar.update(done, { status });
+        },
+        onSizeEnd: async (pt) => {
+          if (barKey) bar.stop();
+          barKey = '';
+          const dir = path.join(f.out, `n-${pt.size}`);
+          await savePerturbation(dir, pt.v, model.inputShape, makeRecord(pt));
+          summary.sizes.push({ ...sweepSummary(pt), dir: `n-${pt.size}` });
+          await writeJsonAtomic(path.join(f.out, 'sweep.json'), summary);
+          console.error(
+            `|X| = ${pt.size}: fooling rate on X ${fmtPct(pt.foolingRateX)}, on ${val.n} validation images ${fmtPct(pt.foolingRateVal)} ` +
+              `(${pt.passes} passes, ${pt.seconds.toFixed(1)} s)`,
+          );
+        },
+      });
+      if (barKey) bar.stop();
+      if (result.aborted) throw new UapError('INTERRUPTED', `stopped after ${result.points.length} of ${sizes.length} sizes`, f.out);
+    } finally {
+      process.off('SIGINT', onSigint);
+    }
+    console.error(`saved ${path.join(f.out, 'sweep.json')}`);
+    return summary;
+  } finally {
+    model.dispose();
+  }
+}

@@ -1,0 +1,190 @@
+import type { Command } from 'commander';
+import { readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { batchSource } from '../data/batch-source.js';
+import type { Batch } from '../data/batch.js';
+import { UapError } from '../errors.js';
+import {
+  formatTransferTable,
+  transferMatrix,
+  uniqueLabels,
+  type LazyTransferColumn,
+  type TransferMatrix,
+  type TransferRow,
+} from '../eval/transfer.js';
+import { loadPerturbation, PERTURBATION_FILES, writeJsonAtomic } from '../node/perturbation-files.js';
+import { openData, openModel } from './context.js';
+import { int } from './options.js';
+import { progressBar } from './progress.js';
+
+interface TransferFlags {
+  models: string;
+  perturbations: string;
+  data: string;
+  limit?: string;
+  seed: string;
+  resize?: boolean;
+  clip: boolean;
+  batchSize: string;
+  out?: string;
+  modelsDir?: string;
+  json?: boolean;
+}
+
+/** `uap transfer`: fooling rate of every perturbation on every model (the paper's Table 2). */
+export function registerTransfer(program: Command): void {
+  program
+    .command('transfer')
+    .description('cross-model fooling rates: rows = perturbations, columns = models (paper, Table 2)')
+    .requiredOption('--models <list>', 'comma-separated models (zoo names, folders, model.json, .tflite)')
+    .requiredOption(
+      '--perturbations <list>',
+      'comma-separated perturbation folders or .npy files; a folder without perturbation.npy contributes every .npy in it',
+    )
+    .requiredOption('--data <spec>', 'images to measure on: mnist:test, a folder, a list file, or comma-separated files')
+    .option('--limit <n>', 'first n images of a seeded shuffle')
+    .option('--seed <n>', 'seed of --limit', '1')
+    .option('--resize', 'resize perturbations of another H×W to each model’s input (bilinear, then re-projected)')
+    .option('--no-clip', 'do not clip x + v to 0..255')
+    .option('--batch-size <n>', 'images per forward pass', '64')
+    .option('--out <file>', 'write the matrix as JSON to this file')
+    .option('--models-dir <dir>', 'local model mirror (default: env UAP_MODELS_DIR)')
+    .option('--json', 'print the matrix as JSON on stdout instead of a table')
+    .action(async (f: TransferFlags) => {
+      const out = await transferCommand(program, f);
+      if (f.json) console.log(JSON.stringify(out.json, null, 2));
+      else for (const line of out.lines) console.log(line);
+    });
+}
+
+function splitList(value: string, flag: string): string[] {
+  const items = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (items.length === 0) throw new UapError('BAD_ARGUMENT', 'empty list', flag);
+  return items;
+}
+
+/** Expands the --perturbations list: folders with perturbation.npy, plain .npy files, folders of .npy files. */
+export async function perturbationFiles(list: readonly string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const item of list) {
+    let info;
+    try {
+      info = await stat(item);
+    } catch {
+      throw new UapError('NOT_FOUND', 'no such file or folder', item);
+    }
+    if (!info.isDirectory()) {
+      out.push(item);
+      continue;
+    }
+    const names = await readdir(item);
+    if (names.includes(PERTURBATION_FILES.npy)) {
+      out.push(item);
+      continue;
+    }
+    const npys = names.filter((n) => /\.npy$/i.test(n) && !n.startsWith('.')).sort();
+    if (npys.length === 0) throw new UapError('NOT_FOUND', `holds neither ${PERTURBATION_FILES.npy} nor any .npy file`, item);
+    out.push(...npys.map((n) => path.join(item, n)));
+  }
+  return out;
+}
+
+/** Loads the rows: label = the record's modelId, else the file (or folder) name. */
+export async function loadTransferRows(list: readonly string[]): Promise<Array<TransferRow & { source: string; modelId: string | null }>> {
+  const files = await perturbationFiles(list);
+  const loaded = [];
+  for (const file of files) {
+    const p = await loadPerturbation(file);
+    const base = path.basename(file) === PERTURBATION_FILES.npy ? path.basename(path.dirname(file)) : path.basename(file);
+    const fallback = base.replace(/\.npy$/i, '') || file;
+    loaded.push({
+      label: p.record?.modelId ?? fallback,
+      v: p.data,
+      shape: p.shape,
+      norm: p.record?.norm ?? ('inf' as const),
+      source: file,
+      modelId: p.record?.modelId ?? null,
+    });
+  }
+  const labels = uniqueLabels(loaded.map((r) => r.label));
+  return loaded.map((r, i) => ({ ...r, label: labels[i]! }));
+}
+
+export async function transferCommand(
+  program: Command,
+  f: TransferFlags,
+): Promise<{ matrix: TransferMatrix; json: Record<string, unknown>; lines: string[] }> {
+  const seed = int('--seed', f.seed);
+  const batchSize = int('--batch-size', f.batchSize, 1);
+  const limit = f.limit === undefined ? undefined : int('--limit', f.limit, 1);
+  const modelNames = splitList(f.models, '--models');
+  // Read every perturbation first: a bad file fails before any model is loaded.
+  const rows = await loadTransferRows(splitList(f.perturbations, '--perturbations'));
+  console.error(`${rows.length} perturbation${rows.length === 1 ? '' : 's'}: ${rows.map((r) => r.label).join(', ')}`);
+
+  // Data are decoded once per input shape (models of the same size share them).
+  const dataByShape = new Map<string, Batch>();
+  const labels = uniqueLabels(modelNames);
+  const columns: LazyTransferColumn[] = modelNames.map((name, j) => ({
+    label: labels[j]!,
+    open: async () => {
+      const model = await openModel(program, name, f.modelsDir);
+      try {
+        const key = model.inputShape.join('x');
+        let data = dataByShape.get(key);
+        if (!data) {
+          data = await openData(f.data, model, { limit, seed });
+          dataByShape.set(key, data);
+        }
+        return { label: labels[j]!, classifier: model, images: batchSource(data), labels: data.labels, release: () => model.dispose() };
+      } catch (e) {
+        model.dispose();
+        throw e;
+      }
+    },
+  }));
+
+  const bar = progressBar('transfer');
+  let barKey = '';
+  const matrix = await transferMatrix(rows, columns, {
+    resize: Boolean(f.resize),
+    clip: f.clip,
+    batchSize,
+    onProgress: (e) => {
+      const key = `${e.column}/${e.row}`;
+      const what = e.row < 0 ? 'clean predictions' : rows[e.row]!.label;
+      if (key !== barKey) {
+        if (barKey) bar.stop();
+        bar.start(e.total, 0, { status: `${labels[e.column]}: ${what}` });
+        barKey = key;
+      }
+      bar.update(e.done, { status: `${labels[e.column]}: ${what}` });
+    },
+  });
+  if (barKey) bar.stop();
+
+  const json = {
+    data: f.data,
+    limit: limit ?? null,
+    seed,
+    clip: matrix.clip,
+    resize: matrix.resize,
+    rows: matrix.rows.map((r, i) => ({ ...r, source: rows[i]!.source, modelId: rows[i]!.modelId })),
+    columns: matrix.columns.map((c, j) => ({ ...c, model: modelNames[j] })),
+    /** foolingRates[row][column]; null where the perturbation does not fit the model. */
+    foolingRates: matrix.cells.map((row) => row.map((c) => (c.status === 'ok' ? c.foolingRate : null))),
+    cells: matrix.cells,
+    createdAt: new Date().toISOString(),
+  };
+  if (f.out) {
+    await writeJsonAtomic(f.out, json);
+    console.error(`saved ${f.out}`);
+  }
+  const lines = [
+    `fooling rates on ${f.data} (rows: perturbations, columns: models; x + v ${matrix.clip ? 'clipped' : 'not clipped'} to 0..255${
+      matrix.resize ? '; r = resized' : ''
+    }):`,
+    ...formatTransferTable(matrix),
+  ];
+  return { matrix, json, lines };
+}

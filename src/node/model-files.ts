@@ -1,0 +1,141 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { UapError } from '../errors.js';
+import { DEFAULT_MAX_BYTES, fetchBytes, loadModel, urlFolder, type FetchLike, type LoadOptions, type ModelFolder, type ModelIO } from '../models/load.js';
+import type { NetClassifier } from '../models/net-classifier.js';
+import type { ZooEntry } from '../models/zoo.js';
+
+/**
+ * Node file access for loadModel, offline first: a zoo model's files are looked up in the models dir
+ * (--models-dir / UAP_MODELS_DIR, laid out like ../shared/models), then in the cache (UAP_CACHE,
+ * default ~/.cache/uap), and only then downloaded from the canonical URL — with a size limit,
+ * written atomically (temp file + rename) into the cache.
+ */
+
+function findRepoRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    if (existsSync(path.join(dir, 'package.json'))) return dir;
+    dir = path.dirname(dir);
+  }
+  return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+}
+
+export const repoRoot = findRepoRoot();
+
+export function defaultCacheDir(): string {
+  return process.env.UAP_CACHE ?? path.join(os.homedir(), '.cache', 'uap');
+}
+
+async function readLocal(file: string, where: string): Promise<Uint8Array> {
+  try {
+    const b = await readFile(file);
+    return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new UapError('NOT_FOUND', `missing model file ${path.basename(file)}`, file);
+    if (code === 'EISDIR') throw new UapError('BAD_MODEL', 'is a directory, expected a file', file);
+    throw new UapError('NOT_FOUND', `cannot read (${code ?? (e as Error).message})`, where);
+  }
+}
+
+/** Resolves `rel` inside `dir`, refusing anything that escapes it (second line of defence). */
+function inside(dir: string, rel: string): string {
+  const p = path.resolve(dir, rel);
+  const root = path.resolve(dir);
+  if (p !== root && !p.startsWith(root + path.sep)) throw new UapError('SECURITY', `path ${rel} leaves the model folder`, dir);
+  return p;
+}
+
+/** A local folder. */
+export function localFolder(dir: string): ModelFolder {
+  return { name: dir, read: (rel) => readLocal(inside(dir, rel), dir) };
+}
+
+/** Writes a file atomically: temp file in the same folder, then rename. */
+export async function writeAtomic(file: string, data: Uint8Array): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  try {
+    await writeFile(tmp, data);
+    await rename(tmp, file);
+  } catch (e) {
+    await unlink(tmp).catch(() => undefined);
+    throw e;
+  }
+}
+
+export interface NodeModelIOOptions {
+  modelsDir?: string;
+  cacheDir?: string;
+  fetch?: FetchLike;
+  maxBytes?: number;
+}
+
+export function nodeModelIO(opts: NodeModelIOOptions = {}): ModelIO {
+  const modelsDir = opts.modelsDir ?? process.env.UAP_MODELS_DIR;
+  const cacheDir = opts.cacheDir ?? defaultCacheDir();
+  const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
+  return {
+    zoo(entry: ZooEntry): ModelFolder {
+      const roots = [
+        ...(modelsDir ? [modelsDir] : []),
+        ...(entry.bundled ? [path.join(repoRoot, 'models')] : []),
+        cacheDir,
+      ];
+      const name = entry.url ?? path.join(repoRoot, 'models', entry.dir);
+      return {
+        name: entry.name,
+        async read(rel: string): Promise<Uint8Array> {
+          for (const r of roots) {
+            const f = inside(path.join(r, entry.dir), rel);
+            if (existsSync(f)) return readLocal(f, entry.name);
+          }
+          if (!entry.url) {
+            throw new UapError('NOT_FOUND', `missing ${rel} (looked in ${roots.map((r) => path.join(r, entry.dir)).join(', ')})`, entry.name);
+          }
+          const dest = inside(path.join(cacheDir, entry.dir), rel);
+          const data = await urlFolder(entry.url, { fetch: opts.fetch, maxBytes }).read(rel).catch((e: unknown) => {
+            if (e instanceof UapError && e.code === 'NOT_FOUND') {
+              const where = [...roots.map((r) => path.join(r, entry.dir))].join(', ');
+              throw new UapError('NOT_FOUND', `${rel} is not in ${where} and could not be downloaded from ${name}: ${e.message}`, entry.name);
+            }
+            throw e;
+          });
+          await writeAtomic(dest, data);
+          return data;
+        },
+      };
+    },
+    async open(location: string) {
+      if (/^https?:\/\//i.test(location)) {
+        const u = new URL(location);
+        return { folder: urlFolder(location, { fetch: opts.fetch, maxBytes }), file: u.pathname.split('/').pop() || 'model.json' };
+      }
+      const p = path.resolve(location);
+      let st;
+      try {
+        st = await stat(p);
+      } catch {
+        throw new UapError('NOT_FOUND', 'no such model file or folder', location);
+      }
+      if (st.isDirectory()) {
+        if (existsSync(path.join(p, 'model.json'))) return { folder: localFolder(p), file: 'model.json' };
+        const tfl = (await readdir(p)).filter((f) => f.toLowerCase().endsWith('.tflite'));
+        if (tfl.length === 1) return { folder: localFolder(p), file: tfl[0]! };
+        throw new UapError('NOT_FOUND', tfl.length ? `folder holds ${tfl.length} .tflite files: name one` : 'folder has no model.json or .tflite file', location);
+      }
+      return { folder: localFolder(path.dirname(p)), file: path.basename(p) };
+    },
+  };
+}
+
+/** loadModel with Node file access (what loadModel does by default in Node). */
+export function loadModelNode(nameOrPath: string, opts: LoadOptions = {}): Promise<NetClassifier> {
+  return loadModel(nameOrPath, { ...opts, io: opts.io ?? nodeModelIO(opts) });
+}
+
+export { fetchBytes };

@@ -1,0 +1,45 @@
+import type { PerturbationRecord } from '../io/perturbation-record.js';
+
+/** Quotes a word for a POSIX shell when it needs it. */
+export function shellQuote(word: string): string {
+  if (/^[A-Za-z0-9_./:=@%+,-]+$/.test(word)) return word;
+  return `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+const BACKENDS = new Set(['wasm', 'tensorflow', 'cpu']);
+
+/**
+ * The `uap compute` command line that reproduces a perturbation, from its record: every option that
+ * affects the result is spelled out (defaults included), so a later change of default does not change it.
+ * `out` is the folder to write to (the run's folder by default). undefined when the record's method is not
+ * one `uap compute` runs (imported, random …) and the record carries no command of its own.
+ */
+export function reproduceCommand(record: PerturbationRecord, out: string): string | undefined {
+  const o = record.options;
+  for (const key of ['command', 'commandLine']) {
+    if (typeof o[key] === 'string' && (o[key] as string).trim()) return (o[key] as string).trim();
+  }
+  if (Array.isArray(o.argv) && o.argv.every((a) => typeof a === 'string')) return (o.argv as string[]).map(shellQuote).join(' ');
+  if (record.method !== 'deepfool') return undefined;
+  const args: string[] = ['uap'];
+  if (BACKENDS.has(record.backend)) args.push('--backend', record.backend);
+  args.push('compute', '--model', record.modelId, '--data', record.data.spec);
+  if (typeof o.limit === 'number') args.push('--limit', String(o.limit));
+  args.push('--norm', String(record.norm), '--xi', String(record.xi));
+  const flag = (name: string, key: string) => {
+    const v = o[key];
+    if (typeof v === 'number' || (typeof v === 'string' && v !== '')) args.push(name, String(v));
+  };
+  flag('--delta', 'delta');
+  flag('--max-passes', 'maxPasses');
+  flag('--step', 'step');
+  flag('--candidates', 'candidates');
+  flag('--overshoot', 'overshoot');
+  flag('--max-iter-deepfool', 'maxIterDeepFool');
+  flag('--deepfool-batch', 'deepfoolBatchSize');
+  args.push('--seed', String(record.seed));
+  if (!record.clip) args.push('--no-clip');
+  if (o.keepBest === true) args.push('--keep-best');
+  args.push('--out', out);
+  return args.map(shellQuote).join(' ');
+}
