@@ -111,6 +111,31 @@ test('ℓ∞ DeepFool on an affine classifier equals |f′|/‖w′‖₁·sign(
   clf.dispose();
 });
 
+test('candidates = 2 restricts DeepFool to the runner-up class of the clean prediction', async () => {
+  const { W, b, clf } = randomAffine(41, 6);
+  const n = 6;
+  const xs = gaussianArray(n * D, createRng(6), 128, 60);
+  const x = tf.tensor4d(xs, [n, ...SHAPE]);
+  const logits = (await clf.logits(x)).arraySync() as number[][];
+  const res = await deepfool(clf, x, { candidates: 2, overshoot: 0 });
+  let differs = 0;
+  for (let i = 0; i < n; i++) {
+    const order = logits[i]!.map((v, k) => [v, k] as const).sort((p, q) => q[0] - p[0]);
+    const [top, second] = [order[0]![1], order[1]![1]];
+    assert.equal(res.originalLabel[i], top);
+    // Closed form for the pair (top, second) only: r = |f'|/‖w'‖² w'.
+    const wp = Float64Array.from({ length: D }, (_, j) => W[second * D + j]! - W[top * D + j]!);
+    const fp = logits[i]![second]! - logits[i]![top]!;
+    const ww = wp.reduce((s, v) => s + v * v, 0);
+    const r = res.r.subarray(i * D, (i + 1) * D);
+    assert.ok(relErr(r, wp.map((v) => (Math.abs(fp) / ww) * v)) < 1e-4);
+    if (closedForm(W, b, xs.subarray(i * D, (i + 1) * D), 2).label !== second) differs++;
+  }
+  assert.ok(differs > 0, 'the test needs an image whose nearest boundary is not the runner-up');
+  x.dispose();
+  clf.dispose();
+});
+
 test('an offset is applied before the attack: r is the extra step from x + v', async () => {
   const { W, b, clf } = randomAffine(21, 3);
   const xs = gaussianArray(2 * D, createRng(8), 128, 60);

@@ -54,11 +54,17 @@ export interface UniversalOptions {
    * efficiently), 2 otherwise. The paper used ℓ2 DeepFool steps for both p = 2 and p = ∞.
    */
   step?: 2 | 'inf';
+  /**
+   * Targeted variant: push every image to this class. An image counts as done when clip(x + v) is classified
+   * as the target, DeepFool runs in its targeted form, and the stopping rule uses the target success rate
+   * (share of X classified as the target) instead of the fooling rate.
+   */
+  target?: number;
   /** Seed of the visiting order (default 0). */
   seed?: number;
   /** Keep perturbed images in 0..255: classify clip(x + v) (default true). */
   clip?: boolean;
-  /** Return the v of the pass with the highest fooling rate rather than the last one (default false). */
+  /** Return the v of the pass with the highest fooling rate (targeted: target success) rather than the last one (default false). */
   keepBest?: boolean;
   /** Images per "already fooled?" forward pass (default 32). */
   checkBatchSize?: number;
@@ -145,6 +151,11 @@ export async function universalPerturbation(
     clip,
     batchSize: dfBatch,
   });
+  const target = options.target;
+  const K = classifier.labels.ids.length;
+  if (target !== undefined && !(Number.isInteger(target) && target >= 0 && target < K)) {
+    throw new UapError('BAD_ARGUMENT', `class ${target} outside 0..${K - 1}`, 'target');
+  }
   const source = toSource(X, 'X');
   const n = source.size;
   const shape = [...classifier.inputShape] as [number, number, number];
@@ -156,16 +167,17 @@ export async function universalPerturbation(
 
   const history = options.initial?.history ? options.initial.history.slice() : [];
   let v = options.initial ? projectLp(options.initial.v, xi, norm) : new Float32Array(d);
+  let cleanPred: Int32Array = new Int32Array(0);
   const lastRate = (): number => history.at(-1)?.foolingRate ?? Number.NaN;
   let best = { v, foolingRate: lastRate() };
+  let bestScore = Number.NEGATIVE_INFINITY; // of `best`, by the stopping rule's measure
   let completed = 0;
   const result = (aborted: boolean): UniversalResult => {
     const chosen = options.keepBest ? best : { v, foolingRate: lastRate() };
     return { ...chosen, shape, history, passes: startPass + completed, aborted, cleanPred };
   };
 
-  // k̂(x_i) does not depend on v: compute it once.
-  let cleanPred: Int32Array = new Int32Array(0);
+  // k̂(x_i) does not depend on v: compute it once (below, after the shape check).
   {
     const first = await source.get(Int32Array.of(0));
     const s = first.shape.slice(1).join('×');
@@ -179,8 +191,10 @@ export async function universalPerturbation(
   const rng = createRng(seed);
   for (let p = 0; p < startPass; p++) permutation(n, rng); // the orders the resumed passes used
 
-  const target = 1 - delta;
-  if (history.length > 0 && history[history.length - 1]!.foolingRate >= target) return result(false);
+  const goal = 1 - delta;
+  const score = (h: PassRecord): number => (target === undefined ? h.foolingRate : (h.targetSuccess ?? 0));
+  if (history.length > 0 && score(history[history.length - 1]!) >= goal) return result(false);
+  const targets = target === undefined ? undefined : new Int32Array(dfBatch).fill(target);
 
   for (let pass = startPass + 1; pass <= maxPasses; pass++) {
     const t0 = performance.now();
@@ -205,7 +219,10 @@ export async function universalPerturbation(
             const rest = tf.slice(x, [pos], [idx.length - pos]);
             const vt = tf.tensor3d(w, shape);
             const pred = await predictBatch(classifier, rest, { v: vt, clip }, true).finally(() => vt.dispose());
-            for (let j = pos; j < idx.length; j++) fooled[j] = pred[j - pos] !== cleanPred[idx[j]!] ? 1 : 0;
+            for (let j = pos; j < idx.length; j++) {
+              const p = pred[j - pos]!;
+              fooled[j] = (target === undefined ? p !== cleanPred[idx[j]!] : p === target) ? 1 : 0;
+            }
             stale = false;
           }
           // The next mini-batch of not-yet-fooled images, in visiting order.
@@ -217,7 +234,11 @@ export async function universalPerturbation(
           if (sel.length === 0) break;
           if (options.signal?.aborted) return result(true);
           const xs = tf.tidy(() => tf.gather(x, tf.tensor1d(sel, 'int32')) as tf.Tensor4D);
-          const r = await deepfool(classifier, xs, { ...df, offset: w }).finally(() => xs.dispose());
+          const r = await deepfool(classifier, xs, {
+            ...df,
+            offset: w,
+            ...(targets ? { target: targets.subarray(0, sel.length) } : {}),
+          }).finally(() => xs.dispose());
           calls += sel.length;
           for (let j = 0; j < sel.length; j++) {
             if (!r.converged[j]) continue;
@@ -240,6 +261,7 @@ export async function universalPerturbation(
       clip,
       batchSize: evalBatch,
       cleanPred,
+      ...(target === undefined ? {} : { target }),
       onProgress: (e) => options.onProgress?.({ phase: 'evaluate', pass, ...e }),
     });
     v = w;
@@ -252,13 +274,17 @@ export async function universalPerturbation(
       normInf: lpNorm(v, 'inf'),
       norm2: lpNorm(v, 2),
     };
+    if (target !== undefined) record.targetSuccess = ev.targetSuccess!;
     history.push(record);
     completed++;
-    if (!(ev.foolingRate <= best.foolingRate)) best = { v, foolingRate: ev.foolingRate }; // NaN-safe
+    if (!(score(record) <= bestScore)) {
+      best = { v, foolingRate: ev.foolingRate };
+      bestScore = score(record);
+    }
 
     options.onProgress?.({ phase: 'pass-end', pass, record });
     await options.onPassEnd?.(v, history);
-    if (ev.foolingRate >= target) break;
+    if (score(record) >= goal) break;
   }
   return result(false);
 }

@@ -1,14 +1,23 @@
 import type { Command } from 'commander';
 import path from 'node:path';
 import { UapError } from '../errors.js';
+import type { Classifier } from '../models/classifier.js';
+import { loadPerturbation, writeFileAtomic } from '../node/perturbation-files.js';
 import { collectReportData, hasContent } from '../node/report-files.js';
-import { writeFileAtomic } from '../node/perturbation-files.js';
+import type { ReportData } from '../report/html.js';
 import { renderReport } from '../report/html.js';
-import { packageVersion } from './context.js';
+import { makeSamples } from '../report/samples.js';
+import { openData, openModel, packageVersion } from './context.js';
+import { int } from './options.js';
 
-interface ReportFlags {
+export interface ReportFlags {
   out?: string;
   title?: string;
+  /** Data spec of photos to show clean vs perturbed on each run's model. */
+  samples?: string;
+  samplesCount?: string;
+  seed?: string;
+  modelsDir?: string;
 }
 
 /** `uap report DIR`: one self-contained HTML page of every run and evaluation found under DIR. */
@@ -16,17 +25,56 @@ export function registerReport(program: Command): void {
   program
     .command('report')
     .description('build one self-contained HTML page (opens offline) from the runs and evaluation files under DIR')
-    .argument('<dir>', 'folder of runs: perturbation.npy/.json folders, sweep*.json, transfer*.json, subspace*.json, dominant*.json, eval*.json, samples*.json')
+    .argument(
+      '<dir>',
+      'folder of runs: perturbation.npy + perturbation.json folders (with optional samples.json, eval*.json), sweep*.json, transfer*.json, subspace*.json, labels*.json / dominant*.json, eval*.json',
+    )
     .option('--out <file>', 'where the page goes (default: DIR/report.html)')
     .option('--title <text>', 'page title')
+    .option('--samples <spec>', "for runs without samples.json: classify these images (mnist:test, a folder, files) clean and perturbed with the run's model and show them")
+    .option('--samples-count <n>', 'how many images --samples shows per run (a seeded shuffle of the spec)', '8')
+    .option('--seed <n>', 'seed of that shuffle', '1')
+    .option('--models-dir <dir>', 'local model mirror (default: env UAP_MODELS_DIR)')
     .action(async (dir: string, f: ReportFlags) => {
-      const out = await reportCommand(dir, f);
+      const out = await reportCommand(dir, f, program);
       console.error(`report written to ${out}`);
     });
 }
 
-export async function reportCommand(dir: string, f: ReportFlags): Promise<string> {
+/** Adds clean/perturbed samples to every run that has a record and none yet; a run whose model fails is noted and left out. */
+async function addSamples(data: ReportData, root: string, f: ReportFlags, program: Command): Promise<void> {
+  const count = int('--samples-count', f.samplesCount ?? '8', 1);
+  const seed = int('--seed', f.seed ?? '1');
+  const models = new Map<string, Classifier>();
+  try {
+    for (const run of data.runs) {
+      const r = run.record;
+      if (!r || run.samples) continue;
+      try {
+        let model = models.get(r.modelId);
+        if (!model) {
+          model = await openModel(program, r.modelId, f.modelsDir);
+          models.set(r.modelId, model);
+        }
+        const p = await loadPerturbation(path.join(root, run.dir), { expectShape: model.inputShape });
+        const batch = await openData(f.samples!, model, { limit: count, seed, label: 'samples' });
+        run.samples = await makeSamples(model, batch, p.data, { clip: r.clip, model: model.id, perturbation: run.dir });
+      } catch (e) {
+        const why = e instanceof Error ? e.message : String(e);
+        data.skipped.push({ file: `${run.dir} (samples from ${f.samples})`, reason: why });
+      }
+    }
+  } finally {
+    for (const m of models.values()) m.dispose();
+  }
+}
+
+export async function reportCommand(dir: string, f: ReportFlags, program?: Command): Promise<string> {
   const data = await collectReportData(dir, { packageVersion, ...(f.title !== undefined ? { title: f.title } : {}) });
+  if (f.samples !== undefined) {
+    if (!program) throw new UapError('BAD_ARGUMENT', 'needs the command line (backend choice)', '--samples');
+    await addSamples(data, dir, f, program);
+  }
   for (const s of data.skipped) console.error(`skipped ${s.file}: ${s.reason}`);
   if (!hasContent(data)) {
     throw new UapError('NOT_FOUND', 'found no runs (perturbation.npy + perturbation.json) or evaluation files to report', dir);

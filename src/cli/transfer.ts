@@ -110,6 +110,16 @@ export async function loadTransferRows(list: readonly string[]): Promise<Array<T
   return loaded.map((r, i) => ({ ...r, label: labels[i]! }));
 }
 
+/** A short column label: zoo names as they are, paths by their file (or folder, for model.json) name. */
+export function columnLabel(name: string): string {
+  if (/^https?:/i.test(name)) name = new URL(name).pathname;
+  if (!/[\\/]/.test(name)) return name;
+  const trimmed = name.replace(/[\\/]+$/, '');
+  const base = path.basename(trimmed);
+  if (/^model\.json$/i.test(base)) return path.basename(path.dirname(trimmed)) || base;
+  return base.replace(/\.(tflite|json)$/i, '') || trimmed;
+}
+
 export async function transferCommand(
   program: Command,
   f: TransferFlags,
@@ -124,7 +134,7 @@ export async function transferCommand(
 
   // Data are decoded once per input shape (models of the same size share them).
   const dataByShape = new Map<string, Batch>();
-  const labels = uniqueLabels(modelNames);
+  const labels = uniqueLabels(modelNames.map(columnLabel));
   const columns: LazyTransferColumn[] = modelNames.map((name, j) => ({
     label: labels[j]!,
     open: async () => {
@@ -186,5 +196,12 @@ export async function transferCommand(
     }):`,
     ...formatTransferTable(matrix),
   ];
+  const cells = matrix.cells.flat();
+  if (cells.some((c) => c.status === 'size-mismatch' && c.reason === 'resize-not-requested')) {
+    lines.push('size mismatch: the perturbation is not the model’s input size; --resize resizes it (bilinear, then re-projected)');
+  }
+  if (cells.some((c) => c.status === 'size-mismatch' && c.reason === 'channels-differ')) {
+    lines.push('size mismatch: the perturbation and the model have different channels (e.g. RGB against greyscale)');
+  }
   return { matrix, json, lines };
 }

@@ -109,33 +109,34 @@ export async function deepfoolNormals(classifier: Classifier, images: tf.Tensor4
  * with float64 sums the floor is far below what float32 normals resolve. Cost n²d/2 multiply-adds
  * (≈ 2·10¹⁰ for 500 ImageNet normals: tens of seconds), memory n² doubles.
  */
-export function gramMatrix(a: Float32Array, n: number, d: number): Float64Array {
+export function gramMatrix(a: Float32Array, n: number, d: number, chunk = 4096): Float64Array {
   if (a.length !== n * d) throw new UapError('BAD_ARGUMENT', `${a.length} values for ${n}×${d}`, 'matrix');
   const g = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j <= i; j++) {
-      const x = dot(a, i * d, j * d, d);
-      g[i * n + j] = x;
-      g[j * n + i] = x;
+  // Column chunks keep the rows' current pieces in cache while every pair is summed.
+  for (let c0 = 0; c0 < d; c0 += chunk) {
+    const len = Math.min(d, c0 + chunk) - c0;
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j <= i; j++) g[i * n + j] = g[i * n + j]! + dot(a, i * d + c0, j * d + c0, len);
     }
   }
+  for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) g[j * n + i] = g[i * n + j]!;
   return g;
 }
 
-/** Σ_k a[p + k]·a[q + k], k < d, in float64 (four accumulators). */
-function dot(a: Float32Array, p: number, q: number, d: number): number {
+/** Σ_k a[p + k]·a[q + k], k < len, in float64 (four accumulators). */
+function dot(a: Float32Array, p: number, q: number, len: number): number {
   let s0 = 0;
   let s1 = 0;
   let s2 = 0;
   let s3 = 0;
   let k = 0;
-  for (; k + 3 < d; k += 4) {
+  for (; k + 3 < len; k += 4) {
     s0 += a[p + k]! * a[q + k]!;
     s1 += a[p + k + 1]! * a[q + k + 1]!;
     s2 += a[p + k + 2]! * a[q + k + 2]!;
     s3 += a[p + k + 3]! * a[q + k + 3]!;
   }
-  for (; k < d; k++) s0 += a[p + k]! * a[q + k]!;
+  for (; k < len; k++) s0 += a[p + k]! * a[q + k]!;
   return s0 + s1 + s2 + s3;
 }
 

@@ -118,7 +118,7 @@ test('a truncated or oversized shard → BAD_MODEL naming the shard; a missing s
   long.set(shard);
   await rejectsWith(loadModel(writeModel('long', ['w.bin'], { 'w.bin': long })), 'BAD_MODEL', /w\.bin is too long/);
   const h = Math.floor(shard.length / 2);
-  const parts = { 'g-shard1of3': shard.slice(0, h), 'g-shard2of3': shard.slice(h, h + 8), 'g-shard3of3': shard.slice(h + 8) };
+  const parts = { 'g-shard1of3': shard.slice(0, h), 'g-shard2of3': shard.slice(h, h + 8), 'g-shard3of3': shard.slice(h + 16) };
   await rejectsWith(loadModel(writeModel('split', Object.keys(parts), parts)), 'BAD_MODEL', /g-shard2of3/);
   // equal-sized shards load fine
   const ok = { 'a1': shard.slice(0, h), 'a2': shard.slice(h) };
@@ -184,4 +184,14 @@ test('zoo models load offline from the models dir (no download attempted)', { sk
   assert.equal(c.id, 'mobilenet_v1_0.25_128_quant');
   assert.equal(c.labels.ids.length, 1000);
   c.dispose();
+});
+
+const repoMnist = path.join(path.dirname(new URL(import.meta.url).pathname), '../../models/mnist/model.json');
+test("'mnist' loads the repository's own model (digits, 28×28×1, pixels in)", { skip: !existsSync(repoMnist) }, async () => {
+  const m = await loadModel('mnist', { cacheDir: path.join(tmp, 'c4') });
+  assert.deepEqual([...m.inputShape], [28, 28, 1]);
+  assert.deepEqual(m.labels.ids, ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+  const logits = await m.logits(tf.zeros([2, 28, 28, 1]) as tf.Tensor4D);
+  assert.deepEqual(logits.shape, [2, 10]);
+  m.dispose();
 });

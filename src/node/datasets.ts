@@ -5,7 +5,7 @@ import { UapError } from '../errors.js';
 import { imagenetLabels } from '../models/imagenet-classes.js';
 import type { Labels } from '../models/labels.js';
 import { createRng, permutation } from '../util/rng.js';
-import { decodeImages, IMAGE_EXTENSIONS, isImageFileName, labelOfFile, parseLabel, readLabelsFile, type ImageCache } from './images.js';
+import { decodeImages, IMAGE_EXTENSIONS, isImageFileName, labelOfFile, parseLabel, readLabelsFile, type ImageCache, type ResizeKernel } from './images.js';
 import { loadMnist } from './mnist-files.js';
 
 /**
@@ -35,6 +35,8 @@ export interface LoadDatasetOptions {
   cropFraction?: number;
   concurrency?: number;
   cache?: ImageCache | false;
+  /** Resampling kernel (default 'linear' = bilinear, as the shared models' accuracy was measured). */
+  kernel?: ResizeKernel;
   maxPixels?: number;
 }
 
@@ -190,6 +192,7 @@ export async function loadDataset(spec: string, opts: LoadDatasetOptions): Promi
     ...(opts.cropFraction !== undefined ? { cropFraction: opts.cropFraction } : {}),
     ...(opts.maxPixels !== undefined ? { maxPixels: opts.maxPixels } : {}),
     ...(opts.cache !== undefined ? { cache: opts.cache } : {}),
+    ...(opts.kernel !== undefined ? { kernel: opts.kernel } : {}),
     ...(opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
   });

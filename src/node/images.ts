@@ -41,7 +41,11 @@ export interface DecodeOptions {
   maxPixels?: number;
   /** The cache to use; false disables caching. Default: the process-wide cache (defaultImageCache()). */
   cache?: ImageCache | false;
+  /** Resampling kernel of the resize (default 'linear', i.e. bilinear). */
+  kernel?: ResizeKernel;
 }
+
+export type ResizeKernel = 'linear' | 'cubic' | 'lanczos3' | 'nearest';
 
 function firstLine(e: unknown): string {
   const m = e instanceof Error ? e.message : String(e);
@@ -62,7 +66,13 @@ export const MAX_FILE_BYTES = 256 * 1024 * 1024;
  * Decodes one file to uint8 HWC pixels (no cache). The file is read into memory first and sharp decodes that
  * buffer: libvips' own cache, keyed by file name, could otherwise serve a stale image after the file changes.
  */
-async function decodeUncached(file: string, shape: readonly [number, number, number], cropFraction: number, maxPixels: number): Promise<Uint8Array> {
+async function decodeUncached(
+  file: string,
+  shape: readonly [number, number, number],
+  cropFraction: number,
+  maxPixels: number,
+  kernel: ResizeKernel,
+): Promise<Uint8Array> {
   const [h, w, c] = shape;
   const input = await readFile(file);
   let meta: Metadata;
@@ -90,7 +100,7 @@ async function decodeUncached(file: string, shape: readonly [number, number, num
     // failOn 'warning': a truncated or damaged JPEG is refused rather than decoded with grey filler.
     let p = sharp(input, { limitInputPixels: maxPixels, failOn: 'warning' })
       .autoOrient()
-      .resize(box.resizeWidth, box.resizeHeight, { fit: 'fill', kernel: 'linear', fastShrinkOnLoad: false })
+      .resize(box.resizeWidth, box.resizeHeight, { fit: 'fill', kernel, fastShrinkOnLoad: false })
       .extract({ left: box.left, top: box.top, width: box.width, height: box.height })
       .removeAlpha();
     p = c === 1 ? p.greyscale() : p.toColourspace('srgb');
@@ -127,12 +137,13 @@ export async function decodeImageBytes(file: string, opts: DecodeOptions): Promi
   const cropFraction = opts.cropFraction ?? CROP_FRACTION;
   const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
   const cache = opts.cache === undefined ? defaultImageCache() : opts.cache;
-  const key = [abs, info.mtimeMs, info.size, opts.shape.join('x'), cropFraction, 'linear', 'v1'].join('\u0000');
+  const kernel = opts.kernel ?? 'linear';
+  const key = [abs, info.mtimeMs, info.size, opts.shape.join('x'), cropFraction, kernel, 'v1'].join('\u0000');
   if (cache) {
     const hit = await cache.get(key, opts.shape);
     if (hit) return hit;
   }
-  const pixels = await decodeUncached(file, opts.shape, cropFraction, maxPixels);
+  const pixels = await decodeUncached(file, opts.shape, cropFraction, maxPixels, kernel);
   if (cache) await cache.set(key, opts.shape, pixels);
   return pixels;
 }

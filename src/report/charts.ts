@@ -48,19 +48,22 @@ export function niceTicks(lo: number, hi: number, count = 5): number[] {
   return out;
 }
 
-/** Powers of ten (with 2 and 5 between when the range is narrow) within [lo, hi], lo > 0. */
+/** Powers of ten within [lo, hi] (lo > 0), with 2 and 5 between when that alone gives fewer than 4 ticks. */
 export function logTicks(lo: number, hi: number): number[] {
   const a = Math.floor(Math.log10(lo));
   const b = Math.ceil(Math.log10(hi));
-  const mults = b - a <= 2 ? [1, 2, 5] : [1];
-  const out: number[] = [];
-  for (let e = a; e <= b; e++) {
-    for (const m of mults) {
-      const t = Number((m * 10 ** e).toPrecision(12));
-      if (t >= lo * (1 - 1e-9) && t <= hi * (1 + 1e-9)) out.push(t);
+  const pick = (mults: number[]) => {
+    const out: number[] = [];
+    for (let e = a; e <= b; e++) {
+      for (const m of mults) {
+        const t = Number((m * 10 ** e).toPrecision(12));
+        if (t >= lo * (1 - 1e-9) && t <= hi * (1 + 1e-9)) out.push(t);
+      }
     }
-  }
-  return out;
+    return out;
+  };
+  const powers = pick([1]);
+  return powers.length >= 4 ? powers : pick([1, 2, 5]);
 }
 
 export function defaultFormat(x: number): string {
@@ -74,15 +77,22 @@ interface Axis {
   ticks: number[];
 }
 
-function axis(values: number[], log: boolean, p0: number, p1: number, fixed: { min?: number; max?: number }, integers = false): Axis {
+function axis(values: number[], log: boolean, p0: number, p1: number, fixed: { min?: number; max?: number }, integers = false, tight = false): Axis {
   const finite = values.filter((v) => Number.isFinite(v) && (!log || v > 0));
   if (log) {
     let lo = Math.min(...finite);
     let hi = Math.max(...finite);
     if (!(lo > 0)) lo = 1;
     if (!(hi > lo)) hi = lo * 10;
-    lo = 10 ** Math.floor(Math.log10(lo) + 1e-9);
-    hi = 10 ** Math.ceil(Math.log10(hi) - 1e-9);
+    if (tight) {
+      // The data's own range, a little padded (sizes 50 … 2000 should not sit inside 10 … 10000).
+      const pad = (Math.log10(hi) - Math.log10(lo)) * 0.04;
+      lo = 10 ** (Math.log10(lo) - pad);
+      hi = 10 ** (Math.log10(hi) + pad);
+    } else {
+      lo = 10 ** Math.floor(Math.log10(lo) + 1e-9);
+      hi = 10 ** Math.ceil(Math.log10(hi) - 1e-9);
+    }
     if (hi <= lo) hi = lo * 10;
     const l0 = Math.log10(lo);
     const l1 = Math.log10(hi);
@@ -109,11 +119,27 @@ export function lineChart(series: readonly Series[], o: LineChartOptions): strin
   const width = o.width ?? 560;
   const height = o.height ?? 320;
   const multi = series.length > 1;
-  const m = { left: 64, right: 16, top: multi ? 36 : 16, bottom: 48 };
+  // Legend entries laid out left to right, wrapping to a new row when the width runs out.
+  const legend: Array<{ x: number; y: number }> = [];
+  let legendRows = 0;
+  if (multi) {
+    let lx = 64;
+    legendRows = 1;
+    for (const s of series) {
+      const w = 34 + s.name.length * 6.8;
+      if (lx > 64 && lx + w > width - 16) {
+        lx = 64;
+        legendRows++;
+      }
+      legend.push({ x: lx, y: 14 + (legendRows - 1) * 18 });
+      lx += w + 14;
+    }
+  }
+  const m = { left: 64, right: 16, top: multi ? 22 + legendRows * 18 : 16, bottom: 48 };
   const xs = series.flatMap((s) => s.points.map((p) => p[0]));
   const ys = series.flatMap((s) => s.points.map((p) => p[1]));
   if (xs.length === 0) return emptyChart(width, height, o.title ?? 'no data');
-  const xa = axis(xs, Boolean(o.xLog), m.left, width - m.right, {}, o.xIntegers);
+  const xa = axis(xs, Boolean(o.xLog), m.left, width - m.right, {}, o.xIntegers, true);
   const ya = axis(ys, Boolean(o.yLog), height - m.bottom, m.top, { min: o.yMin, max: o.yMax });
   const fx = o.xFormat ?? defaultFormat;
   const fy = o.yFormat ?? defaultFormat;
@@ -142,7 +168,7 @@ export function lineChart(series: readonly Series[], o: LineChartOptions): strin
     if (pts.length === 0) return;
     const d = pts.map((p, k) => `${k ? 'L' : 'M'}${xa.map(p[0]).toFixed(1)},${ya.map(p[1]).toFixed(1)}`).join('');
     parts.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
-    if (pts.length <= 60) {
+    if (pts.length <= 24) {
       for (const p of pts) {
         parts.push(
           `<circle cx="${xa.map(p[0]).toFixed(1)}" cy="${ya.map(p[1]).toFixed(1)}" r="3.5" fill="#fff" stroke="${color}" stroke-width="2"><title>${esc(`${s.name}: ${fx(p[0])}, ${fy(p[1])}`)}</title></circle>`,
@@ -151,15 +177,13 @@ export function lineChart(series: readonly Series[], o: LineChartOptions): strin
     }
   });
   // Legend.
-  if (multi) {
-    let lx = m.left;
-    series.forEach((s, i) => {
-      const color = s.color ?? PALETTE[i % PALETTE.length]!;
-      parts.push(`<line x1="${lx}" x2="${lx + 18}" y1="14" y2="14" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
-      parts.push(`<text x="${lx + 24}" y="14" dominant-baseline="middle" font-size="12" fill="#111827">${esc(s.name)}</text>`);
-      lx += 40 + Math.min(28, s.name.length) * 6.5;
-    });
-  }
+  series.forEach((s, i) => {
+    const at = legend[i];
+    if (!at) return;
+    const color = s.color ?? PALETTE[i % PALETTE.length]!;
+    parts.push(`<line x1="${at.x}" x2="${at.x + 22}" y1="${at.y}" y2="${at.y}" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
+    parts.push(`<text x="${at.x + 28}" y="${at.y}" dominant-baseline="middle" font-size="12" fill="#111827">${esc(s.name)}</text>`);
+  });
   return svg(width, height, o.title ?? o.yLabel, parts);
 }
 

@@ -14,12 +14,19 @@ const BACKENDS = new Set(['wasm', 'tensorflow', 'cpu']);
  * `out` is the folder to write to (the run's folder by default). undefined when the record's method is not
  * one `uap compute` runs (imported, random …) and the record carries no command of its own.
  */
-export function reproduceCommand(record: PerturbationRecord, out: string): string | undefined {
+export function reproduceCommand(record: PerturbationRecord, out: string, width = Infinity): string | undefined {
   const o = record.options;
   for (const key of ['command', 'commandLine']) {
     if (typeof o[key] === 'string' && (o[key] as string).trim()) return (o[key] as string).trim();
   }
-  if (Array.isArray(o.argv) && o.argv.every((a) => typeof a === 'string')) return (o.argv as string[]).map(shellQuote).join(' ');
+  const words = reproduceArgs(record, out);
+  return words && wrapCommand(words.map(shellQuote), width);
+}
+
+/** The words of reproduceCommand (unquoted), or undefined. */
+export function reproduceArgs(record: PerturbationRecord, out: string): string[] | undefined {
+  const o = record.options;
+  if (Array.isArray(o.argv) && o.argv.length && o.argv.every((a) => typeof a === 'string')) return o.argv as string[];
   if (record.method !== 'deepfool') return undefined;
   const args: string[] = ['uap'];
   if (BACKENDS.has(record.backend)) args.push('--backend', record.backend);
@@ -41,5 +48,24 @@ export function reproduceCommand(record: PerturbationRecord, out: string): strin
   if (!record.clip) args.push('--no-clip');
   if (o.keepBest === true) args.push('--keep-best');
   args.push('--out', out);
-  return args.map(shellQuote).join(' ');
+  return args;
+}
+
+/** Shell words (already quoted) over lines of at most about `width` characters, `\\` continued, breaking only before an option. */
+export function wrapCommand(words: readonly string[], width = 88): string {
+  const lines: string[] = [];
+  let line = '';
+  for (let i = 0; i < words.length; i++) {
+    // Keep an option with its value.
+    let unit = words[i]!;
+    if (unit.startsWith('--') && i + 1 < words.length && !words[i + 1]!.startsWith('--')) unit += ' ' + words[++i]!;
+    if (line && line.length + 1 + unit.length > width && unit.startsWith('--')) {
+      lines.push(line + ' \\');
+      line = '  ' + unit;
+    } else {
+      line = line ? `${line} ${unit}` : unit;
+    }
+  }
+  lines.push(line);
+  return lines.join('\n');
 }

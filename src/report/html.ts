@@ -70,7 +70,8 @@ function section(id: string, title: string, intro: string, body: string): string
 
 function metaLine(meta: Record<string, string>): string {
   const keys = ['model', 'modelId', 'norm', 'xi', 'data', 'val', 'nVal', 'seed', 'method', 'clip'];
-  const parts = keys.filter((k) => meta[k] !== undefined).map((k) => `${esc(k)} <b>${esc(meta[k])}</b>`);
+  const parts = keys
+    .filter((k) => meta[k] !== undefined && !(k === 'modelId' && meta.modelId === meta.model)).map((k) => `${esc(k)} <b>${esc(meta[k])}</b>`);
   return parts.length ? `<p class="meta">${parts.join(' · ')}</p>` : '';
 }
 
@@ -92,7 +93,12 @@ function optionText(o: Record<string, unknown>): string {
     .join(', ');
 }
 
-function renderRun(run: ReportRun, i: number): string {
+function joinPath(root: string, dir: string): string {
+  if (dir === '.') return root;
+  return root.endsWith('/') ? root + dir : `${root}/${dir}`;
+}
+
+function renderRun(run: ReportRun, i: number, root: string): string {
   const r = run.record;
   const [h, w, c] = run.shape;
   const rows: Array<[string, string]> = [];
@@ -117,7 +123,7 @@ function renderRun(run: ReportRun, i: number): string {
   rows.push(['Measured', `‖v‖∞ = ${esc(fmtNum(run.normInf))}, ‖v‖₂ = ${esc(fmtNum(run.norm2, 1))} <span class="muted">(${h}×${w}×${c})</span>`]);
   rows.push(['Folder', `<code>${esc(run.dir)}</code>`]);
 
-  const cmd = r ? reproduceCommand(r, run.dir) : undefined;
+  const cmd = r ? reproduceCommand(r, joinPath(root, run.dir), 84) : undefined;
   const cmdBlock = r
     ? cmd
       ? `<div class="cmd"><div class="cmd-title">Reproduce</div><pre><code>${esc(cmd)}</code></pre></div>`
@@ -126,10 +132,13 @@ function renderRun(run: ReportRun, i: number): string {
 
   let chart = '';
   if (r && r.history.length) {
-    chart = `<figure class="chart-box">${lineChart(
+    const hist = `<table class="data compact"><thead><tr><th class="num">pass</th><th class="num">fooling rate on X</th><th class="num">DeepFool calls</th><th class="num">‖v‖${esc(({ inf: '∞', '2': '₂', '1': '₁' } as Record<string, string>)[String(r.norm)] ?? '')}</th><th class="num">time</th></tr></thead><tbody>${r.history
+      .map((p) => `<tr><td class="num">${esc(p.pass)}</td><td class="num">${esc(fmtPct(p.foolingRate))}</td><td class="num">${esc(p.deepfoolCalls)}</td><td class="num">${esc(fmtNum(p.norm))}</td><td class="num">${esc(fmtSeconds(p.seconds))}</td></tr>`)
+      .join('')}</tbody></table>`;
+    chart = `<div class="chart-row"><figure class="chart-box">${lineChart(
       [{ name: 'fooling rate on X', points: r.history.map((p) => [p.pass, p.foolingRate] as const) }],
       { title: 'Fooling rate on X per pass', xLabel: 'pass over X', yLabel: 'fooling rate on X', yMin: 0, yMax: 1, yFormat: pct, xIntegers: true, width: 460, height: 260 },
-    )}<figcaption>Fooling rate on X after each pass of Algorithm 1.</figcaption></figure>`;
+    )}<figcaption>Fooling rate on X after each pass of Algorithm 1.</figcaption></figure>${hist}</div>`;
   }
 
   const evals = run.evals?.length ? `<h4>Evaluations</h4>${evalTable(run.evals)}` : '';
@@ -197,12 +206,18 @@ function renderSweep(f: Found<Sweep>): string {
   if (val.length) series.push({ name: 'on held-out images', points: val, dashed: true });
   const sizes = p.map((q) => q.size);
   const xLog = Math.min(...sizes) > 0 && Math.max(...sizes) / Math.min(...sizes) >= 20;
-  const chart = lineChart(series, { title: 'Fooling rate vs |X|', xLabel: '|X| (images used to compute v)', yLabel: 'fooling rate', yMin: 0, yMax: 1, yFormat: pct, xLog, xIntegers: !xLog });
+  const chart = lineChart(series, { width: 520, title: 'Fooling rate vs |X|', xLabel: '|X| (images used to compute v)', yLabel: 'fooling rate', yMin: 0, yMax: 1, yFormat: pct, xLog, xIntegers: !xLog });
+  const acc = p.some((q) => q.accuracyCleanVal !== undefined);
   const rows = p
-    .map((q) => `<tr><td class="num">${esc(q.size)}</td><td class="num">${esc(fmtPct(q.foolingRateX))}</td><td class="num">${esc(fmtPct(q.foolingRateVal))}</td><td class="num">${esc(fmtSeconds(q.seconds))}</td></tr>`)
+    .map(
+      (q) =>
+        `<tr><td class="num">${esc(q.size)}</td><td class="num">${esc(fmtPct(q.foolingRateX))}</td><td class="num">${esc(fmtPct(q.foolingRateVal))}</td>${
+          acc ? `<td class="num">${esc(fmtPct(q.accuracyCleanVal))} → ${esc(fmtPct(q.accuracyPerturbedVal))}</td>` : ''
+        }<td class="num">${esc(fmtSeconds(q.seconds))}</td></tr>`,
+    )
     .join('');
   return `<div class="card"><h3><code>${esc(f.file)}</code></h3>${metaLine(f.value.meta)}<div class="chart-row"><figure class="chart-box">${chart}</figure>
-<table class="data compact"><thead><tr><th class="num">|X|</th><th class="num">on X</th><th class="num">held out</th><th class="num">time</th></tr></thead><tbody>${rows}</tbody></table></div></div>`;
+<table class="data compact"><thead><tr><th class="num">|X|</th><th class="num">on X</th><th class="num">held out</th>${acc ? '<th class="num">accuracy held out</th>' : ''}<th class="num">time</th></tr></thead><tbody>${rows}</tbody></table></div></div>`;
 }
 
 function renderTransfer(f: Found<TransferMatrix>): string {
@@ -227,7 +242,7 @@ function renderSubspace(f: Found<Subspace>): string {
   const s = f.value;
   const series: Series[] = [{ name: 'normal vectors of the decision boundary', points: s.singularValues.map((v, i) => [i + 1, v] as const) }];
   if (s.randomSingularValues) series.push({ name: 'random vectors', points: s.randomSingularValues.map((v, i) => [i + 1, v] as const), dashed: true });
-  const sv = lineChart(series, { title: 'Singular values', xLabel: 'index', yLabel: 'singular value (log scale)', yLog: true, xIntegers: true });
+  const sv = lineChart(series, { width: 500, title: 'Singular values', xLabel: 'index', yLabel: 'singular value (log scale)', yLog: true, xIntegers: true });
   let fr = '';
   if (s.foolingRates) {
     const frs: Series[] = [{ name: 'random vector in the subspace', points: s.foolingRates.map((e) => [e.dim, e.foolingRate] as const) }];
@@ -235,7 +250,7 @@ function renderSubspace(f: Found<Subspace>): string {
       const dims = s.foolingRates.map((e) => e.dim);
       frs.push({ name: 'random vector (whole space)', points: [[Math.min(...dims), s.randomFoolingRate], [Math.max(...dims), s.randomFoolingRate]], dashed: true });
     }
-    fr = `<figure class="chart-box">${lineChart(frs, { title: 'Fooling rate of random vectors', xLabel: 'subspace dimension', yLabel: 'fooling rate', yMin: 0, yMax: 1, yFormat: pct, xIntegers: true })}</figure>`;
+    fr = `<figure class="chart-box">${lineChart(frs, { width: 500, title: 'Fooling rate of random vectors', xLabel: 'subspace dimension', yLabel: 'fooling rate', yMin: 0, yMax: 1, yFormat: pct, xIntegers: true })}</figure>`;
   } else if (s.randomFoolingRate !== undefined) {
     fr = `<p>Random vector of the same norm: fooling rate <b>${esc(fmtPct(s.randomFoolingRate))}</b>.</p>`;
   }
@@ -273,7 +288,7 @@ export function renderReport(d: ReportData): string {
   if (d.runs.length) {
     toc.push(['runs', `Perturbations (${d.runs.length})`]);
     parts.push(
-      section('runs', 'Perturbations', 'Each perturbation with the settings it was computed with and the command that reproduces it.', summaryTable(d.runs) + d.runs.map(renderRun).join('')),
+      section('runs', 'Perturbations', 'Each perturbation with the settings it was computed with and the command that reproduces it.', summaryTable(d.runs) + d.runs.map((r, i) => renderRun(r, i, d.root)).join('')),
     );
   }
   if (d.samples.length) {

@@ -71,7 +71,7 @@ export function layersModelToNet(modelJson: unknown, weights: Map<string, Decode
   }
 
   // Input shape.
-  const first = layers[0]!;
+  const first = layers.find((l) => l.class_name === 'InputLayer') ?? layers[0]!;
   const bis = (first.config.batch_input_shape ?? first.config.batch_shape) as (number | null)[] | undefined;
   if (!Array.isArray(bis)) throw bad('the first layer has no batch_input_shape');
   const dims = bis.slice(1);

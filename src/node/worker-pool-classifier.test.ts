@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import { loadModel } from '../models/load.js';
+import type { NetClassifier } from '../models/net-classifier.js';
+import { randomTensor, relativeError, seededRandom, useWasm } from '../tensor/grad_testing.js';
+import { repoRoot } from './model-files.js';
+import { WorkerPoolClassifier } from './worker-pool-classifier.js';
+
+const modelsDir = path.join(process.env.UAP_SHARED ?? path.resolve(repoRoot, '../shared'), 'models');
+const spec = 'mobilenet_v1_0.25_224';
+
+describe('WorkerPoolClassifier (2 workers) equals the in-thread NetClassifier', { skip: !existsSync(modelsDir) && 'no ../shared/models' }, () => {
+  let pool: WorkerPoolClassifier;
+  let local: NetClassifier;
+  let x: tf.Tensor4D;
+
+  before(async () => {
+    await useWasm();
+    [pool, local] = await Promise.all([WorkerPoolClassifier.create(spec, { modelsDir, workers: 2 }), loadModel(spec, { modelsDir })]);
+    // 3 images: the workers get 2 and 1
+    x = randomTensor<tf.Rank.R4>([3, 224, 224, 3], seededRandom(4), 127.5, 127.5);
+  });
+  after(() => {
+    pool?.dispose();
+    local?.dispose();
+    x?.dispose();
+  });
+
+  it('describes the same model', () => {
+    assert.equal(pool.size, 2);
+    assert.equal(pool.id, local.id);
+    assert.deepEqual([...pool.inputShape], [...local.inputShape]);
+    assert.deepEqual(pool.labels.ids, local.labels.ids);
+    assert.equal(pool.backend, 'wasm');
+  });
+
+  it('logits', async () => {
+    const [a, b] = await Promise.all([pool.logits(x), local.logits(x)]);
+    assert.deepEqual(a.shape, [3, 1000]);
+    assert.ok(relativeError(a, b) < 1e-6);
+    tf.dispose([a, b]);
+  });
+
+  it('jacobian', async () => {
+    const classes = tf.tensor2d([1, 2, 3, 4, 5, 6], [3, 2], 'int32');
+    const a = await pool.jacobian(x, classes);
+    const b = await local.jacobian(x, classes);
+    assert.deepEqual(a.grads.shape, [3, 2, 224, 224, 3]);
+    assert.ok(relativeError(a.logits, b.logits) < 1e-6);
+    assert.ok(relativeError(a.grads, b.grads) < 1e-6);
+    assert.ok(a.grads.abs().max().dataSync()[0]! > 0);
+    tf.dispose([a.logits, a.grads, b.logits, b.grads, classes]);
+  });
+
+  it('vjp with a logits-dependent upstream (softmax cross-entropy towards class 7)', async () => {
+    const upstream = (l: tf.Tensor2D) => tf.sub(tf.softmax(l), tf.oneHot(tf.fill([l.shape[0]], 7, 'int32') as tf.Tensor1D, 1000)) as tf.Tensor2D;
+    const a = await pool.vjp(x, upstream);
+    const b = await local.vjp(x, upstream);
+    assert.ok(relativeError(a.logits, b.logits) < 1e-6);
+    assert.ok(relativeError(a.grad, b.grad) < 1e-5);
+    tf.dispose([a.logits, a.grad, b.logits, b.grad]);
+  });
+
+  it('rejects images of the wrong size', async () => {
+    const small = tf.zeros([1, 8, 8, 3]) as tf.Tensor4D;
+    await assert.rejects(pool.logits(small), /224/);
+    small.dispose();
+  });
+});
