@@ -56,6 +56,16 @@ test('Algorithm 1 reaches 1 − δ on the synthetic problem, in every norm, with
   }
 });
 
+test('targeted Algorithm 1 sends 1 − δ of X to the target class', async () => {
+  const res = await universalPerturbation(clf, X, { norm: 2, xi: 80, seed: 1, target: 3 });
+  const last = res.history.at(-1)!;
+  assert.ok(last.targetSuccess! >= 0.8, `target success ${last.targetSuccess}`);
+  const ev = await evaluatePerturbation(clf, X, null, res.v, { target: 3 });
+  assert.equal(ev.targetSuccess, last.targetSuccess);
+  assert.ok(ev.pertPred.filter((p) => p === 3).length >= 80);
+  await assert.rejects(universalPerturbation(clf, X, { norm: 2, xi: 80, target: 10 }), /target/);
+});
+
 test('a ξ too small to fool anything runs maxPasses and reports it', async () => {
   const res = await universalPerturbation(clf, X, { norm: 2, xi: 5, seed: 1, maxPasses: 2 });
   assert.equal(res.passes, 2);

@@ -1,0 +1,69 @@
+import * as tf from '@tensorflow/tfjs';
+import { UapError } from '../errors.js';
+import { parseManifest } from '../models/loaders/weights.js';
+import { checkWeightPath, type ModelFolder } from '../models/load.js';
+
+/**
+ * A TF.js *layers* model (trainable, with tfjs's own layers and optimisers) from a ModelFolder — the same
+ * file access loadModel uses (Node: src/node/model-files.ts nodeModelIO; browser: fetch), so weight paths
+ * are checked the same way. Defences train these; attacks and evaluation use loadModel's Classifier.
+ */
+export async function loadLayersModelFromFolder(folder: ModelFolder, file = 'model.json'): Promise<tf.LayersModel> {
+  const source = `${folder.name.replace(/[\\/]+$/, '')}/${file}`;
+  let json: { modelTopology?: unknown; format?: string; weightsManifest?: unknown };
+  try {
+    json = JSON.parse(new TextDecoder().decode(await folder.read(file))) as typeof json;
+  } catch (e) {
+    if (e instanceof UapError) throw e;
+    throw new UapError('BAD_MODEL', `${file} is not valid JSON (${(e as Error).message})`, source);
+  }
+  if (!json || typeof json !== 'object' || !json.modelTopology) throw new UapError('BAD_MODEL', 'not a TF.js model.json (no modelTopology)', source);
+  const topo = json.modelTopology as { node?: unknown };
+  if (json.format === 'graph-model' || Array.isArray(topo.node)) {
+    throw new UapError('BAD_MODEL', 'a graph model cannot be fine-tuned: a TF.js layers model is needed', source);
+  }
+  const groups = parseManifest(json.weightsManifest, source);
+  const weightSpecs: tf.io.WeightsManifestEntry[] = [];
+  const shards: Uint8Array[] = [];
+  for (const g of groups) {
+    weightSpecs.push(...(g.weights as tf.io.WeightsManifestEntry[]));
+    for (const p of g.paths) shards.push(await folder.read(checkWeightPath(p, folder)));
+  }
+  const total = shards.reduce((a, s) => a + s.length, 0);
+  const weightData = new Uint8Array(total);
+  let off = 0;
+  for (const s of shards) {
+    weightData.set(s, off);
+    off += s.length;
+  }
+  try {
+    return await tf.loadLayersModel(
+      tf.io.fromMemory({ modelTopology: json.modelTopology as tf.io.ModelArtifacts['modelTopology'], weightSpecs, weightData: weightData.buffer }),
+    );
+  } catch (e) {
+    throw new UapError('BAD_MODEL', `cannot build the layers model: ${(e as Error).message}`, source);
+  }
+}
+
+/** The model's trainable weights as tf.Variables (what an optimiser updates). */
+export function trainableVariables(model: tf.LayersModel): tf.Variable[] {
+  return model.trainableWeights.map((w) => (w as unknown as { read(): tf.Variable }).read());
+}
+
+/** Top-1 accuracy of a layers model on labelled pixels (batched). */
+export function layersAccuracy(model: tf.LayersModel, images: Float32Array, labels: Int32Array, shape: readonly [number, number, number], batchSize = 500): number {
+  const size = shape[0] * shape[1] * shape[2];
+  const n = labels.length;
+  let correct = 0;
+  for (let s = 0; s < n; s += batchSize) {
+    const e = Math.min(n, s + batchSize);
+    const pred = tf.tidy(() => {
+      const x = tf.tensor4d(images.subarray(s * size, e * size), [e - s, ...shape]);
+      return tf.argMax(model.apply(x) as tf.Tensor2D, 1);
+    });
+    const p = pred.dataSync();
+    pred.dispose();
+    for (let i = 0; i < e - s; i++) if (p[i] === labels[s + i]) correct++;
+  }
+  return n ? correct / n : Number.NaN;
+}

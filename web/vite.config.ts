@@ -1,0 +1,54 @@
+import { cpSync, createReadStream, existsSync, statSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { defineConfig, type Plugin } from 'vite';
+
+/**
+ * The page (web/) built with Vite. The repository's committed models (models/, e.g. models/mnist/model.json)
+ * are served at /models/… in dev and preview, and copied into dist/models/ by a build, so the page's
+ * loadModel('mnist') (fetch, relative to the page) finds them either way.
+ */
+const here = path.dirname(fileURLToPath(import.meta.url));
+const models = path.resolve(here, '..', 'models');
+
+function serveModels(req: IncomingMessage, res: ServerResponse, next: () => void): void {
+  let rel: string;
+  try {
+    rel = decodeURIComponent((req.url ?? '/').split('?')[0]!);
+  } catch {
+    return next();
+  }
+  const file = path.resolve(models, '.' + path.posix.normalize('/' + rel));
+  if (!file.startsWith(models + path.sep) || !existsSync(file) || !statSync(file).isFile()) return next();
+  res.setHeader('Content-Type', file.endsWith('.json') ? 'application/json' : 'application/octet-stream');
+  createReadStream(file).pipe(res);
+}
+
+function repoModels(): Plugin {
+  let outDir = '';
+  return {
+    name: 'uap-repo-models',
+    configResolved(c) {
+      outDir = path.resolve(c.root, c.build.outDir);
+    },
+    configureServer(server) {
+      server.middlewares.use('/models', serveModels);
+    },
+    configurePreviewServer(server) {
+      server.middlewares.use('/models', serveModels);
+    },
+    closeBundle() {
+      const mnist = path.join(models, 'mnist');
+      if (existsSync(mnist)) cpSync(mnist, path.join(outDir, 'models', 'mnist'), { recursive: true });
+    },
+  };
+}
+
+export default defineConfig({
+  root: here,
+  base: './',
+  publicDir: false,
+  plugins: [repoModels()],
+  build: { outDir: path.join(here, 'dist'), emptyOutDir: true, target: 'es2022' },
+});
