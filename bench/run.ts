@@ -34,7 +34,7 @@ const shared = process.env.UAP_SHARED ?? path.resolve(repoRoot, '../shared');
 const modelsDir = path.join(shared, 'models');
 const PHOTOS_B1 = quick ? 5 : 20;
 const PHOTOS_B16 = 32; // two batches of 16
-const REPS_B16 = quick ? 1 : 2;
+const REPS_B16 = 1;
 const STOCK_PHOTOS = quick ? 1 : 3;
 const BATCH = 16;
 const K = 10;
@@ -170,7 +170,7 @@ async function workerScaling(model: string, photos: Float32Array[]): Promise<{ o
       };
       await once(); // warm-up
       const t = performance.now();
-      const reps = quick ? 1 : 2;
+      const reps = 1;
       for (let i = 0; i < reps; i++) await once();
       res.push((reps * BATCH) / ((performance.now() - t) / 1000));
       tf.dispose([x, classes]);
@@ -259,7 +259,7 @@ async function main(): Promise<void> {
   lines.push(`- Date: ${new Date().toISOString()}`);
   lines.push(`- Machine: ${cpus[0]?.model ?? 'unknown'}, ${cpus.length} logical cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.platform()} ${os.release()}, load average at the end ${os.loadavg().map((v) => v.toFixed(1)).join(' / ')}`);
   lines.push(`- Node ${process.versions.node}, tfjs ${tf.version.tfjs}, backend ${backend} (1 thread per instance)${quick ? ', --quick' : ''}`);
-  lines.push(`- Photos: ../shared/imagenet-sample val.txt, resize shorter side to 256, centre crop 224. Batch 1: median over ${PHOTOS_B1} photos; batch ${BATCH}: median over ${REPS_B16 * (PHOTOS_B16 / BATCH)} batches of ${PHOTOS_B16} photos.`);
+  lines.push(`- Photos: ../shared/imagenet-sample val.txt, resize shorter side to 256, centre crop 224. Batch 1: median over ${PHOTOS_B1} photos; batch ${BATCH}: median over the ${REPS_B16 * (PHOTOS_B16 / BATCH)} batches of ${PHOTOS_B16} photos (after a warm-up batch).`);
   lines.push(`- Input gradient = one vjp (forward + backward of one logit); Jacobian = ${K} logits (the top ${K}) per image from one forward; both include their forward.`);
   lines.push(`- Total bench time ${((Date.now() - started) / 60000).toFixed(1)} min.`);
   lines.push('');

@@ -4,7 +4,7 @@
  *
  *   node --import tsx scripts/analyses-mnist.ts [OUT_DIR]      (default runs/analyses-mnist; a few minutes on 2 cores)
  *
- * Needs models/mnist/model.json (`uap train mnist`). The lts4 perturbations (224×224×3) are added as rows of the
+ * Needs models/mnist/model.json (`uap train mnist`), or UAP_MNIST_MODEL=<model folder>. The lts4 perturbations (224×224×3) are added as rows of the
  * transfer matrix to check that a size mismatch becomes a cell, not a failure.
  */
 import { execFileSync } from 'node:child_process';
@@ -14,6 +14,8 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const shared = process.env.UAP_SHARED ?? path.resolve(root, '..', 'shared');
+/** The MNIST classifier: the zoo's 'mnist' (models/mnist), or another model folder via UAP_MNIST_MODEL. */
+const model = process.env.UAP_MNIST_MODEL ?? 'mnist';
 
 function uap(args: string[]): string {
   const started = Date.now();
@@ -33,14 +35,14 @@ function check(cond: unknown, what: string): void {
 }
 
 export async function runMnistAnalyses(out = path.join(root, 'runs', 'analyses-mnist')): Promise<Record<string, unknown>> {
-  if (!existsSync(path.join(root, 'models', 'mnist', 'model.json'))) {
-    throw new Error('models/mnist/model.json is missing: train it first (uap train mnist)');
+  if (model === 'mnist' && !existsSync(path.join(root, 'models', 'mnist', 'model.json'))) {
+    throw new Error('models/mnist/model.json is missing: train it first (uap train mnist), or set UAP_MNIST_MODEL');
   }
   const summary: Record<string, unknown> = {};
 
   // 1. A perturbation to analyse (small X, batched DeepFool to keep it quick).
   const pert = path.join(out, 'uap');
-  uap(['compute', '--model', 'mnist', '--data', 'mnist:train', '--limit', '200', '--norm', 'inf', '--xi', '60',
+  uap(['compute', '--model', model, '--data', 'mnist:train', '--limit', '200', '--norm', 'inf', '--xi', '60',
     '--max-passes', '3', '--deepfool-batch', '16', '--out', pert]);
   const rec = JSON.parse(readFileSync(path.join(pert, 'perturbation.json'), 'utf8')) as { foolingRateOnX: number };
   check(rec.foolingRateOnX > 0, `compute: fooling rate on X ${rec.foolingRateOnX}`);
@@ -49,7 +51,7 @@ export async function runMnistAnalyses(out = path.join(root, 'runs', 'analyses-m
   const lts4 = path.join(shared, 'perturbations', 'lts4', 'googlenet.npy');
   const rows = [pert, ...(existsSync(lts4) ? [lts4] : [])];
   const tjson = path.join(out, 'transfer.json');
-  const tText = uap(['transfer', '--models', 'mnist', '--perturbations', rows.join(','), '--data', 'mnist:test', '--limit', '1000', '--out', tjson]);
+  const tText = uap(['transfer', '--models', model, '--perturbations', rows.join(','), '--data', 'mnist:test', '--limit', '1000', '--out', tjson]);
   console.log(tText);
   const t = JSON.parse(readFileSync(tjson, 'utf8')) as { foolingRates: Array<Array<number | null>>; cells: Array<Array<{ status: string }>> };
   check(t.foolingRates.length === rows.length && t.foolingRates[0]!.length === 1, 'transfer: matrix shape');
@@ -58,7 +60,7 @@ export async function runMnistAnalyses(out = path.join(root, 'runs', 'analyses-m
   summary.transfer = t.foolingRates;
 
   // 3. Dominant labels of the perturbation.
-  const l = JSON.parse(uap(['labels', '--model', 'mnist', '--perturbation', pert, '--data', 'mnist:test', '--limit', '1000', '--json'])) as {
+  const l = JSON.parse(uap(['labels', '--model', model, '--perturbation', pert, '--data', 'mnist:test', '--limit', '1000', '--json'])) as {
     fooled: number;
     top: Array<{ name: string; share: number }>;
   };
@@ -67,7 +69,7 @@ export async function runMnistAnalyses(out = path.join(root, 'runs', 'analyses-m
 
   // 4. Sweep over |X|.
   const sweepDir = path.join(out, 'sweep');
-  uap(['sweep', '--model', 'mnist', '--data', 'mnist:train', '--val', 'mnist:test', '--val-limit', '1000', '--sizes', '20,50,100',
+  uap(['sweep', '--model', model, '--data', 'mnist:train', '--val', 'mnist:test', '--val-limit', '1000', '--sizes', '20,50,100',
     '--norm', 'inf', '--xi', '60', '--max-passes', '3', '--deepfool-batch', '16', '--out', sweepDir]);
   const s = JSON.parse(readFileSync(path.join(sweepDir, 'sweep.json'), 'utf8')) as {
     sizes: Array<{ size: number; foolingRateX: number; foolingRateVal: number; seconds: number }>;
@@ -78,7 +80,7 @@ export async function runMnistAnalyses(out = path.join(root, 'runs', 'analyses-m
 
   // 5. Subspace of the decision-boundary normals.
   const subDir = path.join(out, 'subspace');
-  uap(['subspace', '--model', 'mnist', '--data', 'mnist:train', '--limit', '200', '--val', 'mnist:test', '--val-limit', '1000',
+  uap(['subspace', '--model', model, '--data', 'mnist:train', '--limit', '200', '--val', 'mnist:test', '--val-limit', '1000',
     '--dims', '5,10,50', '--xi', '600', '--samples', '5', '--out', subDir]);
   const sub = JSON.parse(readFileSync(path.join(subDir, 'subspace.json'), 'utf8')) as {
     singularValues: number[];

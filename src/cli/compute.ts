@@ -3,9 +3,11 @@ import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { LpNorm } from '../attacks/project.js';
-import { universalPerturbation, type PassRecord, type UniversalProgress } from '../attacks/universal.js';
+import { sgdPerturbation, type SgdProgress } from '../attacks/sgd.js';
+import { universalPerturbation, type PassRecord, type UniversalProgress, type UniversalResult } from '../attacks/universal.js';
 import { batchSource } from '../data/batch-source.js';
 import { UapError } from '../errors.js';
+import { findClass } from '../models/labels.js';
 import { PERTURBATION_FORMAT_VERSION, type PerturbationRecord } from '../io/perturbation-record.js';
 import { loadPerturbation, savePerturbation } from '../node/perturbation-files.js';
 import { openData, openModel, packageVersion } from './context.js';
@@ -32,6 +34,12 @@ export interface ComputeFlags {
   resume?: boolean;
   modelsDir?: string;
   json?: boolean;
+  method: string;
+  target?: string;
+  batchSize: string;
+  stepSize?: string;
+  loss: string;
+  optimizer: string;
 }
 
 /** `uap compute`: Algorithm 1 on a model and a data set; checkpoints after every pass. */
@@ -44,8 +52,14 @@ export function registerCompute(program: Command): void {
     .option('--limit <n>', 'use the first n images of a seeded shuffle')
     .option('--norm <p>', 'ℓp ball: inf, 2 or 1', 'inf')
     .requiredOption('--xi <x>', 'radius ξ of the ball, in pixel units (0..255 scale), e.g. 10 for ℓ∞ on ImageNet')
+    .option('--method <name>', 'deepfool (Algorithm 1 of the paper) or sgd (stochastic gradient on v, Shafahi et al. 2020)', 'deepfool')
+    .option('--target <class>', 'targeted: push images to this class (index, wnid or name)')
     .option('--delta <x>', 'stop when the fooling rate on X reaches 1 − δ', '0.2')
-    .option('--max-passes <n>', 'at most this many passes over X', '10')
+    .option('--max-passes <n>', 'at most this many passes over X (sgd: epochs)', '10')
+    .option('--batch-size <n>', 'sgd: images per gradient step', '32')
+    .option('--step-size <x>', 'sgd: largest step in pixels (default ξ/10)')
+    .option('--loss <name>', 'sgd: ce or margin', 'margin')
+    .option('--optimizer <name>', 'sgd: sgd (sign steps for ℓ∞) or adam', 'sgd')
     .option('--step <p>', "DeepFool step norm: 2 (the paper's) or inf (default: matches --norm)")
     .option('--candidates <n>', 'DeepFool: classes considered', '10')
     .option('--overshoot <x>', 'DeepFool: overshoot', '0.02')
@@ -74,6 +88,15 @@ export async function computeCommand(program: Command, f: ComputeFlags): Promise
   if (step === (1 as unknown)) throw new UapError('BAD_ARGUMENT', 'must be 2 or inf', '--step');
   const seed = int('--seed', f.seed);
   const limit = f.limit === undefined ? undefined : int('--limit', f.limit, 1);
+  if (f.method !== 'deepfool' && f.method !== 'sgd') throw new UapError('BAD_ARGUMENT', `must be deepfool or sgd, got "${f.method}"`, '--method');
+  if (f.loss !== 'ce' && f.loss !== 'margin') throw new UapError('BAD_ARGUMENT', `must be ce or margin, got "${f.loss}"`, '--loss');
+  if (f.optimizer !== 'sgd' && f.optimizer !== 'adam') throw new UapError('BAD_ARGUMENT', `must be sgd or adam, got "${f.optimizer}"`, '--optimizer');
+  const sgdOptions = {
+    batchSize: int('--batch-size', f.batchSize, 1),
+    stepSize: f.stepSize === undefined ? xi / 10 : positive('--step-size', f.stepSize),
+    loss: f.loss as 'ce' | 'margin',
+    optimizer: f.optimizer as 'sgd' | 'adam',
+  };
   const options = {
     delta,
     maxPasses,
@@ -104,6 +127,12 @@ export async function computeCommand(program: Command, f: ComputeFlags): Promise
   }
 
   const model = await openModel(program, f.model, f.modelsDir);
+  let target: number | undefined;
+  if (f.target !== undefined) {
+    target = findClass(model.labels, f.target);
+    if (target < 0) throw new UapError('BAD_ARGUMENT', `no class "${f.target}" in ${model.id}'s labels (give an index, a wnid or a name)`, '--target');
+    console.error(`target: class ${target} (${model.labels.ids[target]} ${model.labels.names[target]})`);
+  }
   const X = await openData(f.data, model, { limit, seed, label: 'decode' });
   const started = Date.now();
 
@@ -113,8 +142,9 @@ export async function computeCommand(program: Command, f: ComputeFlags): Promise
     inputShape: [...model.inputShape] as [number, number, number],
     norm: p,
     xi,
-    method: 'deepfool',
-    options: { ...options, complete, passHistory: history },
+    method: f.method,
+    options: { ...options, ...(f.method === 'sgd' ? sgdOptions : {}), complete, passHistory: history },
+    ...(target === undefined ? {} : { target: { index: target, id: model.labels.ids[target], name: model.labels.names[target] } }),
     seed,
     backend: model.backend,
     tfjsVersion: tf.version.tfjs,
@@ -143,14 +173,15 @@ export async function computeCommand(program: Command, f: ComputeFlags): Promise
 
   const bar = progressBar('compute');
   let barPass = -1;
-  const onProgress = (e: UniversalProgress) => {
-    if (e.phase === 'pass') {
+  const onProgress = (e: UniversalProgress | SgdProgress) => {
+    if (e.phase === 'pass' || e.phase === 'epoch') {
       if (e.pass !== barPass) {
         if (barPass >= 0) bar.stop();
         bar.start(e.total, 0, { status: `pass ${e.pass}` });
         barPass = e.pass;
       }
-      bar.update(e.done, { status: `pass ${e.pass}: ${e.deepfoolCalls} DeepFool calls, ${e.updates} updates` });
+      const status = e.phase === 'pass' ? `${e.deepfoolCalls} DeepFool calls, ${e.updates} updates` : `loss ${e.loss.toFixed(3)}`;
+      bar.update(e.done, { status: `pass ${e.pass}: ${status}` });
     } else if (e.phase === 'pass-end') {
       bar.stop();
       barPass = -1;
@@ -159,19 +190,24 @@ export async function computeCommand(program: Command, f: ComputeFlags): Promise
   };
 
   try {
-    const result = await universalPerturbation(model, batchSource(X), {
+    const common = {
       norm: p,
       xi,
       seed,
       clip: f.clip,
-      ...options,
+      delta,
+      target,
       signal: controller.signal,
       initial,
       onProgress,
-      onPassEnd: async (v, history) => {
+      onPassEnd: async (v: Float32Array, history: PassRecord[]) => {
         await savePerturbation(f.out, v, model.inputShape, makeRecord(v, history, false));
       },
-    });
+    };
+    const result: UniversalResult =
+      f.method === 'sgd'
+        ? await sgdPerturbation(model, batchSource(X), { ...common, epochs: maxPasses, ...sgdOptions })
+        : await universalPerturbation(model, batchSource(X), { ...common, ...options });
     bar.stop();
     if (result.aborted) {
       throw new UapError('INTERRUPTED', `interrupted after ${result.passes} completed passes; continue with --resume`, f.out);
@@ -179,8 +215,9 @@ export async function computeCommand(program: Command, f: ComputeFlags): Promise
     const record = makeRecord(result.v, result.history, true);
     record.foolingRateOnX = result.foolingRate;
     await savePerturbation(f.out, result.v, model.inputShape, record);
+    const targetNote = target === undefined ? '' : `, target success ${fmtPct(result.history.at(-1)?.targetSuccess ?? NaN)}`;
     console.error(
-      `fooling rate on X: ${fmtPct(result.foolingRate)} after ${result.passes} passes, ${record.wallSeconds.toFixed(1)} s ` +
+      `fooling rate on X: ${fmtPct(result.foolingRate)} after ${result.passes} passes${targetNote}, ${record.wallSeconds.toFixed(1)} s ` +
         `(x + v ${f.clip ? 'clipped' : 'not clipped'} to 0..255); saved to ${f.out}/perturbation.{npy,json,png}`,
     );
     return record;

@@ -30,6 +30,7 @@ export async function openData(
       inputShape: [...model.inputShape] as [number, number, number],
       limit: opts.limit,
       seed: opts.seed,
+      labels: model.labels,
       onProgress: (done, total) => {
         if (!started) bar.start(total, 0, { status: spec });
         started = true;

@@ -17,8 +17,9 @@ export function registerDemo(program: Command): void {
     .option('--limit <n>', 'training digits in X', '1000')
     .option('--max-passes <n>', 'passes over X', '5')
     .option('--seed <n>', 'seed', '1')
+    .option('--method <name>', 'deepfool (Algorithm 1) or sgd', 'deepfool')
     .option('--out <dir>', 'where the perturbation goes', 'runs/demo')
-    .action(async (o: { xi: string; limit: string; maxPasses: string; seed: string; out: string }) => {
+    .action(async (o: { xi: string; limit: string; maxPasses: string; seed: string; out: string; method: string }) => {
       const common = { model: 'mnist', norm: 'inf', xi: o.xi, seed: o.seed, clip: true, batchSize: '500' };
       const record = await computeCommand(program, {
         ...common,
@@ -30,6 +31,9 @@ export function registerDemo(program: Command): void {
         overshoot: '0.02',
         maxIterDeepfool: '10',
         deepfoolBatch: '1',
+        method: o.method,
+        loss: 'margin',
+        optimizer: 'sgd',
         out: o.out,
       });
       const universal = await evalCommand(program, { ...common, data: 'mnist:test', perturbation: path.join(o.out, 'perturbation.npy') });

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { batchSource } from '../data/batch-source.js';
 import { UapError } from '../errors.js';
+import { findClass } from '../models/labels.js';
 import { accuracy } from '../eval/accuracy.js';
 import { evaluatePerturbation, type Evaluation } from '../eval/fooling-rate.js';
 import { randomPerturbation, type NoiseKind } from '../eval/random-noise.js';
@@ -22,6 +23,7 @@ interface EvalFlags {
   batchSize: string;
   modelsDir?: string;
   json?: boolean;
+  target?: string;
 }
 
 /** `uap eval`: fooling rate of a perturbation (or of random noise), or plain accuracy without one. */
@@ -35,6 +37,7 @@ export function registerEval(program: Command): void {
     .option('--random <kind>', 'evaluate random noise instead: sign, uniform or gaussian (needs --xi)')
     .option('--norm <p>', 'norm of the random noise', 'inf')
     .option('--xi <x>', 'norm of the random noise, pixel units')
+    .option('--target <class>', 'also report the share sent to this class (index, wnid or name)')
     .option('--limit <n>', 'first n images of a seeded shuffle')
     .option('--seed <n>', 'seed for --limit and --random', '1')
     .option('--no-clip', 'do not clip x + v to 0..255')
@@ -67,6 +70,11 @@ export async function evalCommand(program: Command, f: EvalFlags): Promise<Recor
       : f.random
         ? randomPerturbation(f.random as NoiseKind, model.inputShape.reduce((a, b) => a * b, 1), p, xi!, seed)
         : undefined;
+    let target: number | undefined;
+    if (f.target !== undefined) {
+      target = findClass(model.labels, f.target);
+      if (target < 0) throw new UapError('BAD_ARGUMENT', `no class "${f.target}" in ${model.id}'s labels`, '--target');
+    }
     const data = await openData(f.data, model, { limit, seed });
     const bar = progressBar('eval');
     bar.start(data.n, 0, { status: '' });
@@ -84,7 +92,7 @@ export async function evalCommand(program: Command, f: EvalFlags): Promise<Recor
         lines: [`${model.id} on ${f.data}: top-1 ${fmtPct(acc.top1)}, top-5 ${fmtPct(acc.top5)} (${acc.labelled} labelled of ${acc.n})`],
       };
     }
-    const e: Evaluation = await evaluatePerturbation(model, batchSource(data), data.labels, v, { clip: f.clip, batchSize, onProgress });
+    const e: Evaluation = await evaluatePerturbation(model, batchSource(data), data.labels, v, { clip: f.clip, batchSize, onProgress, target });
     bar.stop();
     const what = f.perturbation ?? `random ${f.random} noise, ‖·‖${p === 'inf' ? '∞' : p} = ${xi}`;
     return {
@@ -97,7 +105,9 @@ export async function evalCommand(program: Command, f: EvalFlags): Promise<Recor
       foolingRate: e.foolingRate,
       accuracyClean: e.accuracyClean,
       accuracyPerturbed: e.accuracyPerturbed,
+      ...(target === undefined ? {} : { target, targetName: model.labels.names[target], targetSuccess: e.targetSuccess }),
       lines: [
+        ...(target === undefined ? [] : [`  sent to target ${model.labels.names[target]}: ${fmtPct(e.targetSuccess ?? NaN)}`]),
         `${what} on ${model.id}, ${f.data} (n = ${e.n}; x + v ${f.clip ? 'clipped' : 'not clipped'} to 0..255):`,
         `  fooling rate        ${fmtPct(e.foolingRate)}   (top-1 on x + v differs from top-1 on x)`,
         `  accuracy, clean     ${fmtPct(e.accuracyClean)}`,

@@ -9,6 +9,7 @@ import { registerTransfer } from './transfer.js';
 import { registerSweep } from './sweep.js';
 import { registerLabels } from './labels.js';
 import { registerSubspace } from './subspace.js';
+import { registerHarden } from './harden.js';
 
 /**
  * The `uap` command line: one file per command, each a thin shell over the library.
@@ -29,6 +30,7 @@ registerTransfer(program);
 registerSweep(program);
 registerLabels(program);
 registerSubspace(program);
+registerHarden(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, readdir, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, test } from 'node:test';
 import sharp from 'sharp';
 import { UapError } from '../errors.js';
@@ -113,4 +114,16 @@ test('encodePng is a real PNG', async () => {
   const png = await encodePng({ data: new Uint8ClampedArray([255, 0, 0, 0, 255, 0]), width: 2, height: 1, channels: 3 });
   assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
   assert.deepEqual([...(await sharp(png).raw().toBuffer())], [255, 0, 0, 0, 255, 0]);
+});
+
+const LTS4 = path.join(
+  process.env.UAP_SHARED ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../shared'),
+  'perturbations/lts4/vgg-16.npy',
+);
+
+test('loads the authors’ published perturbations (no record beside them)', { skip: !(await readFile(LTS4).then(() => true, () => false)) }, async () => {
+  const p = await loadPerturbation(LTS4, { expectShape: [224, 224, 3] });
+  assert.deepEqual(p.shape, [224, 224, 3]);
+  assert.equal(p.record, undefined);
+  await assert.rejects(loadPerturbation(LTS4, { expectShape: [160, 160, 3] }), isErr('BAD_INPUT', /vgg-16\.npy: computed at 224×224×3, model takes 160×160×3/));
 });

@@ -6,6 +6,7 @@ import { after, before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { reportCommand } from '../cli/report.js';
 import { UapError } from '../errors.js';
+import { writeNpy } from '../io/npy.js';
 import { renderReport } from '../report/html.js';
 import { HOSTILE, writeReportFixture } from './report-fixture.js';
 import { collectReportData, kindOfFile } from './report-files.js';
@@ -68,12 +69,28 @@ test('render: one page with every section, the settings and the reproduce comman
   assert.ok(html.includes('--norm inf --xi 10'));
   assert.ok(html.includes(`${root}/runs/mnist-l2-400`), 'the command writes back to the run’s folder');
   assert.ok(html.includes('<b>not</b> clipped'));
-  assert.equal((html.match(/<img /g) ?? []).length, 2 + 12);
+  assert.equal((html.match(/<img /g) ?? []).length, 2 * 2 + 12, 'gallery + cards, six sample pairs');
   assert.ok((html.match(/<svg /g) ?? []).length >= 6);
   assert.ok(!/(src|href)="(https?:)?\/\//.test(html), 'no external reference');
   assert.ok(!/<script/i.test(html));
   assert.ok(html.includes('tench &amp; &quot;trout&quot; &lt;fish&gt;'));
   assert.ok(html.includes('3 files skipped'));
+});
+
+test('a .npy without a record (an imported perturbation) shows in the gallery only', async () => {
+  const dir = path.join(path.dirname(root), 'imported');
+  await mkdir(path.join(dir, 'lts4'), { recursive: true });
+  const v = new Float32Array(4 * 4 * 3).map((_, i) => (i % 2 ? 10 : -10));
+  await writeFile(path.join(dir, 'lts4', 'vgg-16.npy'), writeNpy(v, [4, 4, 3]));
+  await writeFile(path.join(dir, 'lts4', 'broken.npy'), writeNpy(new Float32Array(5), [5]));
+  const d = await collectReportData(dir);
+  assert.deepEqual(d.runs.map((r) => [r.dir, r.record]), [['lts4/vgg-16.npy', undefined]]);
+  assert.equal(d.runs[0]!.normInf, 10);
+  assert.deepEqual(d.skipped.map((s) => s.file), ['lts4/broken.npy']);
+  const html = renderReport(d);
+  assert.equal((html.match(/<img /g) ?? []).length, 1);
+  assert.ok(html.includes('<b>vgg-16</b>'));
+  assert.ok(!html.includes('<article'), 'no settings card without a record');
 });
 
 test('render: markup in labels and file names stays text', async () => {

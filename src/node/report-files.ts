@@ -17,7 +17,7 @@ import { encodePng } from './png.js';
 
 /**
  * Finds what `uap report` shows under a folder: run folders (perturbation.npy + perturbation.json, with an
- * optional samples*.json and eval*.json beside them), sweep*.json, transfer*.json, subspace*.json,
+ * optional samples*.json and eval*.json beside them), other .npy perturbations (with x.json beside x.npy if any), sweep*.json, transfer*.json, subspace*.json,
  * dominant*.json, eval*.json and samples*.json anywhere below. A file that cannot be read is listed as skipped
  * (with the reason) rather than failing the report.
  */
@@ -100,14 +100,23 @@ export async function collectReportData(root: string, opts: CollectOptions = {})
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const names = new Set(entries.filter((e) => e.isFile()).map((e) => e.name));
     let run: ReportRun | undefined;
-    if (names.has(PERTURBATION_FILES.npy)) {
+    // perturbation.npy first (the folder's run), then any other .npy (an imported perturbation, e.g. the paper's).
+    const npys = [...names].filter((n) => /\.npy$/i.test(n)).sort((a, b) => (a === PERTURBATION_FILES.npy ? -1 : b === PERTURBATION_FILES.npy ? 1 : a < b ? -1 : 1));
+    for (const npy of npys) {
+      const file = path.join(dir, npy);
       try {
-        const p = await loadPerturbation(dir);
-        run = { dir: rel(dir), image: await dataUri(p.data, p.shape), shape: p.shape, normInf: maxAbs(p.data), norm2: l2(p.data) };
-        if (p.record) run.record = p.record;
-        data.runs.push(run);
+        const p = await loadPerturbation(file);
+        const r: ReportRun = {
+          dir: npy === PERTURBATION_FILES.npy ? rel(dir) : rel(file),
+          image: await dataUri(p.data, p.shape),
+          shape: p.shape,
+          normInf: maxAbs(p.data),
+          norm2: l2(p.data),
+        };
+        if (p.record) r.record = p.record;
+        data.runs.push(r);
+        if (npy === PERTURBATION_FILES.npy) run = r;
       } catch (e) {
-        const file = path.join(dir, PERTURBATION_FILES.npy);
         data.skipped.push({ file: rel(file), reason: reason(e, file) });
       }
     }

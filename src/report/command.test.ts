@@ -27,7 +27,7 @@ test('the command spells out every setting of the record, quoted for a shell', (
   const args = reproduceArgs(record, 'runs/x')!;
   assert.deepEqual(args, [
     'uap', '--backend', 'wasm', 'compute', '--model', 'mobilenet_v1_0.25_224', '--data', "my photos/it's here", '--limit', '500',
-    '--norm', 'inf', '--xi', '10', '--delta', '0.2', '--max-passes', '10', '--step', 'inf', '--candidates', '10', '--overshoot', '0.02',
+    '--norm', 'inf', '--xi', '10', '--method', 'deepfool', '--delta', '0.2', '--max-passes', '10', '--step', 'inf', '--candidates', '10', '--overshoot', '0.02',
     '--max-iter-deepfool', '10', '--deepfool-batch', '1', '--seed', '1', '--no-clip', '--keep-best', '--out', 'runs/x',
   ]);
   const cmd = reproduceCommand(record, 'runs/x')!;
@@ -35,10 +35,19 @@ test('the command spells out every setting of the record, quoted for a shell', (
   assert.ok(!cmd.includes('\n'));
 });
 
-test('a webgl/unknown backend is left out; other methods have no command unless the record carries one', () => {
+test('a webgl/unknown backend is left out; sgd and targets are spelled out; other methods have no command unless the record carries one', () => {
   assert.ok(!reproduceArgs({ ...record, backend: 'webgl' }, 'o')!.includes('--backend'));
   assert.equal(reproduceCommand({ ...record, method: 'imported' }, 'o'), undefined);
-  assert.equal(reproduceCommand({ ...record, method: 'sgd', options: { command: 'uap sgd --x 1' } }, 'o'), 'uap sgd --x 1');
+  assert.equal(reproduceCommand({ ...record, method: 'custom', options: { command: 'uap custom --x 1' } }, 'o'), 'uap custom --x 1');
+  const sgd = reproduceArgs({ ...record, method: 'sgd', target: { index: 7, name: 'x' }, options: { batchSize: 32, stepSize: 1, loss: 'margin', optimizer: 'adam' } }, 'o')!;
+  const after = (flag: string) => sgd[sgd.indexOf(flag) + 1];
+  assert.equal(after('--method'), 'sgd');
+  assert.equal(after('--target'), '7');
+  assert.equal(after('--batch-size'), '32');
+  assert.equal(after('--step-size'), '1');
+  assert.equal(after('--loss'), 'margin');
+  assert.equal(after('--optimizer'), 'adam');
+  assert.ok(!reproduceArgs(record, 'o')!.includes('--loss'), 'sgd flags only for sgd');
 });
 
 test('wrapping breaks only before options, keeps each option with its value, and round-trips', () => {

@@ -9,7 +9,7 @@ export function shellQuote(word: string): string {
 const BACKENDS = new Set(['wasm', 'tensorflow', 'cpu']);
 
 /**
- * The `uap compute` command line that reproduces a perturbation, from its record: every option that
+ * The `uap compute` command line that reproduces a perturbation (Algorithm 1 or SGD), from its record: every option that
  * affects the result is spelled out (defaults included), so a later change of default does not change it.
  * `out` is the folder to write to (the run's folder by default). undefined when the record's method is not
  * one `uap compute` runs (imported, random …) and the record carries no command of its own.
@@ -27,12 +27,13 @@ export function reproduceCommand(record: PerturbationRecord, out: string, width 
 export function reproduceArgs(record: PerturbationRecord, out: string): string[] | undefined {
   const o = record.options;
   if (Array.isArray(o.argv) && o.argv.length && o.argv.every((a) => typeof a === 'string')) return o.argv as string[];
-  if (record.method !== 'deepfool') return undefined;
+  if (record.method !== 'deepfool' && record.method !== 'sgd') return undefined;
   const args: string[] = ['uap'];
   if (BACKENDS.has(record.backend)) args.push('--backend', record.backend);
   args.push('compute', '--model', record.modelId, '--data', record.data.spec);
   if (typeof o.limit === 'number') args.push('--limit', String(o.limit));
-  args.push('--norm', String(record.norm), '--xi', String(record.xi));
+  args.push('--norm', String(record.norm), '--xi', String(record.xi), '--method', record.method);
+  if (record.target) args.push('--target', String(record.target.index));
   const flag = (name: string, key: string) => {
     const v = o[key];
     if (typeof v === 'number' || (typeof v === 'string' && v !== '')) args.push(name, String(v));
@@ -44,6 +45,12 @@ export function reproduceArgs(record: PerturbationRecord, out: string): string[]
   flag('--overshoot', 'overshoot');
   flag('--max-iter-deepfool', 'maxIterDeepFool');
   flag('--deepfool-batch', 'deepfoolBatchSize');
+  if (record.method === 'sgd') {
+    flag('--batch-size', 'batchSize');
+    flag('--step-size', 'stepSize');
+    flag('--loss', 'loss');
+    flag('--optimizer', 'optimizer');
+  }
   args.push('--seed', String(record.seed));
   if (!record.clip) args.push('--no-clip');
   if (o.keepBest === true) args.push('--keep-best');

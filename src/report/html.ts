@@ -185,9 +185,9 @@ function evalTable(list: EvalResult[]): string {
   return `<table class="data"><thead><tr><th>perturbation</th><th>model</th><th>data</th><th class="num">n</th><th class="num">fooling rate</th><th class="num">accuracy clean</th><th class="num">accuracy perturbed</th><th>x + v</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
 
-function summaryTable(runs: ReportRun[]): string {
+function summaryTable(runs: ReadonlyArray<readonly [ReportRun, number]>): string {
   const rows = runs
-    .map((run, i) => {
+    .map(([run, i]) => {
       const r = run.record;
       return `<tr><td><a href="#run-${i + 1}">${esc(run.dir)}</a></td><td>${esc(r?.modelId ?? '—')}</td><td>${r ? esc(normName(r.norm)) : '—'}</td>
 <td class="num">${r ? esc(fmtNum(r.xi)) : '—'}</td><td>${esc(r ? `${r.data.spec} (${r.data.n})` : '—')}</td><td class="num"><b>${esc(fmtPct(r?.foolingRateOnX))}</b></td>
@@ -195,6 +195,21 @@ function summaryTable(runs: ReportRun[]): string {
     })
     .join('');
   return `<table class="data"><thead><tr><th>run</th><th>model</th><th>norm</th><th class="num">ξ</th><th>data X (n)</th><th class="num">fooling rate on X</th><th class="num">passes</th><th class="num">time</th><th>x + v</th></tr></thead><tbody>${rows}</tbody></table>`;
+}
+
+/** Every perturbation as a small picture with its name and norms; recorded ones link to their card. */
+function gallery(runs: ReportRun[]): string {
+  const items = runs
+    .map((run, i) => {
+      const r = run.record;
+      const title = r ? `${r.modelId}` : run.dir.split('/').pop()!.replace(/\.npy$/i, '');
+      const sub = r ? `${normName(r.norm)} ξ = ${fmtNum(r.xi)} · ${fmtPct(r.foolingRateOnX)} on X` : `‖v‖∞ ${fmtNum(run.normInf)} · ‖v‖₂ ${fmtNum(run.norm2, 0)}`;
+      const pic = img(run.image, `perturbation ${run.dir}`, run.shape[1], 150);
+      const name = r ? `<a href="#run-${i + 1}">${esc(title)}</a>` : esc(title);
+      return `<figure class="g-item">${pic}<figcaption><b>${name}</b><br>${esc(sub)}<br><span class="muted">${esc(run.dir)}</span></figcaption></figure>`;
+    })
+    .join('');
+  return `<div class="gallery card">${items}</div>`;
 }
 
 function renderSweep(f: Found<Sweep>): string {
@@ -287,9 +302,14 @@ export function renderReport(d: ReportData): string {
   const parts: string[] = [];
   if (d.runs.length) {
     toc.push(['runs', `Perturbations (${d.runs.length})`]);
-    parts.push(
-      section('runs', 'Perturbations', 'Each perturbation with the settings it was computed with and the command that reproduces it.', summaryTable(d.runs) + d.runs.map((r, i) => renderRun(r, i, d.root)).join('')),
-    );
+    const recorded = d.runs.map((r, i) => [r, i] as const).filter(([r]) => r.record);
+    const body =
+      gallery(d.runs) +
+      (recorded.length ? summaryTable(recorded) + recorded.map(([r, i]) => renderRun(r, i, d.root)).join('') : '');
+    const intro = recorded.length
+      ? 'All perturbations side by side (as in the paper’s Fig. 4), then each one with the settings it was computed with and the command that reproduces it.'
+      : 'All perturbations side by side (as in the paper’s Fig. 4). None has a perturbation.json record, so their settings are unknown.';
+    parts.push(section('runs', 'Perturbations', intro, body));
   }
   if (d.samples.length) {
     toc.push(['samples', 'Examples']);

@@ -58,13 +58,13 @@ test('the report renders offline in headless Chromium', { timeout: 60_000 }, asy
     };
 
     // 1. The plain fixture.
-    const plain = path.join(base, 'runs');
+    const plain = path.join(base, 'results');
     await writeReportFixture(plain);
     const { page, problems, requests, url } = await open(plain);
     const images = await page.$$eval('img', (els) =>
       els.map((e) => ({ alt: e.getAttribute('alt'), complete: e.complete, w: e.naturalWidth, h: e.naturalHeight, shown: e.getBoundingClientRect().width })),
     );
-    assert.equal(images.length, 2 + 6 * 2, 'two perturbations and six clean/perturbed pairs');
+    assert.equal(images.length, 2 * 2 + 6 * 2, 'two perturbations (gallery and card) and six clean/perturbed pairs');
     for (const im of images) {
       assert.ok(im.complete && im.w > 0 && im.h > 0, `image ${im.alt} did not decode`);
       assert.ok(im.shown >= im.w, `image ${im.alt} shown smaller than its pixels`);

@@ -35,8 +35,16 @@ table.data.compact { width: auto; }
 table.kv { font-size: 13.5px; font-variant-numeric: tabular-nums; }
 table.kv th { text-align: left; font-weight: 500; color: var(--muted); padding: 3px 16px 3px 0; white-space: nowrap; vertical-align: top; }
 table.kv td { padding: 3px 0; }
+.gallery { display: grid; grid-template-columns: repeat(auto-fill, minmax(160px, 1fr)); gap: 16px; }
+.g-item img { display: block; border-radius: 4px; border: 1px solid var(--line); max-width: 100%; height: auto; margin: 0 auto; }
+.g-item figcaption { font-size: 12px; text-align: center; margin-top: 6px; color: var(--fg); overflow-wrap: anywhere; }
+.g-item figcaption .muted { font-size: 11px; }
 .run-grid { display: grid; grid-template-columns: 240px 1fr; gap: 22px; align-items: start; }
-@media (max-width: 720px) { .run-grid { grid-template-columns: 1fr; } }
+@media (max-width: 720px) { .gallery { display: grid; grid-template-columns: repeat(auto-fill, minmax(160px, 1fr)); gap: 16px; }
+.g-item img { display: block; border-radius: 4px; border: 1px solid var(--line); max-width: 100%; height: auto; margin: 0 auto; }
+.g-item figcaption { font-size: 12px; text-align: center; margin-top: 6px; color: var(--fg); overflow-wrap: anywhere; }
+.g-item figcaption .muted { font-size: 11px; }
+.run-grid { grid-template-columns: 1fr; } }
 figure { margin: 0; }
 figure.perturbation img { display: block; border-radius: 6px; border: 1px solid var(--line); max-width: 100%; height: auto; }
 figure.perturbation figcaption, figure figcaption { font-size: 12px; color: var(--muted); margin-top: 6px; }

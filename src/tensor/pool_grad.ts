@@ -34,24 +34,11 @@ export function maxPoolInputGrad(
     const hp = Math.max((ho - 1) * sh + ph, ho * sh);
     const wp = Math.max((wo - 1) * sw + pw, wo * sw);
     const xp = padOrCrop(x, top, hp, left, wp, -3.4e38);
-    // First-maximum masks, one per window offset (a, b), each [N, ho, wo, C].
-    let taken: tf.Tensor | undefined;
-    const masks: tf.Tensor4D[][] = [];
-    for (let a = 0; a < ph; a++) {
-      const row: tf.Tensor4D[] = [];
-      for (let b = 0; b < pw; b++) {
-        const xs = tf.stridedSlice(xp, [0, a, b, 0], [n, a + (ho - 1) * sh + 1, b + (wo - 1) * sw + 1, C], [1, sh, sw, 1]);
-        const eq = tf.equal(xs, y);
-        const first = taken ? tf.logicalAnd(eq, tf.logicalNot(taken)) : eq;
-        taken = taken ? tf.logicalOr(taken, eq) : eq;
-        row.push(tf.cast(first, 'float32') as tf.Tensor4D);
-      }
-      masks.push(row);
-    }
     let gp: tf.Tensor4D;
     if (ph === sh && pw === sw) {
-      // Non-overlapping windows: one broadcast product lays every window's gradient out in place.
-      const mask = tf.stack(masks.map((row) => tf.stack(row, 3)), 2); // [N, ho, ph, wo, pw, C]
+      // Non-overlapping windows: view x as [N, ho, ph, wo, pw, C]; everything is a broadcast
+      // arithmetic op (fast on wasm; its StridedSlice and broadcasting Equal are ~100× slower).
+      const mask = firstMaxMask(tf.reshape(xp, [n, ho, ph, wo, pw, C]), tf.reshape(y, [n, ho, 1, wo, 1, C]), ph, pw);
       // (XNNPACK broadcasts at most 6 dimensions: for k > 1, spread dy over the window columns first.)
       let prod: tf.Tensor;
       if (k === 1) {
@@ -62,11 +49,17 @@ export function maxPoolInputGrad(
       }
       gp = tf.reshape(prod, [n * k, ho * sh, wo * sw, C]);
     } else {
-      // Overlapping windows: scatter each offset's share (zero insertion, shift) and sum.
+      // Overlapping windows: one strided view per window offset (a, b), first maxima in row-major order.
+      let taken: tf.Tensor | undefined;
       const parts: tf.Tensor4D[] = [];
       for (let a = 0; a < ph; a++) {
         for (let b = 0; b < pw; b++) {
-          const share = mulRepeated(dy, masks[a]![b]!, k) as tf.Tensor4D;
+          const xs = tf.stridedSlice(xp, [0, a, b, 0], [n, a + (ho - 1) * sh + 1, b + (wo - 1) * sw + 1, C], [1, sh, sw, 1]);
+          const eq = tf.equal(xs, y);
+          const first = taken ? tf.logicalAnd(eq, tf.logicalNot(taken)) : eq;
+          taken = taken ? tf.logicalOr(taken, eq) : eq;
+          // scatter this offset's share: zero insertion, shift by (a, b)
+          const share = mulRepeated(dy, tf.cast(first, 'float32'), k) as tf.Tensor4D;
           const spread =
             sh === 1 && sw === 1
               ? share
@@ -82,6 +75,24 @@ export function maxPoolInputGrad(
     // back from padded coordinates to the input's
     return padOrCrop(gp, -top, H, -left, W, 0);
   });
+}
+
+/**
+ * 1 at the first maximum (row-major within the window) of each window, else 0.
+ * xw [N, ho, ph, wo, pw, C] (windows), ym [N, ho, 1, wo, 1, C] (their maxima).
+ */
+function firstMaxMask(xw: tf.Tensor, ym: tf.Tensor, ph: number, pw: number): tf.Tensor {
+  // d ≤ 0, and d = 0 exactly at the maxima; isMax = 1 − step(−d)
+  const isMax = tf.sub(1, tf.step(tf.neg(tf.sub(xw, ym))));
+  const windows = ym.size;
+  const hits = tf.sum(isMax).dataSync()[0]!;
+  if (hits === windows) return isMax; // no ties (the common case with real-valued activations)
+  // Ties: keep the earliest maximum. Priority ph·pw − (a·pw + b) is largest for the first position.
+  const prio = new Float32Array(ph * pw);
+  for (let i = 0; i < ph * pw; i++) prio[i] = ph * pw - i;
+  const score = tf.mul(isMax, tf.reshape(tf.tensor1d(prio), [1, 1, ph, 1, pw, 1]));
+  const best = tf.max(score, [2, 4], true);
+  return tf.sub(1, tf.step(tf.neg(tf.sub(score, best))));
 }
 
 /**

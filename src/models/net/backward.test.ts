@@ -15,11 +15,12 @@ import { NetBuilder, disposeNet, type Activation, type Net, type NetOp } from '.
 const TOL = 1e-3;
 
 /** Input gradients of `net` at a seeded random x for k seeded random upstream rows per image: wasm engine vs cpu stock. */
-async function compare(net: Net, n: number, k: number, seed: number): Promise<number> {
+async function compare(net: Net, n: number, k: number, seed: number, integer = false): Promise<number> {
   await useWasm();
   const rng = seededRandom(seed);
   const [h, w, c] = net.inputShape;
-  const x = randomTensor<tf.Rank.R4>([n, h, w, c], rng);
+  // integer-valued inputs make ties (several maxima in one pooling window)
+  const x = integer ? tf.tidy(() => tf.round(randomTensor<tf.Rank.R4>([n, h, w, c], rng, 1.5))) : randomTensor<tf.Rank.R4>([n, h, w, c], rng);
   const K = tf.tidy(() => forwardValues(net, x, true)[net.output]!.shape[1]!);
   const upstream = randomTensor<tf.Rank.R2>([n * k, K], rng);
 
@@ -58,9 +59,9 @@ function single(inShape: [number, number, number], op: () => NetOp, outChannels:
   return b.build(id);
 }
 
-async function expectClose(net: Net, n = 2, k = 3): Promise<void> {
+async function expectClose(net: Net, n = 2, k = 3, integer = false): Promise<void> {
   try {
-    const err = await compare(net, n, k, seed++);
+    const err = await compare(net, n, k, seed++, integer);
     assert.ok(err < TOL, `relative error ${err}`);
   } finally {
     disposeNet(net);
@@ -143,6 +144,12 @@ describe('backwardNet: elementwise and pooling ops', () => {
     expectClose(single([7, 9, 2], () => ({ kind: 'maxPool', size: [3, 3], strides: [2, 2], pad: 'same' }), 2)));
   it('maxPool 2×2 stride 1 same (Tiny Darknet)', () =>
     expectClose(single([5, 5, 2], () => ({ kind: 'maxPool', size: [2, 2], strides: [1, 1], pad: 'same' }), 2)));
+  it('maxPool 2×2 stride 2 with ties: the first maximum (row-major) takes the gradient, k = 1 and 3', async () => {
+    await expectClose(single([6, 8, 3], () => ({ kind: 'maxPool', size: [2, 2], strides: [2, 2], pad: 'same' }), 3), 2, 1, true);
+    await expectClose(single([6, 8, 3], () => ({ kind: 'maxPool', size: [2, 2], strides: [2, 2], pad: 'same' }), 3), 2, 3, true);
+  });
+  it('maxPool 3×3 stride 2 same with ties', () =>
+    expectClose(single([7, 7, 2], () => ({ kind: 'maxPool', size: [3, 3], strides: [2, 2], pad: 'same' }), 2), 2, 2, true));
   it('avgPool 3×3 stride 2 same (edge windows average fewer pixels)', () =>
     expectClose(single([7, 8, 2], () => ({ kind: 'avgPool', size: [3, 3], strides: [2, 2], pad: 'same' }), 2)));
   it('avgPool 2×2 valid', () =>

@@ -1,0 +1,213 @@
+import * as tf from '@tensorflow/tfjs';
+import { UapError } from '../errors.js';
+import { createRng, permutation, randomInt, type Rng } from '../util/rng.js';
+import { trainableVariables } from './layers-model.js';
+
+/**
+ * Defence by fine-tuning on perturbed images — Moosavi-Dezfooli et al., "Universal adversarial
+ * perturbations", CVPR 2017, Sec. 3 ("Fine-tuning with universal perturbations"): a pool of precomputed
+ * universal perturbations; each training image is replaced, with probability ½, by clip(x + v, 0, 255) with v
+ * drawn uniformly from the pool; the network is then trained for a few more epochs at a small learning rate.
+ * (The paper: 10 perturbations of ImageNet networks, 5 extra epochs.) Browser-safe: pixels in, a tfjs
+ * LayersModel updated in place by a tfjs optimiser (Adam by default).
+ */
+
+/** Labelled training images: pixels 0..255, NHWC, row-major (a Batch fits). */
+export interface TrainingSet {
+  images: Float32Array;
+  labels: Int32Array;
+  n: number;
+  shape: readonly [number, number, number];
+}
+
+export interface DefenseProgress {
+  epoch: number;
+  /** 1-based minibatch number within the epoch. */
+  batch: number;
+  batches: number;
+  /** Loss of this minibatch. */
+  loss: number;
+}
+
+export interface EpochRecord {
+  /** 1-based. */
+  epoch: number;
+  /** Mean minibatch loss over the epoch (on the images as trained: perturbed where perturbed). */
+  loss: number;
+  /** Share of the epoch's images that carried a perturbation. */
+  perturbedShare: number;
+  seconds: number;
+  /** UAT: ‖v‖∞ at the end of the epoch. */
+  normInf?: number;
+}
+
+export interface TrainLoopOptions {
+  /** Passes over the training set (default 1). */
+  epochs?: number;
+  /** Minibatch size (default 64). */
+  batchSize?: number;
+  /** Adam learning rate (default 1e-4: a small step, the model is already trained). Ignored with `optimizer`. */
+  learningRate?: number;
+  /** A tfjs optimiser to use instead of Adam(learningRate); the caller keeps ownership. */
+  optimizer?: tf.Optimizer;
+  /** Seed of the visiting order and of the perturbation draws (default 0). */
+  seed?: number;
+  /** Keep perturbed images in 0..255 (default true). */
+  clip?: boolean;
+  onBatch?: (e: DefenseProgress) => void;
+  /** Stops at the next minibatch boundary (the weights keep the steps taken so far). */
+  signal?: AbortSignal;
+}
+
+export interface FinetuneOptions extends TrainLoopOptions {
+  /** The pool of universal perturbations, each HWC in pixel units. */
+  pool: readonly Float32Array[];
+  /** Probability that an image is perturbed (paper: ½). */
+  probability?: number;
+}
+
+export interface DefenseResult {
+  epochs: EpochRecord[];
+  /** Optimiser steps taken. */
+  steps: number;
+  seconds: number;
+  /** True when `signal` stopped training early. */
+  aborted: boolean;
+}
+
+export function checkPositiveInt(value: number, option: string): number {
+  if (!Number.isInteger(value) || value < 1) throw new UapError('BAD_ARGUMENT', `must be an integer ≥ 1, got ${value}`, option);
+  return value;
+}
+
+export function checkProbability(value: number, option: string): number {
+  if (!(value >= 0 && value <= 1)) throw new UapError('BAD_ARGUMENT', `must be in [0, 1], got ${value}`, option);
+  return value;
+}
+
+/** Number of classes of a layers model (its last output dimension). */
+export function outputClasses(model: tf.LayersModel): number {
+  const shape = model.outputs[0]!.shape;
+  const k = shape[shape.length - 1];
+  if (typeof k !== 'number' || k < 2) throw new UapError('BAD_MODEL', `cannot train a model with output shape [${shape.join(', ')}]`, model.name);
+  return k;
+}
+
+/** Checks the data against the model: input shape, sizes, every label a class of the model. */
+export function checkTrainingSet(model: tf.LayersModel, data: TrainingSet): number {
+  const K = outputClasses(model);
+  const inShape = model.inputs[0]!.shape.slice(1);
+  if (inShape.length !== 3 || inShape.some((d, i) => d !== null && d !== data.shape[i])) {
+    throw new UapError('BAD_INPUT', `images are ${data.shape.join('×')}, the model takes ${inShape.join('×')}`, 'training data');
+  }
+  const size = data.shape[0] * data.shape[1] * data.shape[2];
+  if (data.n < 1 || data.images.length !== data.n * size || data.labels.length !== data.n) {
+    throw new UapError('BAD_INPUT', `${data.n} images, ${data.images.length / size} pixel blocks, ${data.labels.length} labels`, 'training data');
+  }
+  for (let i = 0; i < data.n; i++) {
+    const y = data.labels[i]!;
+    if (!(y >= 0 && y < K)) throw new UapError('BAD_INPUT', `image ${i} has label ${y}: training needs a class in 0..${K - 1} for every image`, 'training data');
+  }
+  return K;
+}
+
+/**
+ * The minibatch loop shared by the defences: visits the data in a seeded order, `makeBatch` turns the chosen
+ * indices into the pixels to train on, `step` takes one optimiser step and returns the minibatch loss.
+ */
+export async function trainLoop(
+  data: TrainingSet,
+  opts: TrainLoopOptions,
+  rng: Rng,
+  step: (x: tf.Tensor4D, y: tf.Tensor2D) => tf.Scalar,
+  K: number,
+  makeBatch: (idx: Int32Array, out: Float32Array) => number,
+  onEpochEnd?: (record: EpochRecord) => void,
+): Promise<DefenseResult> {
+  const epochs = checkPositiveInt(opts.epochs ?? 1, 'epochs');
+  const batchSize = checkPositiveInt(opts.batchSize ?? 64, 'batchSize');
+  const size = data.shape[0] * data.shape[1] * data.shape[2];
+  const batches = Math.ceil(data.n / batchSize);
+  const started = Date.now();
+  const records: EpochRecord[] = [];
+  let steps = 0;
+  for (let epoch = 1; epoch <= epochs; epoch++) {
+    const t0 = Date.now();
+    const order = permutation(data.n, rng);
+    let lossSum = 0;
+    let perturbed = 0;
+    for (let b = 0; b < batches; b++) {
+      if (opts.signal?.aborted) return { epochs: records, steps, seconds: (Date.now() - started) / 1000, aborted: true };
+      const idx = order.subarray(b * batchSize, Math.min(data.n, (b + 1) * batchSize));
+      const pixels = new Float32Array(idx.length * size);
+      perturbed += makeBatch(idx, pixels);
+      const labels = new Int32Array(idx.length);
+      idx.forEach((i, j) => (labels[j] = data.labels[i]!));
+      const cost = tf.tidy(() => {
+        const x = tf.tensor4d(pixels, [idx.length, ...data.shape]);
+        const y = tf.oneHot(tf.tensor1d(labels, 'int32'), K).toFloat() as tf.Tensor2D;
+        return step(x, y);
+      });
+      const loss = (await cost.data())[0]!;
+      cost.dispose();
+      steps++;
+      lossSum += loss;
+      opts.onBatch?.({ epoch, batch: b + 1, batches, loss });
+    }
+    const record: EpochRecord = { epoch, loss: lossSum / batches, perturbedShare: perturbed / data.n, seconds: (Date.now() - t0) / 1000 };
+    onEpochEnd?.(record);
+    records.push(record);
+  }
+  return { epochs: records, steps, seconds: (Date.now() - started) / 1000, aborted: false };
+}
+
+/** Softmax cross-entropy of a layers model's logits. */
+export function crossEntropy(model: tf.LayersModel, x: tf.Tensor4D, y: tf.Tensor2D): tf.Scalar {
+  return tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor2D) as tf.Scalar;
+}
+
+/** Fine-tunes `model` in place on images perturbed with probability `probability` by a perturbation of the pool. */
+export async function finetuneWithPerturbations(model: tf.LayersModel, data: TrainingSet, opts: FinetuneOptions): Promise<DefenseResult> {
+  const K = checkTrainingSet(model, data);
+  const size = data.shape[0] * data.shape[1] * data.shape[2];
+  if (opts.pool.length === 0) throw new UapError('BAD_ARGUMENT', 'the pool of perturbations is empty', 'pool');
+  opts.pool.forEach((v, i) => {
+    if (v.length !== size) throw new UapError('BAD_ARGUMENT', `perturbation ${i} has ${v.length} values, the images ${data.shape.join('×')}`, 'pool');
+  });
+  const probability = checkProbability(opts.probability ?? 0.5, 'probability');
+  const lr = opts.learningRate ?? 1e-4;
+  if (!opts.optimizer && !(lr > 0)) throw new UapError('BAD_ARGUMENT', `must be > 0, got ${lr}`, 'learningRate');
+  const clip = opts.clip ?? true;
+  const rng = createRng(opts.seed ?? 0);
+  const optimizer = opts.optimizer ?? tf.train.adam(lr);
+  const vars = trainableVariables(model);
+  try {
+    return await trainLoop(
+      data,
+      opts,
+      rng,
+      (x, y) => optimizer.minimize(() => crossEntropy(model, x, y), true, vars)!,
+      K,
+      (idx, out) => {
+        let perturbed = 0;
+        idx.forEach((i, j) => {
+          const img = data.images.subarray(i * size, (i + 1) * size);
+          const o = j * size;
+          if (rng() < probability) {
+            perturbed++;
+            const v = opts.pool[randomInt(rng, opts.pool.length)]!;
+            for (let p = 0; p < size; p++) {
+              const s = img[p]! + v[p]!;
+              out[o + p] = clip ? (s < 0 ? 0 : s > 255 ? 255 : s) : s;
+            }
+          } else {
+            out.set(img, o);
+          }
+        });
+        return perturbed;
+      },
+    );
+  } finally {
+    if (!opts.optimizer) optimizer.dispose();
+  }
+}
