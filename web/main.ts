@@ -5,7 +5,8 @@ import { readNpy } from '../src/io/npy.js';
 import { addPerturbation, perturbationToImage, pixelsToImage, type Image8 } from '../src/io/perturbation-image.js';
 import { parsePerturbationJson, validatePerturbation, type PerturbationRecord } from '../src/io/perturbation-record.js';
 import type { Classifier } from '../src/models/classifier.js';
-import { fetchModelIO, loadModel } from '../src/models/load.js';
+import { fetchModelIO, loadModel, type LoadOptions } from '../src/models/load.js';
+import { ZOO, type ZooEntry } from '../src/models/zoo.js';
 
 /**
  * The page: a model (the repo's MNIST CNN or a TF.js model by URL), an image (drawn or uploaded), a
@@ -41,8 +42,10 @@ function setStatus(id: string, text: string): void {
 
 // ------------------------------------------------------------------ backend and model
 
+/** webgl, falling back to cpu; `?backend=cpu` picks one. */
 async function initBackend(): Promise<string> {
-  for (const name of ['webgl', 'cpu']) {
+  const asked = new URLSearchParams(location.search).get('backend');
+  for (const name of asked ? [asked] : ['webgl', 'cpu']) {
     try {
       if (await tf.setBackend(name)) {
         await tf.ready();
@@ -52,7 +55,7 @@ async function initBackend(): Promise<string> {
       // next
     }
   }
-  throw new Error('no TensorFlow.js backend could start');
+  throw new Error(`no TensorFlow.js backend could start${asked ? ` (asked for ${asked})` : ''}`);
 }
 
 async function loadSelectedModel(): Promise<void> {
@@ -64,16 +67,32 @@ async function loadSelectedModel(): Promise<void> {
   const backend = await initBackend();
   state.model?.dispose();
   state.model = undefined;
-  const model = await loadModel(kind === 'mnist' ? 'mnist' : url, { io: fetchModelIO() });
+  const model = await loadModel(kind === 'mnist' ? 'mnist' : url, { io: fetchModelIO(), ...zooOptionsFor(url) });
   state.model = model;
   const [h, w, c] = model.inputShape;
-  setStatus('model-status', `${model.id}: input ${h}×${w}×${c}, ${model.labels.ids.length} classes (backend ${backend}).`);
+  const name = kind === 'url' ? (zooEntryFor(url)?.name ?? url) : model.id;
+  setStatus('model-status', `${name}: input ${h}×${w}×${c}, ${model.labels.ids.length} classes (backend ${backend}).`);
   if (state.v && state.v.length !== h * w * c) {
     state.v = undefined;
     state.record = undefined;
     setStatus('pert-status', 'The loaded perturbation does not fit this model; load another.');
   }
   await update();
+}
+
+/**
+ * A URL that ends like a zoo model's files (…/mobilenet_v1_0.75_224/model.json, e.g. a local mirror served under
+ * models/) gets that model's preprocessing and label order, which a bare URL would not.
+ */
+function zooEntryFor(url: string): ZooEntry | undefined {
+  const p = url.split(/[?#]/)[0]!;
+  return ZOO.find((z) => (z.format === 'tflite' ? p.endsWith(`/${z.file}`) || p === z.file : p.endsWith(`${z.dir}/${z.file}`)));
+}
+
+function zooOptionsFor(url: string): Pick<LoadOptions, 'preprocessing' | 'labels'> {
+  const e = zooEntryFor(url);
+  if (!e) return {};
+  return { ...(e.preprocessing === 'from-file' ? {} : { preprocessing: e.preprocessing }), labels: e.labels };
 }
 
 // ------------------------------------------------------------------ drawing pad

@@ -11,6 +11,9 @@ import { defineConfig, type Plugin } from 'vite';
  */
 const here = path.dirname(fileURLToPath(import.meta.url));
 const models = path.resolve(here, '..', 'models');
+// In dev and preview, a local model mirror (UAP_MODELS_DIR, laid out like ../shared/models) is served under
+// /models/ too, after the repository's own: type models/<name>/model.json as the page's model URL.
+const roots = [models, ...(process.env.UAP_MODELS_DIR ? [path.resolve(process.env.UAP_MODELS_DIR)] : [])];
 
 function serveModels(req: IncomingMessage, res: ServerResponse, next: () => void): void {
   let rel: string;
@@ -19,10 +22,14 @@ function serveModels(req: IncomingMessage, res: ServerResponse, next: () => void
   } catch {
     return next();
   }
-  const file = path.resolve(models, '.' + path.posix.normalize('/' + rel));
-  if (!file.startsWith(models + path.sep) || !existsSync(file) || !statSync(file).isFile()) return next();
-  res.setHeader('Content-Type', file.endsWith('.json') ? 'application/json' : 'application/octet-stream');
-  createReadStream(file).pipe(res);
+  for (const root of roots) {
+    const file = path.resolve(root, '.' + path.posix.normalize('/' + rel));
+    if (!file.startsWith(root + path.sep) || !existsSync(file) || !statSync(file).isFile()) continue;
+    res.setHeader('Content-Type', file.endsWith('.json') ? 'application/json' : 'application/octet-stream');
+    createReadStream(file).pipe(res);
+    return;
+  }
+  next();
 }
 
 function repoModels(): Plugin {

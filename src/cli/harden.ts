@@ -20,7 +20,7 @@ import { registerConv2DBackpropFilterForWasm } from '../tensor/conv2d_backprop_f
 import { createRng, permutation } from '../util/rng.js';
 import { initCliBackend } from './backend.js';
 import { packageVersion } from './context.js';
-import { fmtPct, int, num, openUnit, positive } from './options.js';
+import { fmtPct, int, norm, num, openUnit, positive } from './options.js';
 import { progressBar } from './progress.js';
 
 /**
@@ -46,6 +46,10 @@ export interface HardenSettings {
   delta: number;
   maxPasses: number;
   deepfoolBatch: number;
+  /** DeepFool step norm (default 2: the paper's ℓ2 steps, also for ℓ∞ balls — far stronger here than ℓ∞ steps). */
+  step?: 2 | 'inf';
+  /** DeepFool classes considered (default 10). */
+  candidates?: number;
   epochs: number;
   batchSize: number;
   learningRate: number;
@@ -83,7 +87,7 @@ export interface HardenReport {
   method: HardenMethod;
   model: string;
   hardenedModel: string;
-  settings: Omit<HardenSettings, 'out' | 'modelsDir'> & { norm: 'inf'; trainImages: number; testImages: number };
+  settings: Omit<HardenSettings, 'out' | 'modelsDir'> & { norm: 'inf'; keepBest: true; trainImages: number; testImages: number };
   before: SideRecord;
   after: SideRecord;
   pool: AttackRecord[];
@@ -123,7 +127,8 @@ export async function runHarden(
   const { folder, file } = entry ? { folder: io.zoo(entry), file: entry.file } : await io.open(s.model);
   const layers = await loadLayersModelFromFolder(folder, file);
   let hardened: Classifier | undefined;
-  const attackOpts = { norm: 'inf' as const, xi: s.xi, delta: s.delta, maxPasses: s.maxPasses, deepfoolBatchSize: s.deepfoolBatch };
+  // keepBest: at large ξ the fooling rate on X swings from pass to pass; the attacker keeps its best v.
+  const attackOpts = { norm: 'inf' as const, xi: s.xi, delta: s.delta, maxPasses: s.maxPasses, deepfoolBatchSize: s.deepfoolBatch, step: s.step ?? 2, candidates: s.candidates ?? 10, keepBest: true };
   const testSource = batchSource(test);
   let evalSeconds = 0;
 
@@ -208,7 +213,7 @@ export async function runHarden(
       method: s.method,
       model: s.model,
       hardenedModel: s.out,
-      settings: { ...settings, norm: 'inf', trainImages: train.n, testImages: test.n },
+      settings: { ...settings, norm: 'inf', keepBest: true, trainImages: train.n, testImages: test.n },
       before,
       after,
       pool: poolRecords,
@@ -244,6 +249,8 @@ export interface HardenFlags {
   delta: string;
   maxPasses: string;
   deepfoolBatch: string;
+  step: string;
+  candidates: string;
   epochs: string;
   batchSize: string;
   lr: string;
@@ -271,6 +278,8 @@ export function registerHarden(program: Command): void {
     .option('--delta <x>', 'Algorithm 1: stop when the fooling rate on X reaches 1 − δ', '0.2')
     .option('--max-passes <n>', 'Algorithm 1: at most this many passes over X', '5')
     .option('--deepfool-batch <n>', 'Algorithm 1: images per DeepFool call', '1')
+    .option('--step <p>', "Algorithm 1: DeepFool step norm, 2 (the paper's) or inf", '2')
+    .option('--candidates <n>', 'Algorithm 1: DeepFool classes considered', '10')
     .option('--epochs <n>', 'fine-tuning epochs', '1')
     .option('--batch-size <n>', 'minibatch size', '64')
     .option('--lr <x>', 'Adam learning rate', '0.0001')
@@ -288,6 +297,12 @@ export function registerHarden(program: Command): void {
       const report = await hardenCommand(program, f);
       if (f.json) console.log(JSON.stringify(report, null, 2));
     });
+}
+
+function stepNorm(value: string): 2 | 'inf' {
+  const p = norm('--step', value);
+  if (p === 1) throw new UapError('BAD_ARGUMENT', 'must be 2 or inf', '--step');
+  return p;
 }
 
 export async function hardenCommand(program: Command, f: HardenFlags): Promise<HardenReport> {
@@ -308,6 +323,8 @@ export async function hardenCommand(program: Command, f: HardenFlags): Promise<H
     delta: openUnit('--delta', f.delta),
     maxPasses: int('--max-passes', f.maxPasses, 1),
     deepfoolBatch: int('--deepfool-batch', f.deepfoolBatch, 1),
+    step: stepNorm(f.step),
+    candidates: int('--candidates', f.candidates, 2),
     epochs: int('--epochs', f.epochs, 1),
     batchSize: int('--batch-size', f.batchSize, 1),
     learningRate: positive('--lr', f.lr),

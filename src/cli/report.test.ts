@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { Command } from 'commander';
 import sharp from 'sharp';
+import { writeNpy } from '../io/npy.js';
 import { PERTURBATION_FORMAT_VERSION } from '../io/perturbation-record.js';
 import { savePerturbation } from '../node/perturbation-files.js';
 import { saveLayersModel } from '../node/save-layers-model.js';
@@ -57,6 +58,14 @@ test('uap report --samples: classifies photos clean and perturbed with the run�
     const pairs = [0, 2, 4].map((i) => `${preds[i]}→${preds[i + 1]}`).sort();
     assert.deepEqual(pairs, ['0→0', '0→1*', '1→1']);
     assert.ok(html.includes('1 of 3 labels changed'));
+    // A perturbation without a record gets samples with --model.
+    await mkdir(path.join(runs, 'imported'));
+    await writeFile(path.join(runs, 'imported', 'paper.npy'), writeNpy(v, [8, 8, 3]));
+    const out3 = await reportCommand(runs, { samples: photos, samplesCount: '3', model: modelDir, out: path.join(base, 'r3.html') }, program);
+    const html3 = await readFile(out3, 'utf8');
+    assert.equal((html3.match(/1 of 3 labels changed/g) ?? []).length, 2);
+    assert.ok(html3.includes('perturbation <code>imported/paper.npy</code>'));
+    await rm(path.join(runs, 'imported'), { recursive: true });
     // A run whose model cannot be opened is listed as skipped, and the report is still written.
     const out2 = await reportCommand(runs, { samples: path.join(base, 'nowhere'), out: path.join(base, 'r2.html') }, program);
     assert.ok((await readFile(out2, 'utf8')).includes('1 file skipped'));

@@ -17,6 +17,8 @@ export interface ReportFlags {
   samples?: string;
   samplesCount?: string;
   seed?: string;
+  /** The model --samples uses (default: each run's own, from its record). */
+  model?: string;
   modelsDir?: string;
 }
 
@@ -34,6 +36,7 @@ export function registerReport(program: Command): void {
     .option('--samples <spec>', "for runs without samples.json: classify these images (mnist:test, a folder, files) clean and perturbed with the run's model and show them")
     .option('--samples-count <n>', 'how many images --samples shows per run (a seeded shuffle of the spec)', '8')
     .option('--seed <n>', 'seed of that shuffle', '1')
+    .option('--model <name>', "the model --samples classifies with (default: each run's own, from its record; needed for perturbations without one)")
     .option('--models-dir <dir>', 'local model mirror (default: env UAP_MODELS_DIR)')
     .action(async (dir: string, f: ReportFlags) => {
       const out = await reportCommand(dir, f, program);
@@ -49,16 +52,17 @@ async function addSamples(data: ReportData, root: string, f: ReportFlags, progra
   try {
     for (const run of data.runs) {
       const r = run.record;
-      if (!r || run.samples) continue;
+      const modelId = f.model ?? r?.modelId;
+      if (run.samples || !modelId) continue;
       try {
-        let model = models.get(r.modelId);
+        let model = models.get(modelId);
         if (!model) {
-          model = await openModel(program, r.modelId, f.modelsDir);
-          models.set(r.modelId, model);
+          model = await openModel(program, modelId, f.modelsDir);
+          models.set(modelId, model);
         }
         const p = await loadPerturbation(path.join(root, run.dir), { expectShape: model.inputShape });
         const batch = await openData(f.samples!, model, { limit: count, seed, label: 'samples' });
-        run.samples = await makeSamples(model, batch, p.data, { clip: r.clip, model: model.id, perturbation: run.dir });
+        run.samples = await makeSamples(model, batch, p.data, { clip: r?.clip ?? true, model: model.id, perturbation: run.dir });
       } catch (e) {
         const why = e instanceof Error ? e.message : String(e);
         data.skipped.push({ file: `${run.dir} (samples from ${f.samples})`, reason: why });
@@ -81,5 +85,16 @@ export async function reportCommand(dir: string, f: ReportFlags, program?: Comma
   }
   const out = f.out ?? path.join(dir, 'report.html');
   await writeFileAtomic(out, renderReport(data));
+  const count = (n: number, one: string, many = `${one}s`) => (n ? [`${n} ${n === 1 ? one : many}`] : []);
+  const found = [
+    ...count(data.runs.length, 'perturbation'),
+    ...count(data.runs.filter((r) => r.samples).length + data.samples.length, 'sample set'),
+    ...count(data.sweeps.length, 'sweep'),
+    ...count(data.transfers.length, 'transfer matrix', 'transfer matrices'),
+    ...count(data.dominantLabels.length, 'dominant-label list'),
+    ...count(data.subspaces.length, 'subspace analysis', 'subspace analyses'),
+    ...count(data.evals.length + data.runs.filter((r) => r.evals?.length).length, 'evaluation file'),
+  ];
+  console.error(`found ${found.join(', ')}`);
   return out;
 }

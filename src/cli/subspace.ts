@@ -24,6 +24,7 @@ interface SubspaceFlags {
   deepfoolBatch: string;
   clip: boolean;
   batchSize: string;
+  maxImages?: string;
   out: string;
   modelsDir?: string;
   json?: boolean;
@@ -49,6 +50,7 @@ export function registerSubspace(program: Command): void {
     .option('--deepfool-batch <n>', 'images per DeepFool call', '8')
     .option('--no-clip', 'do not clip x + v to 0..255 when measuring fooling rates')
     .option('--batch-size <n>', 'images per forward pass when measuring', '64')
+    .option('--max-images <n>', 'refuse more images than this for the normals (Gram matrix n×n, O(n³) eigen-decomposition)', '2000')
     .requiredOption('--out <dir>', 'DIR/subspace.json')
     .option('--models-dir <dir>', 'local model mirror (default: env UAP_MODELS_DIR)')
     .option('--json', 'print subspace.json on stdout')
@@ -81,6 +83,12 @@ export async function subspaceCommand(
     batchSize: int('--deepfool-batch', f.deepfoolBatch, 1),
   };
   const batchSize = int('--batch-size', f.batchSize, 1);
+  const maxImages = int('--max-images', f.maxImages ?? '2000', 1);
+
+  // Check before decoding where the size is known (MNIST: 10,000 or 60,000 digits); the library checks the rest.
+  if ((limit ?? (/^mnist:/i.test(f.data.trim()) ? 10_000 : 0)) > maxImages) {
+    throw new UapError('BAD_ARGUMENT', `give --limit ≤ ${maxImages}: normals are collected on every image and the Gram matrix is n×n`, '--limit');
+  }
 
   const model = await openModel(program, f.model, f.modelsDir);
   try {
@@ -99,6 +107,7 @@ export async function subspaceCommand(
         seed,
         clip: f.clip,
         evalBatchSize: batchSize,
+        maxImages,
         normals,
         onProgress: (e) => {
           if (e.phase === 'spectrum') {

@@ -141,10 +141,9 @@ test('random vectors of the normals’ span fool far more than unstructured ones
   // The span vector really has ‖v‖₂ = ξ.
   const v = randomInSpan(res.basis.v, d, 1, xi, createRng(0));
   assert.ok(Math.abs(Math.sqrt(dot(v, v)) - xi) < 1e-3);
-  await assert.rejects(
-    subspaceAnalysis(clf, x, { dims: [0], xi }),
-    (e: unknown) => e instanceof UapError && e.code === 'BAD_ARGUMENT',
-  );
+  for (const bad of [{ dims: [0], xi }, { dims: [1], xi: 0 }, { dims: [1], xi, maxImages: n - 1 }, { dims: [1], xi, samples: 0 }]) {
+    await assert.rejects(subspaceAnalysis(clf, x, bad), (e: unknown) => e instanceof UapError && e.code === 'BAD_ARGUMENT');
+  }
   clf.dispose();
   x.dispose();
 });

@@ -253,6 +253,11 @@ export interface SubspaceOptions {
   /** Evaluate on clip(x + v, 0, 255) (default true). */
   clip?: boolean;
   evalBatchSize?: number;
+  /**
+   * Refuse more images than this (default 2000): the Gram matrix is n×n doubles, its eigen-decomposition O(n³)
+   * in JavaScript, and the normals n·d floats (2000 ImageNet normals: 1.2 GB).
+   */
+  maxImages?: number;
   normals?: Omit<NormalsOptions, 'onProgress' | 'signal'>;
   onProgress?: (e:
     | { phase: 'normals'; done: number; total: number; converged: number }
@@ -307,6 +312,11 @@ export async function subspaceAnalysis(
   const seed = options.seed ?? 0;
   const clip = options.clip ?? true;
   const evalBatch = options.evalBatchSize ?? 64;
+  const maxImages = options.maxImages ?? 2000;
+  const size = toSource(images).size;
+  if (size > maxImages) {
+    throw new UapError('BAD_ARGUMENT', `${size} images for the normals; at most ${maxImages} (the Gram matrix is n×n): take fewer`, 'images');
+  }
 
   const normals = await deepfoolNormals(classifier, images, {
     ...options.normals,

@@ -1,11 +1,16 @@
 import * as tf from '@tensorflow/tfjs';
+import { UapError } from '../errors.js';
 import type { Classifier } from './classifier.js';
 import type { Labels } from './labels.js';
 import { backwardNet } from './net/backward.js';
 import { forwardValues, runNet } from './net/forward.js';
 import { disposeNet, type Net } from './net/ir.js';
 
-/** A Classifier over a Net, on the current tfjs backend. Every loader ends here. */
+/**
+ * A Classifier over a Net, on the current tfjs backend. Every loader ends here.
+ * jacobian and vjp run one recorded forward (forwardValues, keepAll) and one reverse pass of the
+ * gradient engine (net/backward.ts) with k upstream rows per image; no weight gradients are computed.
+ */
 export class NetClassifier implements Classifier {
   readonly inputShape: readonly [number, number, number];
 
@@ -28,6 +33,8 @@ export class NetClassifier implements Classifier {
   async jacobian(x: tf.Tensor4D, classes: tf.Tensor2D): Promise<{ logits: tf.Tensor2D; grads: tf.Tensor5D }> {
     const [n, k] = classes.shape;
     const K = this.labels.ids.length;
+    if (n !== x.shape[0]) throw new UapError('BAD_ARGUMENT', `classes has ${n} rows for ${x.shape[0]} images`, 'classes');
+    if (k < 1) throw new UapError('BAD_ARGUMENT', 'at least one class per image is needed', 'classes');
     return tf.tidy(() => {
       const values = forwardValues(this.net, x, true);
       const logits = values[this.net.output] as tf.Tensor2D;

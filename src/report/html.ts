@@ -166,7 +166,7 @@ function renderSamples(set: SampleSet, recordClip?: boolean, fallbackWidth = 112
       return `<figure class="sample${fooled ? ' fooled' : ''}">
 <div class="pair"><div>${img(s.clean.src, `clean ${s.name ?? ''}`, w, 112)}<div class="pred">${esc(s.clean.label)}${prob(s.clean.prob)}</div></div>
 <div>${img(s.perturbed.src, `perturbed ${s.name ?? ''}`, w, 112)}<div class="pred${fooled ? ' changed' : ''}">${esc(s.perturbed.label)}${prob(s.perturbed.prob)}</div></div></div>
-<figcaption>${esc(s.name ?? '')}${s.trueLabel !== undefined ? ` · true: ${esc(s.trueLabel)}` : ''}</figcaption></figure>`;
+<figcaption title="${esc(s.name ?? '')}">${esc((s.name ?? '').split(/[\\/]/).pop())}${s.trueLabel !== undefined ? ` · true: ${esc(s.trueLabel)}` : ''}</figcaption></figure>`;
     })
     .join('');
   const who = [set.model ? `model ${esc(set.model)}` : '', set.perturbation ? `perturbation <code>${esc(set.perturbation)}</code>` : ''].filter(Boolean).join(', ');
@@ -186,6 +186,7 @@ function evalTable(list: EvalResult[]): string {
 }
 
 function summaryTable(runs: ReadonlyArray<readonly [ReportRun, number]>): string {
+  if (runs.length === 0) return '';
   const rows = runs
     .map(([run, i]) => {
       const r = run.record;
@@ -205,7 +206,8 @@ function gallery(runs: ReportRun[]): string {
       const title = r ? `${r.modelId}` : run.dir.split('/').pop()!.replace(/\.npy$/i, '');
       const sub = r ? `${normName(r.norm)} ξ = ${fmtNum(r.xi)} · ${fmtPct(r.foolingRateOnX)} on X` : `‖v‖∞ ${fmtNum(run.normInf)} · ‖v‖₂ ${fmtNum(run.norm2, 0)}`;
       const pic = img(run.image, `perturbation ${run.dir}`, run.shape[1], 150);
-      const name = r ? `<a href="#run-${i + 1}">${esc(title)}</a>` : esc(title);
+      const carded = r || run.samples || run.evals?.length;
+      const name = carded ? `<a href="#run-${i + 1}">${esc(title)}</a>` : esc(title);
       return `<figure class="g-item">${pic}<figcaption><b>${name}</b><br>${esc(sub)}<br><span class="muted">${esc(run.dir)}</span></figcaption></figure>`;
     })
     .join('');
@@ -302,10 +304,11 @@ export function renderReport(d: ReportData): string {
   const parts: string[] = [];
   if (d.runs.length) {
     toc.push(['runs', `Perturbations (${d.runs.length})`]);
-    const recorded = d.runs.map((r, i) => [r, i] as const).filter(([r]) => r.record);
+    // A card for every run with something to say beyond its picture.
+    const recorded = d.runs.map((r, i) => [r, i] as const).filter(([r]) => r.record || r.samples || r.evals?.length);
     const body =
       gallery(d.runs) +
-      (recorded.length ? summaryTable(recorded) + recorded.map(([r, i]) => renderRun(r, i, d.root)).join('') : '');
+      (recorded.length ? summaryTable(recorded.filter(([r]) => r.record)) + recorded.map(([r, i]) => renderRun(r, i, d.root)).join('') : '');
     const intro = recorded.length
       ? 'All perturbations side by side (as in the paper’s Fig. 4), then each one with the settings it was computed with and the command that reproduces it.'
       : 'All perturbations side by side (as in the paper’s Fig. 4). None has a perturbation.json record, so their settings are unknown.';
