@@ -58,7 +58,7 @@ export function registerCompute(program: Command): void {
     .option('--max-passes <n>', 'at most this many passes over X (sgd: epochs)', '10')
     .option('--batch-size <n>', 'sgd: images per gradient step', '32')
     .option('--step-size <x>', 'sgd: largest step in pixels (default ξ/10)')
-    .option('--loss <name>', 'sgd: ce or margin', 'margin')
+    .option('--loss <name>', 'sgd: ce (cross-entropy of the clean prediction) or margin (clamped CW margin)', 'ce')
     .option('--optimizer <name>', 'sgd: sgd (sign steps for ℓ∞) or adam', 'sgd')
     .option('--step <p>', "DeepFool step norm: 2 (the paper's) or inf (default: matches --norm)")
     .option('--candidates <n>', 'DeepFool: classes considered', '10')

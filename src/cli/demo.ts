@@ -14,25 +14,26 @@ export function registerDemo(program: Command): void {
     .command('demo')
     .description('compute a universal perturbation for the embedded MNIST CNN and evaluate it on the 10,000 test digits')
     .option('--xi <x>', 'ℓ∞ budget in pixel units (77 ≈ 0.3 of the range)', '77')
-    .option('--limit <n>', 'training digits in X', '1000')
-    .option('--max-passes <n>', 'passes over X', '5')
+    .option('--limit <n>', 'training digits in X', '2000')
+    .option('--max-passes <n>', 'passes (epochs) over X', '10')
     .option('--seed <n>', 'seed', '1')
-    .option('--method <name>', 'deepfool (Algorithm 1) or sgd', 'deepfool')
+    .option('--method <name>', 'sgd (stochastic gradient on v: fast) or deepfool (Algorithm 1 of the paper: ~10 min here)', 'sgd')
     .option('--out <dir>', 'where the perturbation goes', 'runs/demo')
     .action(async (o: { xi: string; limit: string; maxPasses: string; seed: string; out: string; method: string }) => {
       const common = { model: 'mnist', norm: 'inf', xi: o.xi, seed: o.seed, clip: true, batchSize: '500' };
       const record = await computeCommand(program, {
         ...common,
         data: 'mnist:train',
+        batchSize: '32',
         limit: o.limit,
-        delta: '0.2',
+        delta: '0.1',
         maxPasses: o.maxPasses,
         candidates: '10',
         overshoot: '0.02',
         maxIterDeepfool: '10',
         deepfoolBatch: '1',
         method: o.method,
-        loss: 'margin',
+        loss: 'ce',
         optimizer: 'sgd',
         out: o.out,
       });
