@@ -360,7 +360,8 @@ export async function hardenCommand(program: Command, f: HardenFlags): Promise<H
   const a = report.after;
   console.error(
     `clean accuracy ${fmtPct(b.cleanAccuracy)} → ${fmtPct(a.cleanAccuracy)}; fresh universal perturbation (ξ ${settings.xi}) fooling rate ` +
-      `${fmtPct(b.freshFoolingRate)} → ${fmtPct(a.freshFoolingRate)}; pool ${b.poolFoolingRates.map(fmtPct).join('/')} → ${a.poolFoolingRates.map(fmtPct).join('/')}; ` +
+      `${fmtPct(b.freshFoolingRate)} → ${fmtPct(a.freshFoolingRate)}; ` +
+      (b.poolFoolingRates.length ? `pool ${b.poolFoolingRates.map(fmtPct).join('/')} → ${a.poolFoolingRates.map(fmtPct).join('/')}; ` : '') +
       `${report.wallSeconds.total.toFixed(0)} s (training ${report.wallSeconds.training.toFixed(0)} s); saved to ${f.out}/{model.json,weights.bin,harden.json}`,
   );
   return report;

@@ -1,6 +1,8 @@
 import { Command, CommanderError } from 'commander';
 import { EXIT_CODES, UapError } from '../errors.js';
+import { registerClassify } from './classify.js';
 import { registerCompute } from './compute.js';
+import { registerModels } from './models.js';
 import { registerDemo } from './demo.js';
 import { registerEval } from './eval.js';
 import { registerReport } from './report.js';
@@ -22,6 +24,8 @@ const program = new Command('uap')
   .exitOverride();
 
 registerCompute(program);
+registerClassify(program);
+registerModels(program);
 registerEval(program);
 registerReport(program);
 registerDemo(program);

@@ -174,7 +174,11 @@ function baseName(p: string): string {
 /** The zoo entry a local copy corresponds to (same folder or file name), for its preprocessing and labels. */
 function entryForPath(folderName: string, file: string): ZooEntry | undefined {
   if (file.endsWith('.tflite')) return ZOO.find((e) => e.format === 'tflite' && e.file === file);
-  const dir = baseName(folderName);
+  const bare = folderName.split('?')[0]!;
+  // A URL folder is named by its main file (…/mobilenet_v1_0.25_224/model.json): match the canonical URL, then the folder.
+  const byUrl = ZOO.find((e) => e.url !== null && e.url.split('?')[0] === bare);
+  if (byUrl) return byUrl;
+  const dir = baseName(bare.endsWith(`/${file}`) ? bare.slice(0, -file.length - 1) : bare);
   return ZOO.find((e) => e.format !== 'tflite' && e.dir === dir);
 }
 

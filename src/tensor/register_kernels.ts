@@ -1,13 +1,16 @@
 import * as tf from '@tensorflow/tfjs';
 import { depthwiseConv2dInputGrad } from './depthwise_conv2d_input_grad.js';
 import type { ConvPad } from './conv_util.js';
+import { registerConv2DBackpropFilterForWasm } from './conv2d_backprop_filter.js';
 
 /**
  * Kernels that some backends lack, built from kernels they have. Registering
  * 'DepthwiseConv2dNativeBackpropInput' for wasm makes tfjs's stock gradient of tf.depthwiseConv2d
- * (tf.grad and friends, with respect to the input) work on wasm. Idempotent.
+ * (tf.grad and friends, with respect to the input) work on wasm; on wasm, Conv2DBackpropFilter
+ * (conv2d_backprop_filter.ts, for training) is registered too. Idempotent.
  */
 export function registerMissingKernels(backendName = 'wasm'): void {
+  if (backendName === 'wasm') registerConv2DBackpropFilterForWasm();
   const name = 'DepthwiseConv2dNativeBackpropInput';
   if (tf.getKernel(name, backendName) !== undefined) return;
   tf.registerKernel({

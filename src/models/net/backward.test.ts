@@ -299,4 +299,27 @@ describe('NetClassifier on the engine', () => {
       clf.dispose();
     }
   });
+
+  it('jacobian in chunks of whole images (rowsPerPass) equals one pass', async () => {
+    await useWasm();
+    const net = multiNode();
+    const ids = Array.from({ length: 7 }, (_, i) => String(i));
+    const clf = new NetClassifier('multi', net, { ids, names: ids });
+    try {
+      const x = randomTensor<tf.Rank.R4>([5, 9, 9, 3], seededRandom(8), 127.5, 127.5);
+      const classes = tf.tensor2d(Array.from({ length: 15 }, (_, i) => (i * 3) % 7), [5, 3], 'int32');
+      clf.rowsPerPass = 0;
+      const whole = await clf.jacobian(x, classes);
+      clf.rowsPerPass = 7; // 2 images (6 rows) per pass: chunks of 2, 2, 1
+      const before = tf.memory().numTensors;
+      const chunked = await clf.jacobian(x, classes);
+      assert.equal(tf.memory().numTensors, before + 2);
+      assert.deepEqual(chunked.grads.shape, [5, 3, 9, 9, 3]);
+      assert.ok(relativeError(chunked.logits, whole.logits) < 1e-6);
+      assert.ok(relativeError(chunked.grads, whole.grads) < 1e-6);
+      tf.dispose([whole.logits, whole.grads, chunked.logits, chunked.grads, x, classes]);
+    } finally {
+      clf.dispose();
+    }
+  });
 });

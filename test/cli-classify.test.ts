@@ -1,0 +1,25 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { test } from 'node:test';
+
+const shared = process.env.UAP_SHARED ?? path.resolve('../shared');
+const env = { ...process.env, UAP_MODELS_DIR: process.env.UAP_MODELS_DIR ?? path.join(shared, 'models') };
+
+test('uap classify names the tench and the shark, with scores', () => {
+  const files = ['n01440764_tench.jpg', 'n01484850_great_white_shark.jpg'].map((f) => path.join(shared, 'imagenet-sample/images', f));
+  const r = spawnSync(process.execPath, ['bin/uap.js', 'classify', '--model', 'mobilenet_v1_0.25_224', '--json', ...files], { encoding: 'utf8', env });
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as { results: { top: { id: string; score: number }[] }[] };
+  assert.equal(out.results[0]!.top[0]!.id, 'n01440764');
+  assert.equal(out.results[1]!.top[0]!.id, 'n01484850');
+  assert.ok(out.results[0]!.top[0]!.score > 0.5 && out.results[0]!.top.length === 5);
+});
+
+test('uap models lists the zoo and finds the bundled MNIST model offline', () => {
+  const r = spawnSync(process.execPath, ['bin/uap.js', 'models', '--json'], { encoding: 'utf8', env });
+  assert.equal(r.status, 0, r.stderr);
+  const rows = JSON.parse(r.stdout) as { name: string; available: string }[];
+  assert.match(rows.find((x) => x.name === 'mnist')!.available, /^bundled/);
+  assert.match(rows.find((x) => x.name === 'tiny_darknet')!.available, /^mirror/);
+});
