@@ -8,7 +8,7 @@ const env = { ...process.env, UAP_MODELS_DIR: process.env.UAP_MODELS_DIR ?? path
 
 test('uap classify names the tench and the shark, with scores', () => {
   const files = ['n01440764_tench.jpg', 'n01484850_great_white_shark.jpg'].map((f) => path.join(shared, 'imagenet-sample/images', f));
-  const r = spawnSync(process.execPath, ['bin/uap.js', 'classify', '--model', 'mobilenet_v1_0.25_224', '--json', ...files], { encoding: 'utf8', env });
+  const r = spawnSync(process.execPath, ['bin/uap.js', 'classify', '--model', 'mobilenet_v1_0.75_224', '--json', ...files], { encoding: 'utf8', env });
   assert.equal(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout) as { results: { top: { id: string; score: number }[] }[] };
   assert.equal(out.results[0]!.top[0]!.id, 'n01440764');

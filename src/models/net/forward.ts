@@ -108,7 +108,7 @@ export function forwardValues(net: Net, x: tf.Tensor4D, keepAll: boolean): (tf.T
     const ins = node.inputs.map((i) => values[i]!);
     values[node.id] = applyOp(node.op!, ins);
     if (!keepAll) {
-      for (const i of node.inputs) {
+      for (const i of new Set(node.inputs)) {
         if (i !== 0 && lastUse[i] === node.id) {
           values[i]!.dispose();
           values[i] = undefined;
