@@ -145,7 +145,7 @@ if (want('methods')) {
       const c = note(uap(`method-${m}-${tag}`, ['compute', '--model', m, '--data', TRAIN, '--limit', String(METHOD_X), '--norm', 'inf', '--xi', '10',
         '--max-passes', String(METHOD_PASSES), '--seed', '1', ...flags, '--out', dir]));
       const v = note(uap(`method-val-${m}-${tag}`, ['eval', '--model', m, '--data', VAL, '--perturbation', dir]));
-      const last = c.json.options.passHistory?.at(-1);
+      const last = c.json.history?.at(-1);
       out.push(`| ${m} | ${label} | ${pct(c.json.foolingRateOnX)} | **${pct(v.json.foolingRate)}** | ${last ? last.norm2.toFixed(0) : 'n/a'} | ${secs(c.json.wallSeconds)} |`);
     }
   }

@@ -1,4 +1,3 @@
-import * as tf from '@tensorflow/tfjs';
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -8,9 +7,10 @@ import { universalPerturbation, type PassRecord, type UniversalProgress, type Un
 import { batchSource } from '../data/batch-source.js';
 import { UapError } from '../errors.js';
 import { findClass } from '../models/labels.js';
-import { PERTURBATION_FORMAT_VERSION, type PerturbationRecord } from '../io/perturbation-record.js';
+import type { PerturbationRecord } from '../io/perturbation-record.js';
 import { loadPerturbation, savePerturbation } from '../node/perturbation-files.js';
-import { openData, openModel, packageVersion } from './context.js';
+import { openData, openModel } from './context.js';
+import { perturbationRecord } from './record.js';
 import { fmtPct, int, norm, num, openUnit, positive } from './options.js';
 import { progressBar } from './progress.js';
 
@@ -118,7 +118,12 @@ export async function computeCommand(program: Command, f: ComputeFlags): Promise
     if (r.norm !== p || r.xi !== xi || r.seed !== seed || r.data.spec !== f.data || r.modelId !== f.model) {
       throw new UapError('BAD_ARGUMENT', `the checkpoint was computed with other settings (model ${r.modelId}, data ${r.data.spec}, norm ${r.norm}, ξ ${r.xi}, seed ${r.seed})`, f.out);
     }
-    const history = (r.options.passHistory as PassRecord[] | undefined) ?? [];
+    const history: PassRecord[] = r.history.map((h) => ({
+      ...h,
+      updates: h.updates ?? 0,
+      normInf: h.normInf ?? (r.norm === 'inf' ? h.norm : NaN),
+      norm2: h.norm2 ?? (r.norm === 2 ? h.norm : NaN),
+    }));
     initial = { v: ckpt.data, pass: history.length, history };
     previousSeconds = r.wallSeconds;
     console.error(`resuming after pass ${history.length} (fooling rate on X ${fmtPct(r.foolingRateOnX)})`);
@@ -136,32 +141,22 @@ export async function computeCommand(program: Command, f: ComputeFlags): Promise
   const X = await openData(f.data, model, { limit, seed, label: 'decode' });
   const started = Date.now();
 
-  const makeRecord = (v: Float32Array, history: PassRecord[], complete: boolean): PerturbationRecord => ({
-    formatVersion: PERTURBATION_FORMAT_VERSION,
-    modelId: f.model,
-    inputShape: [...model.inputShape] as [number, number, number],
-    norm: p,
-    xi,
-    method: f.method,
-    options: { ...options, ...(f.method === 'sgd' ? sgdOptions : {}), complete, passHistory: history },
-    ...(target === undefined ? {} : { target: { index: target, id: model.labels.ids[target], name: model.labels.names[target] } }),
-    seed,
-    backend: model.backend,
-    tfjsVersion: tf.version.tfjs,
-    packageVersion,
-    data: { spec: f.data, n: X.n },
-    clip: f.clip,
-    history: history.map((h) => ({
-      pass: h.pass,
-      foolingRate: h.foolingRate,
-      deepfoolCalls: h.deepfoolCalls,
-      seconds: h.seconds,
-      norm: p === 'inf' ? h.normInf : h.norm2,
-    })),
-    foolingRateOnX: history.length ? history[history.length - 1]!.foolingRate : 0,
-    wallSeconds: previousSeconds + (Date.now() - started) / 1000,
-    createdAt: new Date().toISOString(),
-  });
+  const makeRecord = (v: Float32Array, history: PassRecord[], complete: boolean): PerturbationRecord =>
+    perturbationRecord({
+      modelId: f.model,
+      model,
+      v,
+      norm: p,
+      xi,
+      method: f.method,
+      options: { ...options, ...(f.method === 'sgd' ? sgdOptions : {}), complete },
+      seed,
+      data: { spec: f.data, n: X.n },
+      clip: f.clip,
+      history,
+      wallSeconds: previousSeconds + (Date.now() - started) / 1000,
+      target,
+    });
 
   // Ctrl-C: finish the current image, keep the last completed pass (already on disk), exit 130.
   const controller = new AbortController();

@@ -1,15 +1,15 @@
-import * as tf from '@tensorflow/tfjs';
 import type { Command } from 'commander';
 import path from 'node:path';
 import type { LpNorm } from '../attacks/project.js';
 import { batchSource } from '../data/batch-source.js';
 import { UapError } from '../errors.js';
 import { sizeSweep, sweepSummary, type SweepPoint } from '../eval/sweep.js';
-import { PERTURBATION_FORMAT_VERSION, type PerturbationRecord } from '../io/perturbation-record.js';
+import type { PerturbationRecord } from '../io/perturbation-record.js';
 import { savePerturbation, writeJsonAtomic } from '../node/perturbation-files.js';
-import { openData, openModel, packageVersion } from './context.js';
+import { openData, openModel } from './context.js';
 import { fmtPct, int, norm, num, openUnit, positive } from './options.js';
 import { progressBar } from './progress.js';
+import { perturbationRecord } from './record.js';
 
 interface SweepFlags {
   model: string;
@@ -119,31 +119,24 @@ export async function sweepCommand(program: Command, f: SweepFlags): Promise<Rec
       sizes: [] as Array<Record<string, unknown>>,
     };
 
-    const makeRecord = (pt: SweepPoint): PerturbationRecord => ({
-      formatVersion: PERTURBATION_FORMAT_VERSION,
-      modelId: f.model,
-      inputShape: [...model.inputShape] as [number, number, number],
-      norm: p,
-      xi,
-      method: 'deepfool',
-      options: { ...options, limit: pt.size, sweep: true, complete: true, passHistory: pt.history },
-      seed,
-      backend: model.backend,
-      tfjsVersion: tf.version.tfjs,
-      packageVersion,
-      data: { spec: f.data, n: pt.size },
-      clip: f.clip,
-      history: pt.history.map((h) => ({
-        pass: h.pass,
-        foolingRate: h.foolingRate,
-        deepfoolCalls: h.deepfoolCalls,
-        seconds: h.seconds,
-        norm: p === 'inf' ? h.normInf : h.norm2,
-      })),
-      foolingRateOnX: Number.isNaN(pt.foolingRateX) ? 0 : pt.foolingRateX,
-      wallSeconds: pt.seconds,
-      createdAt: new Date().toISOString(),
-    });
+    const makeRecord = (pt: SweepPoint): PerturbationRecord => {
+      const record = perturbationRecord({
+        modelId: f.model,
+        model,
+        v: pt.v,
+        norm: p,
+        xi,
+        method: 'deepfool',
+        options: { ...options, limit: pt.size, sweep: true, complete: true },
+        seed,
+        data: { spec: f.data, n: pt.size },
+        clip: f.clip,
+        history: pt.history,
+        wallSeconds: pt.seconds,
+      });
+      record.foolingRateOnX = Number.isNaN(pt.foolingRateX) ? 0 : pt.foolingRateX;
+      return record;
+    };
 
     const controller = new AbortController();
     const onSigint = () => {

@@ -22,6 +22,14 @@ export const PassRecordSchema = z.object({
   seconds: nonNeg,
   /** ‖v‖ in the record's norm after this pass. */
   norm: nonNeg,
+  /** Algorithm 1: DeepFool steps that converged and moved v. */
+  updates: z.number().int().nonnegative().optional(),
+  normInf: nonNeg.optional(),
+  norm2: nonNeg.optional(),
+  /** SGD: mean loss over the epoch. */
+  loss: z.number().optional(),
+  /** Targeted runs: share of X sent to the target. */
+  targetSuccess: rate.optional(),
 });
 
 export const PerturbationRecordSchema = z.object({

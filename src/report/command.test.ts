@@ -10,7 +10,7 @@ const record: PerturbationRecord = {
   norm: 'inf',
   xi: 10,
   method: 'deepfool',
-  options: { delta: 0.2, maxPasses: 10, step: 'inf', candidates: 10, overshoot: 0.02, maxIterDeepFool: 10, deepfoolBatchSize: 1, keepBest: true, limit: 500, complete: true, passHistory: [] },
+  options: { delta: 0.2, maxPasses: 10, step: 'inf', candidates: 10, overshoot: 0.02, maxIterDeepFool: 10, deepfoolBatchSize: 1, keepBest: true, limit: 500, complete: true },
   seed: 1,
   backend: 'wasm',
   tfjsVersion: '4.22.0',

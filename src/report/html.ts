@@ -86,7 +86,7 @@ function runTitle(run: ReportRun): string {
 }
 
 function optionText(o: Record<string, unknown>): string {
-  const skip = new Set(['passHistory', 'command', 'commandLine', 'argv', 'complete']);
+  const skip = new Set(['command', 'commandLine', 'argv', 'complete']);
   return Object.entries(o)
     .filter(([k, v]) => !skip.has(k) && v !== null && v !== undefined && (typeof v !== 'object' || Array.isArray(v)))
     .map(([k, v]) => `${k} ${Array.isArray(v) ? v.join(',') : String(v)}`)

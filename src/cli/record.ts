@@ -1,0 +1,45 @@
+import * as tf from '@tensorflow/tfjs';
+import { lpNorm, type LpNorm } from '../attacks/project.js';
+import type { PassRecord } from '../attacks/universal.js';
+import type { Classifier } from '../models/classifier.js';
+import { PERTURBATION_FORMAT_VERSION, type PerturbationRecord } from '../io/perturbation-record.js';
+import { packageVersion } from './context.js';
+
+/** The perturbation.json of a computed perturbation: one builder for every command that saves one. */
+export function perturbationRecord(a: {
+  modelId: string;
+  model: Classifier;
+  v: Float32Array;
+  norm: LpNorm;
+  xi: number;
+  method: string;
+  options: Record<string, unknown>;
+  seed: number;
+  data: { spec: string; n: number };
+  clip: boolean;
+  history: PassRecord[];
+  wallSeconds: number;
+  target?: number;
+}): PerturbationRecord {
+  const { model, target } = a;
+  return {
+    formatVersion: PERTURBATION_FORMAT_VERSION,
+    modelId: a.modelId,
+    inputShape: [...model.inputShape] as [number, number, number],
+    norm: a.norm,
+    xi: a.xi,
+    method: a.method,
+    options: a.options,
+    seed: a.seed,
+    backend: model.backend,
+    tfjsVersion: tf.version.tfjs,
+    packageVersion,
+    data: a.data,
+    clip: a.clip,
+    history: a.history.map((h) => ({ ...h, norm: a.norm === 'inf' ? h.normInf : a.norm === 2 ? h.norm2 : lpNorm(a.v, 1) })),
+    foolingRateOnX: a.history.at(-1)?.foolingRate ?? 0,
+    wallSeconds: a.wallSeconds,
+    createdAt: new Date().toISOString(),
+    ...(target === undefined ? {} : { target: { index: target, id: model.labels.ids[target], name: model.labels.names[target] } }),
+  };
+}
