@@ -11,25 +11,17 @@ import type { PerturbationRecord } from '../io/perturbation-record.js';
 import { loadPerturbation, savePerturbation } from '../node/perturbation-files.js';
 import { openData, openModel } from './context.js';
 import { perturbationRecord } from './record.js';
-import { fmtPct, int, norm, num, openUnit, positive } from './options.js';
+import { addAlgorithm1Options, fmtPct, int, norm, parseAlgorithm1Options, positive, type Algorithm1Flags } from './options.js';
 import { progressBar } from './progress.js';
 
-export interface ComputeFlags {
+export interface ComputeFlags extends Algorithm1Flags {
   model: string;
   data: string;
   limit?: string;
   norm: string;
   xi: string;
-  delta: string;
-  maxPasses: string;
-  step?: string;
-  candidates: string;
-  overshoot: string;
-  maxIterDeepfool: string;
-  deepfoolBatch: string;
   seed: string;
   clip: boolean;
-  keepBest?: boolean;
   out: string;
   resume?: boolean;
   modelsDir?: string;
@@ -44,7 +36,7 @@ export interface ComputeFlags {
 
 /** `uap compute`: Algorithm 1 on a model and a data set; checkpoints after every pass. */
 export function registerCompute(program: Command): void {
-  program
+  const cmd = program
     .command('compute')
     .description('compute a universal perturbation (Algorithm 1 with DeepFool steps) and save it to --out')
     .requiredOption('--model <name>', 'zoo name (see `uap models`), model folder, model.json, .tflite or URL')
@@ -53,21 +45,14 @@ export function registerCompute(program: Command): void {
     .option('--norm <p>', 'ℓp ball: inf, 2 or 1', 'inf')
     .requiredOption('--xi <x>', 'radius ξ of the ball, in pixel units (0..255 scale), e.g. 10 for ℓ∞ on ImageNet')
     .option('--method <name>', 'deepfool (Algorithm 1 of the paper) or sgd (stochastic gradient on v, Shafahi et al. 2020)', 'deepfool')
-    .option('--target <class>', 'targeted: push images to this class (index, wnid or name)')
-    .option('--delta <x>', 'stop when the fooling rate on X reaches 1 − δ', '0.2')
-    .option('--max-passes <n>', 'at most this many passes over X (sgd: epochs)', '10')
+    .option('--target <class>', 'targeted: push images to this class (index, wnid or name)');
+  addAlgorithm1Options(cmd)
     .option('--batch-size <n>', 'sgd: images per gradient step', '32')
     .option('--step-size <x>', 'sgd: largest step in pixels (default ξ/10)')
     .option('--loss <name>', 'sgd: ce (cross-entropy of the clean prediction) or margin (clamped CW margin)', 'ce')
     .option('--optimizer <name>', 'sgd: sgd (sign steps for ℓ∞) or adam', 'sgd')
-    .option('--step <p>', "DeepFool step norm: 2 (the paper's) or inf (default: matches --norm)")
-    .option('--candidates <n>', 'DeepFool: classes considered', '10')
-    .option('--overshoot <x>', 'DeepFool: overshoot', '0.02')
-    .option('--max-iter-deepfool <n>', 'DeepFool: iterations per image', '10')
-    .option('--deepfool-batch <n>', 'images per DeepFool call (1 = the paper’s exact sequential order)', '1')
     .option('--seed <n>', 'seed of the visiting order and of --limit', '1')
     .option('--no-clip', 'do not clip x + v to 0..255')
-    .option('--keep-best', 'return the pass with the highest fooling rate on X, not the last')
     .requiredOption('--out <dir>', 'where perturbation.npy/.json/.png go')
     .option('--resume', 'continue from the checkpoint in --out')
     .option('--models-dir <dir>', 'local model mirror (default: env UAP_MODELS_DIR)')
@@ -82,10 +67,8 @@ export async function computeCommand(program: Command, f: ComputeFlags): Promise
   // Validate every number before any work, so a typo costs nothing and writes nothing.
   const p: LpNorm = norm('--norm', f.norm);
   const xi = positive('--xi', f.xi);
-  const delta = openUnit('--delta', f.delta);
-  const maxPasses = int('--max-passes', f.maxPasses, 1);
-  const step = f.step === undefined ? undefined : (norm('--step', f.step) as 2 | 'inf');
-  if (step === (1 as unknown)) throw new UapError('BAD_ARGUMENT', 'must be 2 or inf', '--step');
+  const alg1 = parseAlgorithm1Options(f, p);
+  const { delta, maxPasses } = alg1;
   const seed = int('--seed', f.seed);
   const limit = f.limit === undefined ? undefined : int('--limit', f.limit, 1);
   if (f.method !== 'deepfool' && f.method !== 'sgd') throw new UapError('BAD_ARGUMENT', `must be deepfool or sgd, got "${f.method}"`, '--method');
@@ -98,14 +81,7 @@ export async function computeCommand(program: Command, f: ComputeFlags): Promise
     optimizer: f.optimizer as 'sgd' | 'adam',
   };
   const options = {
-    delta,
-    maxPasses,
-    step: step ?? (p === 'inf' ? 'inf' : 2),
-    candidates: int('--candidates', f.candidates, 2),
-    overshoot: num('--overshoot', f.overshoot),
-    maxIterDeepFool: int('--max-iter-deepfool', f.maxIterDeepfool, 1),
-    deepfoolBatchSize: int('--deepfool-batch', f.deepfoolBatch, 1),
-    keepBest: Boolean(f.keepBest),
+    ...alg1,
     limit: limit ?? null,
   };
 

@@ -37,3 +37,42 @@ export function norm(flag: string, value: string): LpNorm {
 export function fmtPct(x: number): string {
   return Number.isNaN(x) ? 'n/a' : `${(x * 100).toFixed(1)}%`;
 }
+
+/** The flags of Algorithm 1 (paper defaults), shared by `compute` and `sweep`. */
+export interface Algorithm1Flags {
+  delta: string;
+  maxPasses: string;
+  step?: string;
+  candidates: string;
+  overshoot: string;
+  maxIterDeepfool: string;
+  deepfoolBatch: string;
+  keepBest?: boolean;
+}
+
+export function addAlgorithm1Options<T extends { option: (flags: string, description: string, value?: string) => T }>(cmd: T): T {
+  return cmd
+    .option('--delta <x>', 'stop when the fooling rate on X reaches 1 − δ', '0.2')
+    .option('--max-passes <n>', 'at most this many passes over X (sgd: epochs)', '10')
+    .option('--step <p>', "DeepFool step norm: 2 (the paper's) or inf (default: matches --norm)")
+    .option('--candidates <n>', 'DeepFool: classes considered', '10')
+    .option('--overshoot <x>', 'DeepFool: overshoot', '0.02')
+    .option('--max-iter-deepfool <n>', 'DeepFool: iterations per image', '10')
+    .option('--deepfool-batch <n>', 'images per DeepFool call (1 = the paper’s exact sequential order)', '1')
+    .option('--keep-best', 'return the pass with the highest fooling rate on X, not the last');
+}
+
+export function parseAlgorithm1Options(f: Algorithm1Flags, p: LpNorm) {
+  const step = f.step === undefined ? undefined : norm('--step', f.step);
+  if (step === 1) throw new UapError('BAD_ARGUMENT', 'must be 2 or inf', '--step');
+  return {
+    delta: openUnit('--delta', f.delta),
+    maxPasses: int('--max-passes', f.maxPasses, 1),
+    step: (step ?? (p === 'inf' ? 'inf' : 2)) as 2 | 'inf',
+    candidates: int('--candidates', f.candidates, 2),
+    overshoot: num('--overshoot', f.overshoot),
+    maxIterDeepFool: int('--max-iter-deepfool', f.maxIterDeepfool, 1),
+    deepfoolBatchSize: int('--deepfool-batch', f.deepfoolBatch, 1),
+    keepBest: Boolean(f.keepBest),
+  };
+}

@@ -7,11 +7,11 @@ import { sizeSweep, sweepSummary, type SweepPoint } from '../eval/sweep.js';
 import type { PerturbationRecord } from '../io/perturbation-record.js';
 import { savePerturbation, writeJsonAtomic } from '../node/perturbation-files.js';
 import { openData, openModel } from './context.js';
-import { fmtPct, int, norm, num, openUnit, positive } from './options.js';
+import { addAlgorithm1Options, fmtPct, int, norm, parseAlgorithm1Options, positive, type Algorithm1Flags } from './options.js';
 import { progressBar } from './progress.js';
 import { perturbationRecord } from './record.js';
 
-interface SweepFlags {
+interface SweepFlags extends Algorithm1Flags {
   model: string;
   data: string;
   val: string;
@@ -19,16 +19,8 @@ interface SweepFlags {
   sizes: string;
   norm: string;
   xi: string;
-  delta: string;
-  maxPasses: string;
-  step?: string;
-  candidates: string;
-  overshoot: string;
-  maxIterDeepfool: string;
-  deepfoolBatch: string;
   seed: string;
   clip: boolean;
-  keepBest?: boolean;
   out: string;
   modelsDir?: string;
   json?: boolean;
@@ -36,7 +28,7 @@ interface SweepFlags {
 
 /** `uap sweep`: fooling rate on validation images against the size of X (paper, Fig. 6). */
 export function registerSweep(program: Command): void {
-  program
+  const cmd = program
     .command('sweep')
     .description('compute a perturbation for several |X| (nested subsets) and measure each on validation data (paper, Fig. 6)')
     .requiredOption('--model <name>', 'zoo name, model folder, model.json, .tflite or URL')
@@ -45,17 +37,10 @@ export function registerSweep(program: Command): void {
     .option('--val-limit <n>', 'first n validation images of a seeded shuffle')
     .requiredOption('--sizes <list>', 'comma-separated |X| values, e.g. 50,100,200,500')
     .option('--norm <p>', 'ℓp ball: inf, 2 or 1', 'inf')
-    .requiredOption('--xi <x>', 'radius ξ of the ball, pixel units')
-    .option('--delta <x>', 'stop when the fooling rate on X reaches 1 − δ', '0.2')
-    .option('--max-passes <n>', 'at most this many passes over X', '10')
-    .option('--step <p>', 'DeepFool step norm: 2 or inf (default: matches --norm)')
-    .option('--candidates <n>', 'DeepFool: classes considered', '10')
-    .option('--overshoot <x>', 'DeepFool: overshoot', '0.02')
-    .option('--max-iter-deepfool <n>', 'DeepFool: iterations per image', '10')
-    .option('--deepfool-batch <n>', 'images per DeepFool call (1 = the paper’s exact sequential order)', '1')
+    .requiredOption('--xi <x>', 'radius ξ of the ball, pixel units');
+  addAlgorithm1Options(cmd)
     .option('--seed <n>', 'seed of the shuffle that picks X, of the visiting order and of --val-limit', '1')
     .option('--no-clip', 'do not clip x + v to 0..255')
-    .option('--keep-best', 'return the pass with the highest fooling rate on X, not the last')
     .requiredOption('--out <dir>', 'DIR/n-<size>/perturbation.* and DIR/sweep.json')
     .option('--models-dir <dir>', 'local model mirror (default: env UAP_MODELS_DIR)')
     .option('--json', 'print sweep.json on stdout')
@@ -69,8 +54,6 @@ export async function sweepCommand(program: Command, f: SweepFlags): Promise<Rec
   const p: LpNorm = norm('--norm', f.norm);
   const xi = positive('--xi', f.xi);
   const seed = int('--seed', f.seed);
-  const step = f.step === undefined ? undefined : norm('--step', f.step);
-  if (step === 1) throw new UapError('BAD_ARGUMENT', 'must be 2 or inf', '--step');
   const sizes = [
     ...new Set(
       f.sizes
@@ -82,16 +65,8 @@ export async function sweepCommand(program: Command, f: SweepFlags): Promise<Rec
   ].sort((a, b) => a - b);
   if (sizes.length === 0) throw new UapError('BAD_ARGUMENT', 'no sizes', '--sizes');
   const valLimit = f.valLimit === undefined ? undefined : int('--val-limit', f.valLimit, 1);
-  const options = {
-    delta: openUnit('--delta', f.delta),
-    maxPasses: int('--max-passes', f.maxPasses, 1),
-    step: (step ?? (p === 'inf' ? 'inf' : 2)) as 2 | 'inf',
-    candidates: int('--candidates', f.candidates, 2),
-    overshoot: num('--overshoot', f.overshoot),
-    maxIterDeepFool: int('--max-iter-deepfool', f.maxIterDeepfool, 1),
-    deepfoolBatchSize: int('--deepfool-batch', f.deepfoolBatch, 1),
-    keepBest: Boolean(f.keepBest),
-  };
+  const options = parseAlgorithm1Options(f, p);
+
   const maxSize = sizes[sizes.length - 1]!;
 
   const model = await openModel(program, f.model, f.modelsDir);
