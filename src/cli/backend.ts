@@ -1,12 +1,11 @@
-import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-wasm';
 import type { Command } from 'commander';
+import { initBackend, type BackendName } from '../tensor/backend.js';
 
-/** Picks the tfjs backend for a CLI command (global --backend flag) and says which one runs. */
+/**
+ * Picks the tfjs backend for a CLI command (global --backend flag; default: tfjs-node when installed,
+ * else wasm, else cpu) and says on stderr which one runs.
+ */
 export async function initCliBackend(program: Command): Promise<string> {
-  const wanted = (program.opts().backend as string | undefined) ?? 'wasm';
-  await tf.setBackend(wanted);
-  await tf.ready();
-  console.error(`backend: ${tf.getBackend()} (tfjs ${tf.version.tfjs})`);
-  return tf.getBackend();
+  const wanted = program.opts().backend as BackendName | undefined;
+  return initBackend(wanted, { log: (line) => console.error(line) });
 }

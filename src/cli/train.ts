@@ -6,7 +6,6 @@ import { UapError } from '../errors.js';
 import { buildMnistCnn, trainClassifier } from '../models/train/mnist-cnn.js';
 import { loadMnist } from '../node/mnist-files.js';
 import { saveLayersModel } from '../node/save-layers-model.js';
-import { registerConv2DBackpropFilterForWasm } from '../tensor/conv2d_backprop_filter.js';
 import { initCliBackend } from './backend.js';
 import { progressBar } from './progress.js';
 
@@ -23,8 +22,7 @@ export function registerTrain(program: Command): void {
     .option('--out <dir>', 'where to save model.json + weights.bin', 'models/mnist')
     .action(async (dataset: string, o: Record<string, string>) => {
       if (dataset !== 'mnist') throw new UapError('BAD_ARGUMENT', 'only "mnist" can be trained', dataset);
-      const backend = await initCliBackend(program);
-      registerConv2DBackpropFilterForWasm(); // wasm lacks conv filter gradients; we add them
+      const backend = await initCliBackend(program); // also registers the wasm filter-gradient kernel training needs
       const train = await loadMnist('train');
       const test = await loadMnist('test');
       const model = buildMnistCnn(Number(o.seed));
