@@ -241,12 +241,11 @@ console.error('wrote docs/results.md');
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 function renderTransfer(m: any): string {
-  const models: string[] = m.models ?? m.columns ?? [];
-  const rows: any[] = m.rows ?? [];
+  const models: string[] = (m.columns ?? []).map((c: any) => c.label);
   const head = `| computed on ↓ / tested on → | ${models.join(' | ')} |\n|---|${models.map(() => '---').join('|')}|`;
-  const body = rows.map((r) => {
-    const cells = (r.cells ?? r.foolingRates ?? []).map((c: any) => (typeof c === 'number' ? pct(c) : c?.foolingRate !== undefined ? pct(c.foolingRate) : String(c?.error ?? c ?? '—')));
-    return `| ${r.label ?? r.name} | ${cells.join(' | ')} |`;
+  const body = (m.rows ?? []).map((r: any, i: number) => {
+    const cells = (m.foolingRates?.[i] ?? []).map((c: number | null) => (c === null ? 'size mismatch' : pct(c)));
+    return `| ${r.label} | ${cells.join(' | ')} |`;
   });
   return [head, ...body].join('\n');
 }

@@ -76,7 +76,8 @@ export interface NodeModelIOOptions {
 }
 
 export function nodeModelIO(opts: NodeModelIOOptions = {}): ModelIO {
-  const modelsDir = opts.modelsDir ?? process.env.UAP_MODELS_DIR;
+  const shared = process.env.UAP_SHARED;
+  const modelsDir = opts.modelsDir ?? process.env.UAP_MODELS_DIR ?? (shared ? path.join(shared, 'models') : undefined);
   const cacheDir = opts.cacheDir ?? defaultCacheDir();
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
   return {
