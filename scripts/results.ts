@@ -229,7 +229,10 @@ if (want('harden') && hardenRuns.length > 0) {
     const pools = (x: number[] | undefined) => (x ?? []).map((r) => pct(r)).join(' / ') || '—';
     out.push(`| ${h.method} | ${pct(h.before.cleanAccuracy)} → ${pct(h.after.cleanAccuracy)} | ${pct(h.before.freshFoolingRate)} → **${pct(h.after.freshFoolingRate)}** | ` +
       `${pools(h.before.poolFoolingRates)} → ${pools(h.after.poolFoolingRates)} | ${secs(h.wallSeconds.total)} (training ${secs(h.wallSeconds.training)}) |`);
-    commands.push(`uap harden --model mnist --method ${h.method} --xi ${h.settings.xi} --pool ${h.settings.pool ?? 0} --epochs ${h.settings.epochs} --out ${h.hardenedModel}   # ${secs(h.wallSeconds.total)}, ${h.createdAt}`);
+    const st = h.settings;
+    const limit = st.trainImages < 60000 ? ` --limit ${st.trainImages}` : '';
+    commands.push(`uap harden --model mnist --method ${h.method} --xi ${st.xi} --pool ${st.pool ?? 0} --attack-size ${st.attackSize} --deepfool-batch ${st.deepfoolBatch} ` +
+      `--max-passes ${st.maxPasses} --epochs ${st.epochs}${limit} --out ${h.hardenedModel}   # ${secs(h.wallSeconds.total)}, ${h.createdAt}`);
   }
   out.push('');
 }
