@@ -157,11 +157,11 @@ flush();
 const TARGET = process.env.RESULTS_TARGET ?? 'n01622779'; // great grey owl, the paper's dominant label (Fig. 7)
 if (want('targeted')) {
   const m = MODELS[0]!;
-  const dir = runDir(m, 'targeted');
+  const dir = runDir(m, `targeted${process.env.RESULTS_TARGET_EPOCHS ?? '15'}`);
   const epochs = process.env.RESULTS_TARGET_EPOCHS ?? '15';
-  const c = note(uap(`targeted-${m}`, ['compute', '--model', m, '--data', TRAIN, '--limit', String(X_SIZE), '--norm', 'inf', '--xi', '10',
+  const c = note(uap(`targeted${epochs}-${m}`, ['compute', '--model', m, '--data', TRAIN, '--limit', String(X_SIZE), '--norm', 'inf', '--xi', '10',
     '--max-passes', epochs, '--delta', '0.05', '--seed', '1', '--method', 'sgd', '--loss', 'ce', '--target', TARGET, '--out', dir]));
-  const v = note(uap(`targeted-val-${m}`, ['eval', '--model', m, '--data', VAL, '--perturbation', dir, '--target', TARGET]));
+  const v = note(uap(`targeted${epochs}-val-${m}`, ['eval', '--model', m, '--data', VAL, '--perturbation', dir, '--target', TARGET]));
   out.push('## Targeted universal perturbation', '');
   out.push(`SGD toward class ${TARGET} (${v.json.targetName}) on ${m}, ℓ∞ ξ = 10, |X| = ${X_SIZE}, ${c.json.history.length} epochs ` +
     `(target success on X ${pct(c.json.history.at(-1)?.targetSuccess)}): **${pct(v.json.targetSuccess)} of the val photos go to the target** ` +
