@@ -35,7 +35,7 @@ interface Step {
 }
 
 mkdirSync(RUNS, { recursive: true });
-const shown = (p: string) => p.replace(SHARED, '../shared').replace(RUNS, 'runs/results').replace(process.cwd() + '/', '');
+const shown = (p: string) => p.replaceAll(SHARED, '../shared').replaceAll(RUNS, 'runs/results').replaceAll(process.cwd() + '/', '');
 
 /** Runs `uap ARGS --json`, caching its JSON output under runs/results/NAME.json. */
 function uap(name: string, args: string[]): Step {
@@ -62,7 +62,7 @@ function flush(): void {
   writeFileSync('docs/results.md', [...out, ...tail].join('\n'));
 }
 const note = (s: Step) => {
-  commands.push(`${s.command}   # ${secs(s.seconds)}, ${s.finishedAt}`);
+  commands.push(`${shown(s.command)}   # ${secs(s.seconds)}, ${s.finishedAt}`);
   return s;
 };
 
