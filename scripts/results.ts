@@ -34,12 +34,12 @@ interface Step {
   finishedAt: string;
 }
 
-mkdirSync(RUNS, { recursive: true });
+mkdirSync(path.join(RUNS, 'steps'), { recursive: true });
 const shown = (p: string) => p.replaceAll(SHARED, '../shared').replaceAll(RUNS, 'runs/results').replaceAll(process.cwd() + '/', '');
 
 /** Runs `uap ARGS --json`, caching its JSON output under runs/results/NAME.json. */
 function uap(name: string, args: string[]): Step {
-  const cache = path.join(RUNS, `${name}.json`);
+  const cache = path.join(RUNS, 'steps', `${name}.json`); // apart from the runs themselves, which `uap report` reads
   if (!FRESH && existsSync(cache)) return JSON.parse(readFileSync(cache, 'utf8')) as Step;
   const command = `uap ${args.map(shown).join(' ')}`;
   console.error(`\n▶ ${command}`);
