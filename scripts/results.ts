@@ -257,7 +257,7 @@ function renderTransfer(m: any): string {
 }
 
 function sweepRows(j: any): { size: number; foolingRateX: number; foolingRateVal: number; seconds: number }[] {
-  return Array.isArray(j) ? j : (j.results ?? j.rows ?? []);
+  return Array.isArray(j) ? j : (j.sizes ?? j.results ?? j.rows ?? []);
 }
 
 function renderSubspace(j: any): string {
