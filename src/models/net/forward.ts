@@ -27,33 +27,30 @@ function padExplicit(x: tf.Tensor4D, pad: Padding): [tf.Tensor4D, 'same' | 'vali
   return [tf.pad(x, [[0, 0], pad[0], pad[1], [0, 0]]), 'valid'];
 }
 
+type ConvOp = Extract<NetOp, { kind: 'conv2d' | 'depthwiseConv2d' }>;
+type FusedConv = (args: Parameters<typeof tf.fused.depthwiseConv2d>[0]) => tf.Tensor;
+
+/** A fused (depthwise) convolution with bias and activation; explicit padding becomes a zero-pad first. */
+function convolve(fused: FusedConv, op: ConvOp, x: tf.Tensor4D): tf.Tensor {
+  const [xp, pad] = padExplicit(x, op.pad);
+  return fused({
+    x: xp,
+    filter: op.filter,
+    strides: op.strides,
+    pad,
+    dilations: op.dilations ?? [1, 1],
+    bias: op.bias,
+    ...fusedActivation(op.activation),
+  });
+}
+
 export function applyOp(op: NetOp, ins: tf.Tensor[]): tf.Tensor {
   const x = ins[0]!;
   switch (op.kind) {
-    case 'conv2d': {
-      const [xp, pad] = padExplicit(x as tf.Tensor4D, op.pad);
-      return tf.fused.conv2d({
-        x: xp,
-        filter: op.filter,
-        strides: op.strides,
-        pad,
-        dilations: op.dilations ?? [1, 1],
-        bias: op.bias,
-        ...fusedActivation(op.activation),
-      });
-    }
-    case 'depthwiseConv2d': {
-      const [xp, pad] = padExplicit(x as tf.Tensor4D, op.pad);
-      return tf.fused.depthwiseConv2d({
-        x: xp,
-        filter: op.filter,
-        strides: op.strides,
-        pad,
-        dilations: op.dilations ?? [1, 1],
-        bias: op.bias,
-        ...fusedActivation(op.activation),
-      });
-    }
+    case 'conv2d':
+      return convolve(tf.fused.conv2d as FusedConv, op, x as tf.Tensor4D);
+    case 'depthwiseConv2d':
+      return convolve(tf.fused.depthwiseConv2d as FusedConv, op, x as tf.Tensor4D);
     case 'scaleShift':
       return activate(tf.add(tf.mul(x, op.scale), op.shift), op.activation);
     case 'activation':
