@@ -1,14 +1,18 @@
 import * as tf from '@tensorflow/tfjs';
 import { UapError } from '../errors.js';
 import { parseManifest } from '../models/loaders/weights.js';
+import type { Preprocessing } from '../models/loaders/common.js';
 import { checkWeightPath, type ModelFolder } from '../models/load.js';
+import { classifierTopology } from './head.js';
 
 /**
  * A TF.js *layers* model (trainable, with tfjs's own layers and optimisers) from a ModelFolder — the same
  * file access loadModel uses (Node: src/node/model-files.ts nodeModelIO; browser: fetch), so weight paths
  * are checked the same way. Defences train these; attacks and evaluation use loadModel's Classifier.
+ * The topology is rewritten to the Classifier's function (src/defense/head.ts): `preprocessing` (the zoo
+ * entry's) becomes a first Rescaling layer, and a final softmax is dropped, so the model maps pixels to logits.
  */
-export async function loadLayersModelFromFolder(folder: ModelFolder, file = 'model.json'): Promise<tf.LayersModel> {
+export async function loadLayersModelFromFolder(folder: ModelFolder, file = 'model.json', opts: { preprocessing?: Preprocessing } = {}): Promise<tf.LayersModel> {
   const source = `${folder.name.replace(/[\\/]+$/, '')}/${file}`;
   let json: { modelTopology?: unknown; format?: string; weightsManifest?: unknown };
   try {
@@ -36,10 +40,9 @@ export async function loadLayersModelFromFolder(folder: ModelFolder, file = 'mod
     weightData.set(s, off);
     off += s.length;
   }
+  const modelTopology = classifierTopology(json.modelTopology, opts.preprocessing, source) as tf.io.ModelArtifacts['modelTopology'];
   try {
-    return await tf.loadLayersModel(
-      tf.io.fromMemory({ modelTopology: json.modelTopology as tf.io.ModelArtifacts['modelTopology'], weightSpecs, weightData: weightData.buffer }),
-    );
+    return await tf.loadLayersModel(tf.io.fromMemory({ modelTopology, weightSpecs, weightData: weightData.buffer }));
   } catch (e) {
     throw new UapError('BAD_MODEL', `cannot build the layers model: ${(e as Error).message}`, source);
   }
