@@ -6,6 +6,7 @@ import { evaluatePerturbation } from '../eval/fooling-rate.js';
 import { createRng, gaussianArray } from '../util/rng.js';
 import { lpNorm } from './project.js';
 import { lossGradient, lossValue, sgdPerturbation, type SgdOptions } from './sgd.js';
+import type { PassRecord } from './universal.js';
 import { MlpClassifier } from './testing/affine-classifier.js';
 
 await tf.setBackend('cpu');
@@ -100,6 +101,27 @@ test('deterministic for a seed; delta stops early; abort returns the last epoch'
   assert.deepEqual(res.v, epoch1);
 });
 
+test('augmentation changes the steps, stays seeded, and a resumed run repeats the uninterrupted one', async () => {
+  const opts: SgdOptions = { norm: 'inf', xi: 30, epochs: 2, seed: 5, batchSize: 16, augment: { flip: true, minScale: 0.75 } };
+  const plain = await sgdPerturbation(mlp, U, { ...opts, augment: undefined });
+  const full = await sgdPerturbation(mlp, U, opts);
+  assert.notDeepEqual(full.v, plain.v, 'augmentation has an effect');
+  let after1: Float32Array | null = null;
+  let history1: PassRecord[] = [];
+  const ctl = new AbortController();
+  await sgdPerturbation(mlp, U, {
+    ...opts,
+    signal: ctl.signal,
+    onPassEnd: (v, h) => {
+      after1 = v.slice();
+      history1 = h.slice();
+      ctl.abort();
+    },
+  });
+  const resumed = await sgdPerturbation(mlp, U, { ...opts, initial: { v: after1!, pass: 1, history: history1 } });
+  assert.deepEqual(resumed.v, full.v);
+});
+
 test('bad options are rejected with BAD_ARGUMENT naming the option', async () => {
   const base: SgdOptions = { norm: 'inf', xi: 10 };
   const cases: [Record<string, unknown>, RegExp][] = [
@@ -112,6 +134,7 @@ test('bad options are rejected with BAD_ARGUMENT naming the option', async () =>
     [{ target: 10 }, /target/],
     [{ delta: 1 }, /delta/],
     [{ kappa: -1 }, /kappa/],
+    [{ augment: { minScale: 0 } }, /minScale/],
   ];
   for (const [o, re] of cases) {
     await assert.rejects(

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { UapError } from '../errors.js';
 import { evaluatePerturbation, predict } from '../eval/fooling-rate.js';
 import type { Classifier } from '../models/classifier.js';
+import { augmentImages, checkAugment, isIdentity, type AugmentOptions } from '../data/augment.js';
 import { createRng, permutation } from '../util/rng.js';
 import { checkNorm, checkXi, lpNorm, projectLp, type LpNorm } from './project.js';
 import { range, toSource, type ImageSource } from './source.js';
@@ -39,6 +40,11 @@ export interface SgdOptions {
   kappa?: number;
   /** Targeted: the class every image should be pushed to. */
   target?: number;
+  /**
+   * Random flips and crops of each minibatch's images (not of v), so that v fits photos like X rather than X
+   * itself. Evaluation on X stays on the images as given. Default: none.
+   */
+  augment?: AugmentOptions;
   /** Stop once the fooling rate (targeted: target success) reaches 1 − δ; by default all epochs run. */
   delta?: number;
   seed?: number;
@@ -141,6 +147,7 @@ export async function sgdPerturbation(
     throw new UapError('BAD_ARGUMENT', `class ${target} outside 0..${K - 1}`, 'target');
   }
   const targeted = target !== undefined;
+  const augment = options.augment ? checkAugment(options.augment, 'augment') : undefined;
 
   const source = toSource(X, 'X');
   const n = source.size;
@@ -183,7 +190,12 @@ export async function sgdPerturbation(
   const m2 = new Float32Array(d);
   let adamT = 0;
   const rng = createRng(seed);
-  for (let p = 0; p < startPass; p++) permutation(n, rng);
+  // Augmentation draws come from their own stream, so turning it on does not change the visiting order.
+  const augmentRng = createRng(seed + 0x5eed);
+  for (let p = 0; p < startPass; p++) {
+    permutation(n, rng);
+    for (let k = 0; k < 4 * n; k++) augmentRng();
+  }
 
   for (let pass = startPass + 1; pass <= epochs; pass++) {
     const t0 = performance.now();
@@ -195,7 +207,12 @@ export async function sgdPerturbation(
       if (options.signal?.aborted) return result(true);
       const idx = range(start, Math.min(n, start + batchSize), order);
       const cls = targeted ? new Int32Array(idx.length).fill(target) : Int32Array.from(idx, (i) => cleanPred[i]!);
-      const x = await source.get(idx);
+      let x = await source.get(idx);
+      if (augment && !isIdentity(augment)) {
+        const a = augmentImages(x, augment, augmentRng);
+        x.dispose();
+        x = a;
+      }
       const vt = tf.tensor3d(w, shape);
       const clsT = tf.tensor1d(cls, 'int32');
       const sum = tf.add(x, vt) as tf.Tensor4D;

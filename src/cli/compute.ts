@@ -11,7 +11,7 @@ import type { PerturbationRecord } from '../io/perturbation-record.js';
 import { loadPerturbation, savePerturbation } from '../node/perturbation-files.js';
 import { openData, openModel } from './context.js';
 import { perturbationRecord } from './record.js';
-import { addAlgorithm1Options, fmtPct, int, norm, parseAlgorithm1Options, positive, type Algorithm1Flags } from './options.js';
+import { addAlgorithm1Options, augment, fmtPct, int, norm, parseAlgorithm1Options, positive, type Algorithm1Flags } from './options.js';
 import { progressBar } from './progress.js';
 
 export interface ComputeFlags extends Algorithm1Flags {
@@ -32,6 +32,7 @@ export interface ComputeFlags extends Algorithm1Flags {
   stepSize?: string;
   loss: string;
   optimizer: string;
+  augment: string;
 }
 
 /** `uap compute`: Algorithm 1 on a model and a data set; checkpoints after every pass. */
@@ -51,6 +52,7 @@ export function registerCompute(program: Command): void {
     .option('--step-size <x>', 'sgd: largest step in pixels (default ξ/10)')
     .option('--loss <name>', 'sgd: ce (cross-entropy of the clean prediction) or margin (clamped CW margin)', 'ce')
     .option('--optimizer <name>', 'sgd: sgd (sign steps for ℓ∞) or adam', 'sgd')
+    .option('--augment <list>', 'sgd: random views of X at each step, so v fits new photos too: flip, crop (crops of 80–100% of the side), crop:SCALE, or none', 'none')
     .option('--seed <n>', 'seed of the visiting order and of --limit', '1')
     .option('--no-clip', 'do not clip x + v to 0..255')
     .requiredOption('--out <dir>', 'where perturbation.npy/.json/.png go')
@@ -79,6 +81,7 @@ export async function computeCommand(program: Command, f: ComputeFlags): Promise
     stepSize: f.stepSize === undefined ? xi / 10 : positive('--step-size', f.stepSize),
     loss: f.loss as 'ce' | 'margin',
     optimizer: f.optimizer as 'sgd' | 'adam',
+    augment: augment('--augment', f.augment),
   };
   const options = {
     ...alg1,
@@ -156,7 +159,8 @@ export async function computeCommand(program: Command, f: ComputeFlags): Promise
     } else if (e.phase === 'pass-end') {
       bar.stop();
       barPass = -1;
-      console.error(`pass ${e.record.pass}: fooling rate on X ${fmtPct(e.record.foolingRate)} (‖v‖∞ ${e.record.normInf.toFixed(2)}, ‖v‖₂ ${e.record.norm2.toFixed(1)}, ${e.record.seconds.toFixed(1)} s)`);
+      const hit = e.record.targetSuccess === undefined ? '' : `, target success ${fmtPct(e.record.targetSuccess)}`;
+      console.error(`pass ${e.record.pass}: fooling rate on X ${fmtPct(e.record.foolingRate)}${hit} (‖v‖∞ ${e.record.normInf.toFixed(2)}, ‖v‖₂ ${e.record.norm2.toFixed(1)}, ${e.record.seconds.toFixed(1)} s)`);
     }
   };
 

@@ -35,6 +35,7 @@ export function registerDemo(program: Command): void {
         method: o.method,
         loss: 'ce',
         optimizer: 'sgd',
+        augment: 'none',
         out: o.out,
       });
       const universal = await evalCommand(program, { ...common, data: 'mnist:test', perturbation: path.join(o.out, 'perturbation.npy') });

@@ -1,5 +1,6 @@
 import { UapError } from '../errors.js';
 import type { LpNorm } from '../attacks/project.js';
+import type { AugmentOptions } from '../data/augment.js';
 
 /** Parsers for CLI values: each names the flag it rejects. */
 
@@ -75,4 +76,21 @@ export function parseAlgorithm1Options(f: Algorithm1Flags, p: LpNorm) {
     deepfoolBatchSize: int('--deepfool-batch', f.deepfoolBatch, 1),
     keepBest: Boolean(f.keepBest),
   };
+}
+
+/** `--augment flip,crop` or `crop:0.7` (smallest crop side; `crop` alone means 0.8). */
+export function augment(flag: string, value: string): AugmentOptions {
+  const out: AugmentOptions = {};
+  for (const part of value.split(',').map((p) => p.trim())) {
+    const [kind, arg] = part.split(':');
+    if (kind === 'flip' && arg === undefined) out.flip = true;
+    else if (kind === 'crop') {
+      const s = arg === undefined ? 0.8 : num(flag, arg);
+      if (!(s > 0 && s <= 1)) throw new UapError('BAD_ARGUMENT', `the crop scale must be in (0, 1], got ${arg}`, flag);
+      out.minScale = s;
+    } else if (kind !== 'none' || arg !== undefined) {
+      throw new UapError('BAD_ARGUMENT', `expected a comma-separated list of flip, crop or crop:SCALE (or none), got "${part}"`, flag);
+    }
+  }
+  return out;
 }
