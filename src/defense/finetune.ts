@@ -57,6 +57,29 @@ export interface TrainLoopOptions {
   onBatch?: (e: DefenseProgress) => void;
   /** Stops at the next minibatch boundary (the weights keep the steps taken so far). */
   signal?: AbortSignal;
+  /**
+   * Run the layers in training mode (default true). false: batch norms use (and keep) their moving
+   * statistics and dropout is off — what fine-tuning only the head of a frozen network needs, since tfjs
+   * batch norms in training mode use batch statistics and update their moving averages even when frozen.
+   */
+  training?: boolean;
+  /**
+   * Resume after these completed epochs (the caller has restored the weights, and the optimiser if it
+   * passes its own). Their random draws are replayed without training, so later epochs see the same
+   * visiting orders and perturbation draws as an uninterrupted run.
+   */
+  resume?: { epochs: readonly EpochRecord[]; steps: number; seconds: number };
+  /** Called (and awaited) after every completed epoch, e.g. to checkpoint the weights. */
+  onEpochEnd?: (e: EpochEnd) => void | Promise<void>;
+}
+
+export interface EpochEnd {
+  record: EpochRecord;
+  /** Every completed epoch so far, resumed ones included. */
+  epochs: readonly EpochRecord[];
+  steps: number;
+  /** UAT: the universal perturbation at the end of the epoch. */
+  v?: Float32Array;
 }
 
 export interface FinetuneOptions extends TrainLoopOptions {
@@ -129,15 +152,23 @@ export async function trainLoop(
   const size = data.shape[0] * data.shape[1] * data.shape[2];
   const batches = Math.ceil(data.n / batchSize);
   const started = Date.now();
-  const records: EpochRecord[] = [];
-  let steps = 0;
-  for (let epoch = 1; epoch <= epochs; epoch++) {
+  const records: EpochRecord[] = opts.resume ? opts.resume.epochs.slice() : [];
+  let steps = opts.resume?.steps ?? 0;
+  const seconds = () => (opts.resume?.seconds ?? 0) + (Date.now() - started) / 1000;
+  if (records.length > epochs) throw new UapError('BAD_ARGUMENT', `${records.length} epochs done, only ${epochs} asked for`, 'resume');
+  // Replay the random draws of the completed epochs (orders and perturbation choices do not depend on the weights).
+  const scratch = new Float32Array(Math.min(batchSize, data.n) * size);
+  for (let e = 0; e < records.length; e++) {
+    const order = permutation(data.n, rng);
+    for (let b = 0; b < batches; b++) makeBatch(order.subarray(b * batchSize, Math.min(data.n, (b + 1) * batchSize)), scratch);
+  }
+  for (let epoch = records.length + 1; epoch <= epochs; epoch++) {
     const t0 = Date.now();
     const order = permutation(data.n, rng);
     let lossSum = 0;
     let perturbed = 0;
     for (let b = 0; b < batches; b++) {
-      if (opts.signal?.aborted) return { epochs: records, steps, seconds: (Date.now() - started) / 1000, aborted: true };
+      if (opts.signal?.aborted) return { epochs: records, steps, seconds: seconds(), aborted: true };
       const idx = order.subarray(b * batchSize, Math.min(data.n, (b + 1) * batchSize));
       const pixels = new Float32Array(idx.length * size);
       perturbed += makeBatch(idx, pixels);
@@ -157,13 +188,14 @@ export async function trainLoop(
     const record: EpochRecord = { epoch, loss: lossSum / batches, perturbedShare: perturbed / data.n, seconds: (Date.now() - t0) / 1000 };
     onEpochEnd?.(record);
     records.push(record);
+    await opts.onEpochEnd?.({ record, epochs: records.slice(), steps });
   }
-  return { epochs: records, steps, seconds: (Date.now() - started) / 1000, aborted: false };
+  return { epochs: records, steps, seconds: seconds(), aborted: false };
 }
 
 /** Softmax cross-entropy of a layers model's logits. */
-export function crossEntropy(model: tf.LayersModel, x: tf.Tensor4D, y: tf.Tensor2D): tf.Scalar {
-  return tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor2D) as tf.Scalar;
+export function crossEntropy(model: tf.LayersModel, x: tf.Tensor4D, y: tf.Tensor2D, training = true): tf.Scalar {
+  return tf.losses.softmaxCrossEntropy(y, model.apply(x, { training }) as tf.Tensor2D) as tf.Scalar;
 }
 
 /** Fine-tunes `model` in place on images perturbed with probability `probability` by a perturbation of the pool. */
@@ -186,7 +218,7 @@ export async function finetuneWithPerturbations(model: tf.LayersModel, data: Tra
       data,
       opts,
       rng,
-      (x, y) => optimizer.minimize(() => crossEntropy(model, x, y), true, vars)!,
+      (x, y) => optimizer.minimize(() => crossEntropy(model, x, y, opts.training ?? true), true, vars)!,
       K,
       (idx, out) => {
         let perturbed = 0;

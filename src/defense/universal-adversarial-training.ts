@@ -7,6 +7,7 @@ import {
   crossEntropy,
   trainLoop,
   type DefenseResult,
+  type EpochEnd,
   type TrainingSet,
   type TrainLoopOptions,
 } from './finetune.js';
@@ -66,6 +67,7 @@ export async function universalAdversarialTraining(model: tf.LayersModel, data: 
   const v = tf.variable(v0, true, `uat_v_${Math.random().toString(36).slice(2)}`);
   v0.dispose();
   let mask = new Float32Array(0);
+  const training = opts.training ?? true;
 
   const perturb = (x: tf.Tensor4D, vv: tf.Tensor, m?: tf.Tensor): tf.Tensor4D => {
     const s = tf.add(x, m ? tf.mul(m, vv) : vv) as tf.Tensor4D;
@@ -76,22 +78,24 @@ export async function universalAdversarialTraining(model: tf.LayersModel, data: 
   const step = (x: tf.Tensor4D, y: tf.Tensor2D): tf.Scalar => {
     const m = tf.tensor4d(mask, [mask.length, 1, 1, 1]);
     if (opts.simultaneous) {
-      const { value, grads } = tf.variableGrads(() => crossEntropy(model, perturb(x, v, m), y), [...vars, v]);
+      const { value, grads } = tf.variableGrads(() => crossEntropy(model, perturb(x, v, m), y, training), [...vars, v]);
       const gv = grads[v.name]!;
       delete grads[v.name];
       optimizer.applyGradients(grads);
       ascend(gv);
       return value;
     }
-    const gv = tf.grad((vv: tf.Tensor) => crossEntropy(model, perturb(x, vv), y))(v);
+    const gv = tf.grad((vv: tf.Tensor) => crossEntropy(model, perturb(x, vv), y, training))(v);
     ascend(gv);
-    return optimizer.minimize(() => crossEntropy(model, perturb(x, v, m), y), true, vars)!;
+    return optimizer.minimize(() => crossEntropy(model, perturb(x, v, m), y, training), true, vars)!;
   };
 
   try {
+    // The checkpoint hook also gets v (resume passes it back as `initial`).
+    const onEpochEnd = opts.onEpochEnd && (async (e: EpochEnd) => opts.onEpochEnd!({ ...e, v: (await v.data()) as Float32Array }));
     const result = await trainLoop(
       data,
-      opts,
+      { ...opts, onEpochEnd },
       rng,
       step,
       K,
