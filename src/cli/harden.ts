@@ -182,6 +182,7 @@ export async function runHarden(
     log(`resuming: ${state.pool.length}/${s.pool} pool perturbations, fresh-before ${state.freshBefore ? 'done' : 'not done'}, ${state.training?.epochs.length ?? 0}/${s.epochs} epochs` +
       (state.attack ? `, ${state.attack.key} after pass ${state.attack.pass}` : ''));
   } else {
+    if (ck.exists()) log(`note: ${ck.dir} holds an interrupted run; it is replaced (use --resume to continue it)`);
     await ck.clear();
     state = { formatVersion: 1, settings: key, pool: [], evaluationSeconds: 0, elapsedSeconds: 0 };
   }
