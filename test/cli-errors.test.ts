@@ -31,6 +31,16 @@ test('ξ ≤ 0 and δ outside (0, 1) are refused before any work, and nothing is
   }
 });
 
+test('a bad --augment list is refused before any work, naming the flag and the bad part', () => {
+  for (const value of ['mirror', 'crop:0', 'crop:1.5', 'flip:2']) {
+    const out = path.join(tmp, `augment-${value}`);
+    const r = uap(...computeArgs(out, ['--method', 'sgd', '--augment', value]));
+    assert.equal(r.code, 2, `${value}: exit ${r.code}, ${r.stderr}`);
+    assert.match(r.stderr, /uap: --augment: /);
+    assert.equal(existsSync(out), false);
+  }
+});
+
 test('an unknown model name is refused, naming it', () => {
   const r = uap(...computeArgs(path.join(tmp, 'm'), []).map((a) => (a === 'mnist' ? 'no_such_model' : a)));
   assert.equal(r.code, 4, r.stderr);
