@@ -5,7 +5,7 @@ import { sgdPerturbation, type SgdProgress } from '../attacks/sgd.js';
 import { universalPerturbation, type PassRecord, type UniversalProgress } from '../attacks/universal.js';
 import { batchSource } from '../data/batch-source.js';
 import { selectBatch, type Batch } from '../data/batch.js';
-import { finetuneWithPerturbations, type DefenseProgress, type DefenseResult, type EpochEnd } from '../defense/finetune.js';
+import { finetuneWithPerturbations, type DefenseProgress, type DefenseResult, type EpochEnd, type TrainingSet } from '../defense/finetune.js';
 import { freezeAllButLast } from '../defense/head.js';
 import { loadLayersModelFromFolder } from '../defense/layers-model.js';
 import { universalAdversarialTraining } from '../defense/universal-adversarial-training.js';
@@ -36,8 +36,8 @@ import { progressBar } from './progress.js';
 export type HardenMethod = 'finetune' | 'uat';
 /** How the pool and fresh perturbations are computed: Algorithm 1 (DeepFool steps) or SGD on v. */
 export type HardenAttack = 'deepfool' | 'sgd';
-/** Training labels: the true ones, or the original model's clean top-1 (self-distillation). */
-export type HardenLabels = 'true' | 'clean';
+/** Training targets: the true labels, the original model's clean top-1, or its clean softmax (soft self-distillation). */
+export type HardenLabels = 'true' | 'clean' | 'soft';
 
 export interface HardenSettings {
   model: string;
@@ -382,10 +382,28 @@ function restoreAdamPowers(optimizer: tf.Optimizer, powers: [number, number] | u
   });
 }
 
-/** Training labels: the true ones, or the original model's own clean predictions (self-distillation). */
-async function trainingLabels(s: HardenSettings, original: Classifier, train: Batch): Promise<Int32Array> {
-  if ((s.labels ?? 'true') === 'true') return train.labels;
-  return predict(original, batchSource(train), 64);
+/**
+ * What the defence trains toward: the true labels; the original model's clean top-1 ('clean'); or its clean
+ * softmax ('soft': the labels are then its top-1, the targets the distributions).
+ */
+async function trainingData(s: HardenSettings, original: Classifier, train: Batch): Promise<TrainingSet> {
+  const kind = s.labels ?? 'true';
+  if (kind === 'true') return train;
+  if (kind === 'clean') return { ...train, labels: await predict(original, batchSource(train), 64) };
+  const source = batchSource(train);
+  const K = original.labels.ids.length;
+  const targets = new Float32Array(train.n * K);
+  const labels = new Int32Array(train.n);
+  for (let start = 0; start < train.n; start += 64) {
+    const idx = Int32Array.from({ length: Math.min(64, train.n - start) }, (_, j) => start + j);
+    const x = await source.get(idx);
+    const z = await original.logits(x);
+    const [p, top] = tf.tidy(() => [tf.softmax(z), tf.argMax(z, 1)]);
+    targets.set(await p.data(), start * K);
+    labels.set(await top.data(), start);
+    tf.dispose([x, z, p, top]);
+  }
+  return { ...train, labels, targets };
 }
 
 /** Step 3: fine-tuning or UAT, resumed from the last checkpointed epoch and checkpointed after each. */
@@ -423,8 +441,7 @@ async function defend(
   if (prev?.done) return { epochs: prev.epochs, steps: prev.steps, seconds: prev.seconds, aborted: false, ...uatNormInf(uatV) };
   if (prev) log(`resuming training after epoch ${prev.epochs.length}`);
 
-  const labels = await trainingLabels(s, original, train);
-  const data = { ...train, labels };
+  const data = await trainingData(s, original, train);
   const onEpochEnd = async (e: EpochEnd) => {
     const weights = layers.getWeights();
     const opt = await optimizer.getWeights();
@@ -519,7 +536,7 @@ export function registerHarden(program: Command): void {
     .option('--step-size <x>', 'uat: ascent step on v (default ξ/10)')
     .option('--attack <name>', 'how the pool and fresh perturbations are computed: deepfool (Algorithm 1) or sgd (SGD on v, --max-passes epochs; much cheaper on ImageNet models)', 'deepfool')
     .option('--trainable-layers <n>', 'train only the last n layers that have weights (e.g. 1: the classifier head); all layers then run in inference mode (default: all layers train)')
-    .option('--labels <kind>', 'training labels: true (from the data) or clean (the original model\'s own clean top-1: self-distillation, keeps classes absent from the training data alive)', 'true')
+    .option('--labels <kind>', 'training targets: true (the labels of the data), clean (the original model\'s own clean top-1) or soft (its clean softmax: self-distillation that keeps classes absent from the training data alive)', 'true')
     .option('--data <spec>', 'training images', 'mnist:train')
     .option('--limit <n>', 'use the first n training images of a seeded shuffle')
     .option('--test <spec>', 'test images for the measurements', 'mnist:test')
@@ -552,7 +569,7 @@ export async function hardenCommand(program: Command, f: HardenFlags): Promise<H
   const attack = f.attack ?? 'deepfool';
   if (attack !== 'deepfool' && attack !== 'sgd') throw new UapError('BAD_ARGUMENT', `must be deepfool or sgd, got "${attack}"`, '--attack');
   const labels = f.labels ?? 'true';
-  if (labels !== 'true' && labels !== 'clean') throw new UapError('BAD_ARGUMENT', `must be true or clean, got "${labels}"`, '--labels');
+  if (labels !== 'true' && labels !== 'clean' && labels !== 'soft') throw new UapError('BAD_ARGUMENT', `must be true, clean or soft, got "${labels}"`, '--labels');
   const settings: HardenSettings = {
     model: f.model,
     modelsDir: f.modelsDir,

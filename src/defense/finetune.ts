@@ -18,6 +18,13 @@ export interface TrainingSet {
   labels: Int32Array;
   n: number;
   shape: readonly [number, number, number];
+  /**
+   * Soft targets, n × classes (each row a distribution), used instead of one-hot labels when present —
+   * e.g. the original model's own softmax on the clean image (self-distillation): an image then only pulls
+   * the model where its prediction moves away from the original's, and classes absent from the data keep
+   * their share instead of being pushed down.
+   */
+  targets?: Float32Array;
 }
 
 export interface DefenseProgress {
@@ -131,6 +138,9 @@ export function checkTrainingSet(model: tf.LayersModel, data: TrainingSet): numb
     const y = data.labels[i]!;
     if (!(y >= 0 && y < K)) throw new UapError('BAD_INPUT', `image ${i} has label ${y}: training needs a class in 0..${K - 1} for every image`, 'training data');
   }
+  if (data.targets && data.targets.length !== data.n * K) {
+    throw new UapError('BAD_INPUT', `${data.targets.length} soft-target values, ${data.n} images × ${K} classes needed`, 'training data');
+  }
   return K;
 }
 
@@ -174,9 +184,11 @@ export async function trainLoop(
       perturbed += makeBatch(idx, pixels);
       const labels = new Int32Array(idx.length);
       idx.forEach((i, j) => (labels[j] = data.labels[i]!));
+      const soft = data.targets ? new Float32Array(idx.length * K) : undefined;
+      if (soft) idx.forEach((i, j) => soft.set(data.targets!.subarray(i * K, (i + 1) * K), j * K));
       const cost = tf.tidy(() => {
         const x = tf.tensor4d(pixels, [idx.length, ...data.shape]);
-        const y = tf.oneHot(tf.tensor1d(labels, 'int32'), K).toFloat() as tf.Tensor2D;
+        const y = soft ? tf.tensor2d(soft, [idx.length, K]) : (tf.oneHot(tf.tensor1d(labels, 'int32'), K).toFloat() as tf.Tensor2D);
         return step(x, y);
       });
       const loss = (await cost.data())[0]!;

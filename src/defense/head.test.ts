@@ -23,14 +23,18 @@ function noise(n: number, shape: [number, number, number], classes: number, seed
   return { images, labels: Int32Array.from({ length: n }, (_, i) => i % classes), n, shape };
 }
 
-/** A small model with a batch norm, a softmax and a trailing reshape, like the Keras MobileNets. */
+/**
+ * A small model with a batch norm, a softmax and a trailing reshape, like the Keras MobileNets. Seeded
+ * initialisers; the layer names are fixed (the tests look for them).
+ */
 function smallKerasLike(): tf.LayersModel {
   const input = tf.input({ shape: [8, 8, 3] });
-  let h = tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', kernelInitializer: 'glorotUniform', name: 'c1' }).apply(input) as tf.SymbolicTensor;
+  const init = (seed: number) => tf.initializers.glorotUniform({ seed });
+  let h = tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', kernelInitializer: init(1), name: 'c1' }).apply(input) as tf.SymbolicTensor;
   h = tf.layers.batchNormalization({ name: 'bn1', movingMeanInitializer: 'ones' }).apply(h) as tf.SymbolicTensor;
   h = tf.layers.globalAveragePooling2d({ name: 'gap' }).apply(h) as tf.SymbolicTensor;
   h = tf.layers.reshape({ targetShape: [1, 1, 4], name: 'r1' }).apply(h) as tf.SymbolicTensor;
-  h = tf.layers.conv2d({ filters: 5, kernelSize: 1, name: 'preds' }).apply(h) as tf.SymbolicTensor;
+  h = tf.layers.conv2d({ filters: 5, kernelSize: 1, kernelInitializer: init(2), name: 'preds' }).apply(h) as tf.SymbolicTensor;
   h = tf.layers.activation({ activation: 'softmax', name: 'act_softmax' }).apply(h) as tf.SymbolicTensor;
   h = tf.layers.reshape({ targetShape: [5], name: 'r2' }).apply(h) as tf.SymbolicTensor;
   return tf.model({ inputs: input, outputs: h });
@@ -97,4 +101,30 @@ test('freezeAllButLast on the MNIST CNN: a frozen feature extractor keeps its we
   // the two convolutions are frozen; the two dense layers train
   assert.deepEqual(moved, [false, false, true, true]);
   model.dispose();
+});
+
+test('soft targets: training toward the model\'s own clean softmax leaves clean images without a pull; one-hot labels do pull', async () => {
+  const data = noise(16, [28, 28, 1], 10, 5);
+  const run = async (soft: boolean) => {
+    const model = buildMnistCnn(3);
+    const z = model.predict(tf.tensor4d(data.images, [16, 28, 28, 1])) as tf.Tensor;
+    const targets = tf.softmax(z).dataSync() as Float32Array;
+    const w0 = model.getWeights().map((w) => w.dataSync().slice());
+    const sgd = tf.train.sgd(0.1);
+    await finetuneWithPerturbations(model, { ...data, targets: soft ? targets : undefined }, { pool: [new Float32Array(784)], probability: 0, epochs: 1, batchSize: 16, optimizer: sgd });
+    let moved = 0;
+    model.getWeights().forEach((w, i) => w.dataSync().forEach((x, j) => (moved = Math.max(moved, Math.abs(x - w0[i]![j]!)))));
+    tf.dispose(z);
+    sgd.dispose();
+    model.dispose();
+    return moved;
+  };
+  const soft = await run(true);
+  const hard = await run(false);
+  assert.ok(soft < 1e-6, `weights moved by ${soft} toward the model's own predictions`);
+  assert.ok(hard > 1e-4, `weights moved by ${hard} toward one-hot labels`);
+  await assert.rejects(
+    finetuneWithPerturbations(buildMnistCnn(3), { ...data, targets: new Float32Array(5) }, { pool: [new Float32Array(784)] }),
+    (e: unknown) => e instanceof UapError && e.code === 'BAD_INPUT',
+  );
 });
