@@ -106,7 +106,7 @@ out.push('- Wall times vary by ±50% between runs here: the 2 cores were shared 
 out.push('');
 out.push('## Left out');
 out.push('- The paper\'s setting: 10 pool perturbations, Algorithm 1 (DeepFool steps), the full ImageNet training set, 5 epochs of the whole network.');
-out.push('  Here: SGD perturbations (`--attack sgd`, about 10× cheaper), 500 photos, only the last layer (all layers in inference mode).');
+out.push('  Here: SGD perturbations (`--attack sgd`; Algorithm 1 was not run on this model), 500 photos, only the last layer (all layers in inference mode).');
 out.push('- One seed, 200 val photos (±3.5 points of sampling error at 60%); no repeated runs.');
 out.push('- The fresh perturbation after fine-tuning is computed exactly like the one before (same X, seed, budget, stopping rule); a stronger attacker');
 out.push('  (more epochs, larger X, Algorithm 1) may do better against the hardened head.');
