@@ -22,7 +22,7 @@ function harden(out: string, ...extra: string[]) {
 test('uap harden refuses bad --attack, --labels and --trainable-layers values with exit 2, naming the flag, writing nothing', () => {
   const cases: [string, string, RegExp][] = [
     ['--attack', 'fgsm', /--attack: must be deepfool or sgd/],
-    ['--labels', 'soft', /--labels: must be true, clean or soft/],
+    ['--labels', 'onehot', /--labels: must be true, clean or soft/],
     ['--trainable-layers', '0', /--trainable-layers: must be an integer ≥ 1/],
     ['--trainable-layers', 'two', /--trainable-layers: /],
     // the MNIST CNN has 4 layers with weights: known only once the model is loaded, still before any attack
