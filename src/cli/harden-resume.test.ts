@@ -8,7 +8,7 @@ import path from 'node:path';
 import { before, test } from 'node:test';
 import { UapError } from '../errors.js';
 import { loadDataset } from '../node/datasets.js';
-import { runHarden, type HardenReport, type HardenSettings } from './harden.js';
+import { runHarden, type HardenReport, type HardenSettings } from './harden-run.js';
 
 /**
  * runHarden interrupted in the middle of a universal perturbation (after its first pass) and resumed gives the

@@ -6,7 +6,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { before, describe, test } from 'node:test';
-import { runHarden, type HardenReport } from '../cli/harden.js';
+import { runHarden, type HardenReport } from '../cli/harden-run.js';
 import { UapError } from '../errors.js';
 import { loadModel } from '../models/load.js';
 import { buildMnistCnn } from '../models/train/mnist-cnn.js';
