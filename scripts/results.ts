@@ -292,7 +292,7 @@ if (want('harden') && hardenRuns.length > 0) {
       ['--data', mnist ? undefined : TRAIN], ['--test', mnist ? undefined : VAL], ['--limit', mnist && st.trainImages < 60000 ? st.trainImages : undefined],
     ];
     const args = flags.filter(([, v]) => v !== undefined).map(([k, v]) => `${k} ${v}`).join(' ');
-    commands.push(`uap harden ${args} --out ${path.dirname(f)}   # ${secs(h.wallSeconds.total)}, ${h.createdAt}`);
+    commands.push(`uap harden ${shown(args)} --out ${path.dirname(f)}   # ${secs(h.wallSeconds.total)}, ${h.createdAt}`);
   }
   out.push('');
 }
