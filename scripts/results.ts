@@ -224,6 +224,14 @@ if (want('transfer')) {
   out.push('The last seven rows are the paper authors\' own 2017 perturbations (Caffe/TensorFlow models, ℓ∞ 10), imported from ../shared/perturbations/lts4. ' +
     'Perturbations are 224×224; a model with another input size would get a bilinear resize (re-projected to ℓ∞ 10).', '');
   out.push(renderTransfer(t.json), '');
+  // The perturbations of "Table 1 with augmentation": do random views of X also make v carry over to other networks?
+  const augmented = MODELS.map((m) => runDir(m, `linf-augment${AUGMENT_EPOCHS}`)).filter((d) => existsSync(path.join(d, 'perturbation.npy')));
+  if (augmented.length > 0) {
+    const a = note(uap(`transfer-augment${AUGMENT_EPOCHS}`, ['transfer', '--models', MODELS.join(','), '--perturbations', augmented.join(','), '--data', VAL, '--resize',
+      '--out', path.join(RUNS, `transfer-augment${AUGMENT_EPOCHS}.json`)]));
+    out.push(`The perturbations of "Table 1 with augmentation" (SGD, ${AUGMENT_EPOCHS} epochs, \`--augment flip,crop\`), same val photos:`, '');
+    out.push(renderTransfer(a.json), '');
+  }
 }
 
 flush();
