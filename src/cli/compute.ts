@@ -128,7 +128,8 @@ export async function computeCommand(program: Command, f: ComputeFlags): Promise
       norm: p,
       xi,
       method: f.method,
-      options: { ...options, ...(f.method === 'sgd' ? sgdOptions : {}), complete },
+      // Only the settings the method used: DeepFool's for Algorithm 1, the SGD ones for sgd.
+      options: { ...(f.method === 'sgd' ? { delta, maxPasses, limit: options.limit, ...sgdOptions } : options), complete },
       seed,
       data: { spec: f.data, n: X.n },
       clip: f.clip,

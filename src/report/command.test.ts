@@ -48,6 +48,9 @@ test('a webgl/unknown backend is left out; sgd and targets are spelled out; othe
   assert.equal(after('--loss'), 'margin');
   assert.equal(after('--optimizer'), 'adam');
   assert.ok(!reproduceArgs(record, 'o')!.includes('--loss'), 'sgd flags only for sgd');
+  assert.ok(!sgd.includes('--augment'), 'no --augment when the record has none');
+  const augmented = reproduceArgs({ ...record, method: 'sgd', options: { augment: { flip: true, minScale: 0.8 } } }, 'o')!;
+  assert.equal(augmented[augmented.indexOf('--augment') + 1], 'flip,crop:0.8');
 });
 
 test('wrapping breaks only before options, keeps each option with its value, and round-trips', () => {

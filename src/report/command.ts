@@ -23,6 +23,14 @@ export function reproduceCommand(record: PerturbationRecord, out: string, width 
   return words && wrapCommand(words.map(shellQuote), width);
 }
 
+/** `--augment`'s value for a recorded AugmentOptions ({ flip, minScale }), or undefined when it did nothing. */
+function augmentSpec(a: unknown): string | undefined {
+  if (!a || typeof a !== 'object') return undefined;
+  const { flip, minScale } = a as { flip?: unknown; minScale?: unknown };
+  const parts = [flip === true ? 'flip' : '', typeof minScale === 'number' && minScale < 1 ? `crop:${minScale}` : ''].filter(Boolean);
+  return parts.length ? parts.join(',') : undefined;
+}
+
 /** The words of reproduceCommand (unquoted), or undefined. */
 export function reproduceArgs(record: PerturbationRecord, out: string): string[] | undefined {
   const o = record.options;
@@ -50,6 +58,8 @@ export function reproduceArgs(record: PerturbationRecord, out: string): string[]
     flag('--step-size', 'stepSize');
     flag('--loss', 'loss');
     flag('--optimizer', 'optimizer');
+    const aug = augmentSpec(o.augment);
+    if (aug) args.push('--augment', aug);
   }
   args.push('--seed', String(record.seed));
   if (!record.clip) args.push('--no-clip');
