@@ -1,0 +1,94 @@
+import type { Net } from '../net/ir.js';
+import { emitBackwardOp, type BackwardState } from './export-backward.js';
+import { foldablePads, type ExportContext } from './export-context.js';
+import { emitForwardOp } from './export-forward.js';
+import { netShapes, storedDims } from './export-geometry.js';
+import { OnnxGraph } from './graph-builder.js';
+
+/**
+ * A Net as ONNX graphs, for ONNX Runtime (src/node/ort-classifier.ts). Shapes are static: one graph per
+ * batch size (ORT plans memory and picks kernels once per shape).
+ *
+ * - logits graph: `x` [N, H, W, C] pixels → `logits` [N, K].
+ * - gradient graph (k upstream rows per image): `x`, and `upstream` [k·N, K] with CLASS-MAJOR rows
+ *   (row j·N + i: the j-th upstream row of image i) → `logits` [N, K] and `grad`, ∂(Σ upstream ⊙ logits)/∂x
+ *   per row: [N, H, W, C] for k = 1 (a vjp), [N, k, H, W, C] otherwise (a Jacobian when the rows are
+ *   one-hot). One forward, one reverse pass; no weight gradients.
+ */
+
+export interface ExportOptions {
+  /**
+   * Input gradients of stride-1 convolutions: a Conv with the flipped filter (default) or a ConvTranspose
+   * on the forward filter. Strided ones are always ConvTranspose. Both are kept so that the bench can
+   * profile them (bench/profile-ort.ts).
+   */
+  stride1Grad?: 'conv' | 'convTranspose';
+}
+
+function context(net: Net, n: number, withGrad: boolean, opts: ExportOptions, name: string): ExportContext {
+  return {
+    g: new OnnxGraph(name),
+    net,
+    n,
+    shapes: netShapes(net),
+    values: [],
+    foldedPad: foldablePads(net),
+    withGrad,
+    maxPoolIndices: [],
+    weights: [],
+    stride1Grad: opts.stride1Grad ?? 'conv',
+  };
+}
+
+function emitForward(ctx: ExportContext): void {
+  const [h, w, c] = ctx.net.inputShape;
+  const x = ctx.g.input('x', [ctx.n, h, w, c]);
+  ctx.values[0] = ctx.g.transpose(x, [0, 3, 1, 2]);
+  for (const node of ctx.net.nodes) {
+    if (node.id === 0 || node.id > ctx.net.output) continue;
+    ctx.values[node.id] = emitForwardOp(ctx, node);
+  }
+  const k = ctx.shapes[ctx.net.output]!;
+  if (k.length !== 1) throw new Error(`the net's output has shape [${k}], not [numClasses]`);
+  ctx.g.output(ctx.values[ctx.net.output]!, 'logits', [ctx.n, k[0]!]);
+}
+
+/** The logits graph, serialised. */
+export function exportLogitsGraph(net: Net, batch: number, opts: ExportOptions = {}): Uint8Array {
+  const ctx = context(net, batch, false, opts, 'uap_logits');
+  emitForward(ctx);
+  return ctx.g.toBytes();
+}
+
+/** The gradient graph with k upstream rows per image, serialised. */
+export function exportGradGraph(net: Net, batch: number, k: number, opts: ExportOptions = {}): Uint8Array {
+  if (!Number.isInteger(k) || k < 1) throw new Error(`k must be a positive integer, got ${k}`);
+  const ctx = context(net, batch, true, opts, `uap_grad_k${k}`);
+  emitForward(ctx);
+  const { g, n, shapes } = ctx;
+  const K = shapes[net.output]![0]!;
+  const rows = k * n;
+  const st: BackwardState = { k, masks: [] };
+
+  // reverse topological order; gradients of nodes with several consumers are summed
+  const grads: string[][] = net.nodes.map(() => []);
+  grads[net.output]!.push(g.input('upstream', [rows, K]));
+  for (let id = net.output; id >= 1; id--) {
+    const parts = grads[id]!;
+    if (parts.length === 0) continue;
+    const dy = parts.length === 1 ? parts[0]! : g.op1('Sum', parts);
+    for (const { input, grad } of emitBackwardOp(ctx, st, net.nodes[id]!, dy)) grads[input]!.push(grad);
+  }
+  const g0 = grads[0]!;
+  if (g0.length === 0) throw new Error('the net output does not depend on its input');
+  const dx = g0.length === 1 ? g0[0]! : g.op1('Sum', g0);
+  const [h, w, c] = net.inputShape;
+  if (k === 1) {
+    g.output(g.transpose(dx, [0, 2, 3, 1]), 'grad', [n, h, w, c]);
+  } else {
+    // [k·N, C, H, W] class-major → [N, k, H, W, C]
+    const five = g.reshape(dx, [k, ...storedDims(net.inputShape, n)]);
+    g.output(g.transpose(five, [1, 0, 3, 4, 2]), 'grad', [n, k, h, w, c]);
+  }
+  return g.toBytes();
+}
