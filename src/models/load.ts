@@ -2,13 +2,14 @@ import { UapError } from '../errors.js';
 import { appendGather, type LoadedNet, type Preprocessing } from './loaders/common.js';
 import { graphModelToNet } from './loaders/graph.js';
 import { layersModelToNet } from './loaders/layers.js';
+import { onnxFileToNet, type OnnxInputOptions, type OnnxLoaded } from './loaders/onnx.js';
 import { tfliteToNet } from './loaders/tflite.js';
 import { parseManifest, readWeights } from './loaders/weights.js';
 import { NetClassifier } from './net-classifier.js';
 import { findZooEntry, guessLayout, labelLayout, zooNames, ZOO, type LabelLayout, type ZooEntry } from './zoo.js';
 
 /**
- * loadModel: a zoo name, a folder, a model.json, a .tflite file or an http(s) URL → NetClassifier.
+ * loadModel: a zoo name, a folder, a model.json, a .tflite or .onnx file or an http(s) URL → NetClassifier.
  * Browser-safe: file access goes through a ModelIO (Node: src/node/model-files.ts, offline first:
  * models dir, then cache, then download; browser: fetch).
  */
@@ -47,6 +48,8 @@ export interface LoadOptions {
   preprocessing?: Preprocessing;
   /** For models outside the zoo: how outputs map to labels (default: guessed from their number). */
   labels?: LabelLayout;
+  /** For ONNX models whose file does not say: input layout and size. */
+  onnx?: OnnxInputOptions;
 }
 
 export const DEFAULT_MAX_BYTES = 256 * 1024 * 1024;
@@ -164,7 +167,7 @@ async function defaultIO(opts: LoadOptions): Promise<ModelIO> {
 }
 
 function looksLikeName(s: string): boolean {
-  return !/[\\/]/.test(s) && !/\.(json|tflite)$/i.test(s) && !/^[a-z]+:/i.test(s);
+  return !/[\\/]/.test(s) && !/\.(json|tflite|onnx)$/i.test(s) && !/^[a-z]+:/i.test(s);
 }
 
 function baseName(p: string): string {
@@ -173,13 +176,13 @@ function baseName(p: string): string {
 
 /** The zoo entry a local copy corresponds to (same folder or file name), for its preprocessing and labels. */
 function entryForPath(folderName: string, file: string): ZooEntry | undefined {
-  if (file.endsWith('.tflite')) return ZOO.find((e) => e.format === 'tflite' && e.file === file);
+  if (/\.(tflite|onnx)$/.test(file)) return ZOO.find((e) => (e.format === 'tflite' || e.format === 'onnx') && e.file === file);
   const bare = folderName.split('?')[0]!;
   // A URL folder is named by its main file (…/mobilenet_v1_0.25_224/model.json): match the canonical URL, then the folder.
   const byUrl = ZOO.find((e) => e.url !== null && e.url.split('?')[0] === bare);
   if (byUrl) return byUrl;
   const dir = baseName(bare.endsWith(`/${file}`) ? bare.slice(0, -file.length - 1) : bare);
-  return ZOO.find((e) => e.format !== 'tflite' && e.dir === dir);
+  return ZOO.find((e) => (e.format === 'layers' || e.format === 'graph') && e.dir === dir);
 }
 
 async function readJson(folder: ModelFolder, file: string): Promise<unknown> {
@@ -204,7 +207,7 @@ export async function loadModel(nameOrPath: string, opts: LoadOptions = {}): Pro
       ({ folder, file } = await io.open(nameOrPath));
     } catch (e) {
       if (e instanceof UapError && e.code === 'NOT_FOUND' && looksLikeName(nameOrPath)) {
-        throw new UapError('NOT_FOUND', `no such model; known models: ${zooNames().join(', ')} (or give a folder, model.json, .tflite or URL)`, nameOrPath);
+        throw new UapError('NOT_FOUND', `no such model; known models: ${zooNames().join(', ')} (or give a folder, model.json, .tflite, .onnx or URL)`, nameOrPath);
       }
       throw e;
     }
@@ -214,8 +217,11 @@ export async function loadModel(nameOrPath: string, opts: LoadOptions = {}): Pro
   const preprocessing = opts.preprocessing ?? (entry ? (entry.preprocessing === 'from-file' ? undefined : entry.preprocessing) : undefined);
 
   let loaded: LoadedNet;
+  let fromFile: OnnxLoaded | undefined;
   if (file.toLowerCase().endsWith('.tflite')) {
     loaded = tfliteToNet(await folder.read(file), { source, preprocessing });
+  } else if (file.toLowerCase().endsWith('.onnx')) {
+    loaded = fromFile = await onnxFileToNet(folder, file, { source, preprocessing, onnx: opts.onnx });
   } else {
     const json = (await readJson(folder, file)) as { modelTopology?: { node?: unknown }; format?: string; weightsManifest?: unknown };
     if (!json || typeof json !== 'object' || !json.modelTopology) throw new UapError('BAD_MODEL', 'not a TF.js model.json (no modelTopology)', source);
@@ -227,7 +233,7 @@ export async function loadModel(nameOrPath: string, opts: LoadOptions = {}): Pro
       : layersModelToNet(json, weights, { source, preprocessing });
   }
 
-  const layout = opts.labels ?? entry?.labels;
+  const layout = opts.labels ?? entry?.labels ?? fromFile?.labelLayout;
   let mapping: { labels: ReturnType<typeof guessLayout>['labels']; gather?: Int32Array };
   if (layout) {
     const l = labelLayout(layout);
@@ -236,9 +242,9 @@ export async function loadModel(nameOrPath: string, opts: LoadOptions = {}): Pro
     }
     mapping = l;
   } else {
-    mapping = guessLayout(loaded.outputs);
+    mapping = fromFile?.labels ? { labels: fromFile.labels } : guessLayout(loaded.outputs);
   }
   const net = mapping.gather ? appendGather(loaded.net, mapping.gather) : loaded.net;
-  const id = entry?.name ?? baseName(file.endsWith('.tflite') ? file.replace(/\.tflite$/i, '') : folder.name);
+  const id = entry?.name ?? baseName(/\.(tflite|onnx)$/i.test(file) ? file.replace(/\.(tflite|onnx)$/i, '') : folder.name);
   return new NetClassifier(id, net, mapping.labels);
 }

@@ -9,7 +9,7 @@ import { DARKNET_ORDER } from './loaders/darknet-order.js';
  * `<models dir>/<dir>/` (the layout of ../shared/models, and of the download cache) and, failing that,
  * at the canonical public URL (`url` is the main file; the others sit beside it).
  */
-export type ModelFormat = 'layers' | 'graph' | 'tflite';
+export type ModelFormat = 'layers' | 'graph' | 'tflite' | 'onnx';
 
 /**
  * How a model's outputs map onto its labels:
@@ -26,12 +26,12 @@ export interface ZooEntry {
   readonly format: ModelFormat;
   /** Folder in the models dir / cache ('' for the repo's own models dir). */
   readonly dir: string;
-  /** The main file inside `dir`: model.json or the .tflite file. */
+  /** The main file inside `dir`: model.json, the .tflite or the .onnx file. */
   readonly file: string;
   /** Canonical public URL of the main file (null: ships with this repository). */
   readonly url: string | null;
   readonly inputShape: readonly [number, number, number];
-  /** Pixels → model input; 'from-file' for uint8 TFLite models, whose input quantisation says it. */
+  /** Pixels → model input; 'from-file' for uint8 TFLite models (their input quantisation says it) and ONNX files. */
   readonly preprocessing: Preprocessing | 'from-file';
   readonly labels: LabelLayout;
   /** Top-1 / top-5 on ../shared/imagenet-sample/val.txt as ../shared/models/README.md gives them. */
@@ -108,6 +108,18 @@ export const ZOO: readonly ZooEntry[] = [
     preprocessing: { scale: 1 / 255, shift: 0 },
     labels: 'darknet',
     reference: { top1: 64.5, top5: 86.0 },
+  },
+  {
+    name: 'mobilenet_v1_0.25_224_onnx',
+    description: 'MobileNet v1, width 0.25: the weights of mobilenet_v1_0.25_224 in a PyTorch port, ONNX from PyTorch 1.13 (NCHW)',
+    format: 'onnx',
+    dir: 'onnx',
+    file: 'mobilenet_v1_0.25_224_pytorch.onnx',
+    url: null,
+    inputShape: [224, 224, 3],
+    // the graph preprocesses pixels itself (p / 127.5 − 1)
+    preprocessing: 'from-file',
+    labels: 'imagenet',
   },
   tflite('mobilenet_v2_1.0_224_quant', 224, 'MobileNet v2, width 1.0 (TFLite uint8, dequantised)', 83.5, 97.0),
   tflite('mobilenet_v1_0.75_192_quant', 192, 'MobileNet v1, width 0.75 (TFLite uint8, dequantised)', 77.5, 94.0),
