@@ -64,6 +64,44 @@ describe('WorkerPoolClassifier (2 workers) equals the in-thread NetClassifier', 
     tf.dispose([a.logits, a.grad, b.logits, b.grad]);
   });
 
+  it('jacobian of one image (fewer images than workers): the classes are split, the result is the same', async () => {
+    const x1 = tf.slice(x, [1], [1]) as tf.Tensor4D;
+    const classes = tf.tensor2d([[9, 3, 7, 1, 5]], [1, 5], 'int32');
+    const a = await pool.jacobian(x1, classes);
+    const b = await local.jacobian(x1, classes);
+    assert.deepEqual(a.grads.shape, [1, 5, 224, 224, 3]);
+    assert.ok(relativeError(a.logits, b.logits) < 1e-6);
+    assert.ok(relativeError(a.grads, b.grads) < 1e-6);
+    // each class row individually (a mix-up of the interleaving would still pass a global error test only by luck)
+    for (let j = 0; j < 5; j++) {
+      const e = tf.tidy(() => relativeError(tf.slice(a.grads, [0, j], [1, 1]), tf.slice(b.grads, [0, j], [1, 1])));
+      assert.ok(e < 1e-6, `class row ${j}: ${e}`);
+    }
+    tf.dispose([x1, classes, a.logits, a.grads, b.logits, b.grads]);
+  });
+
+  it('vjp with an upstream that needs the whole batch (mean over images): one forward, then the reverse passes', async () => {
+    // d/dlogits of mean_i (logits_i · softmax(mean of all logits)) — depends on every image's logits
+    const upstream = (l: tf.Tensor2D) => tf.div(tf.tile(tf.softmax(tf.mean(l, 0, true)), [l.shape[0], 1]), l.shape[0]) as tf.Tensor2D;
+    const a = await pool.vjp(x, upstream);
+    const b = await local.vjp(x, upstream);
+    assert.ok(relativeError(a.logits, b.logits) < 1e-6);
+    assert.ok(relativeError(a.grad, b.grad) < 1e-5);
+    tf.dispose([a.logits, a.grad, b.logits, b.grad]);
+  });
+
+  it('a failing upstream releases the recorded passes; the pool keeps working', async () => {
+    await assert.rejects(
+      pool.vjp(x, () => {
+        throw new Error('boom');
+      }),
+      /boom/,
+    );
+    const l = await pool.logits(x);
+    assert.deepEqual(l.shape, [3, 1000]);
+    l.dispose();
+  });
+
   it('rejects images of the wrong size', async () => {
     const small = tf.zeros([1, 8, 8, 3]) as tf.Tensor4D;
     await assert.rejects(pool.logits(small), /224/);

@@ -13,11 +13,14 @@ import type { InitRequest, WorkerReply, WorkRequest } from './classifier-worker.
  * Images are split into contiguous chunks, one per worker; results are concatenated in order, so
  * the numbers are those of the in-thread NetClassifier on the same backend.
  *
- * vjp: the `upstream` function cannot cross threads. It is evaluated here, on the logits of a first
- * (distributed) forward pass; the workers then run forward + backward with that fixed upstream. That
- * costs one extra forward per call, and is exact because a worker's forward is deterministic (the
- * upstream it would compute is the one computed here). `vjpFixed` skips the extra pass when the
- * upstream does not depend on the logits.
+ * jacobian with fewer images than workers (Algorithm 1 runs DeepFool on one image at a time, with 10
+ * classes) splits the classes instead: every worker runs the same forward and the reverse pass for its
+ * share of the k upstream rows — the reverse passes are ~90% of a 10-class Jacobian's work.
+ *
+ * vjp: the `upstream` function cannot cross threads, and it may need the whole batch's logits (a mean
+ * loss). So a vjp is two round trips: each worker records its forward pass and returns its logits;
+ * `upstream` runs here on all of them; each worker then runs its reverse pass on the recorded values.
+ * No work is repeated. `vjpFixed` does it in one round trip when the upstream is known up front.
  */
 export interface WorkerPoolOptions {
   /** Worker threads (default 2). */
@@ -27,6 +30,9 @@ export interface WorkerPoolOptions {
   /** Backend of each worker (default 'wasm'). */
   backend?: BackendName;
 }
+
+/** A request without its id (assigned per worker); distributive, so each kind keeps its own fields. */
+type RequestBody = WorkRequest extends infer R ? (R extends WorkRequest ? Omit<R, 'id'> : never) : never;
 
 interface Pending {
   resolve: (r: { logits: Float32Array; grads?: Float32Array }) => void;
@@ -45,17 +51,23 @@ function startWorker(): Worker {
   return new Worker(boot, { eval: true });
 }
 
+/**
+ * One worker and its requests in flight. The worker is unref'd while idle, so a pool that nobody
+ * disposed does not keep the process alive; a request in flight keeps it alive until the reply.
+ */
 class PoolWorker {
   private nextId = 0;
   private readonly pending = new Map<number, Pending>();
   private failed: Error | undefined;
 
   constructor(readonly worker: Worker) {
+    worker.unref();
     worker.on('message', (m: WorkerReply) => {
       if (m.type === 'ready') return;
       const p = this.pending.get(m.id);
       if (!p) return;
       this.pending.delete(m.id);
+      if (this.pending.size === 0) worker.unref();
       if (m.type === 'error') p.reject(toError(m));
       else p.resolve({ logits: m.logits, grads: m.grads });
     });
@@ -70,10 +82,11 @@ class PoolWorker {
     });
   }
 
-  request(req: Omit<WorkRequest, 'id'>, transfer: ArrayBuffer[]): Promise<{ logits: Float32Array; grads?: Float32Array }> {
+  request(req: RequestBody, transfer: ArrayBuffer[]): Promise<{ logits: Float32Array; grads?: Float32Array }> {
     if (this.failed) return Promise.reject(this.failed);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
+      if (this.pending.size === 0) this.worker.ref();
       this.pending.set(id, { resolve, reject });
       this.worker.postMessage({ ...req, id } as WorkRequest, transfer);
     });
@@ -85,6 +98,8 @@ function toError(m: { message: string; code?: string; input?: string }): Error {
 }
 
 export class WorkerPoolClassifier implements Classifier {
+  private nextKey = 0;
+
   private constructor(
     private readonly workers: PoolWorker[],
     readonly id: string,
@@ -151,14 +166,19 @@ export class WorkerPoolClassifier implements Classifier {
     return out;
   }
 
-  private async run(
-    x: tf.Tensor4D,
-    make: (start: number, end: number, xs: Float32Array) => { req: Omit<WorkRequest, 'id'>; transfer: ArrayBuffer[] },
-  ): Promise<{ logits: Float32Array; grads?: Float32Array }[]> {
-    const [n, h, w, c] = x.shape;
+  private checkShape(x: tf.Tensor4D): void {
+    const [, h, w, c] = x.shape;
     if (h !== this.inputShape[0] || w !== this.inputShape[1] || c !== this.inputShape[2]) {
       throw new UapError('BAD_INPUT', `images are ${h}×${w}×${c}, the model takes ${this.inputShape.join('×')}`, 'images');
     }
+  }
+
+  private async run(
+    x: tf.Tensor4D,
+    make: (start: number, end: number, xs: Float32Array) => { req: RequestBody; transfer: ArrayBuffer[] },
+  ): Promise<{ logits: Float32Array; grads?: Float32Array }[]> {
+    const [n, h, w, c] = x.shape;
+    this.checkShape(x);
     const data = (await x.data()) as Float32Array;
     const d = h * w * c;
     return Promise.all(
@@ -179,6 +199,7 @@ export class WorkerPoolClassifier implements Classifier {
     const [n, k] = classes.shape;
     if (n !== x.shape[0]) throw new UapError('BAD_ARGUMENT', `classes has ${n} rows for ${x.shape[0]} images`, 'classes');
     const cls = Int32Array.from(await classes.data());
+    if (n < this.workers.length && k > 1) return this.jacobianByClass(x, cls, k);
     const parts = await this.run(x, (s, e, xs) => {
       const cs = cls.slice(s * k, e * k);
       return { req: { type: 'jacobian', x: xs, n: e - s, classes: cs, k }, transfer: [cs.buffer as ArrayBuffer] };
@@ -190,18 +211,57 @@ export class WorkerPoolClassifier implements Classifier {
     };
   }
 
+  /** Every worker: all n images, a contiguous share of the k classes; grads re-interleaved per image. */
+  private async jacobianByClass(x: tf.Tensor4D, cls: Int32Array, k: number): Promise<{ logits: tf.Tensor2D; grads: tf.Tensor5D }> {
+    const [n, h, w, c] = x.shape;
+    this.checkShape(x);
+    const data = (await x.data()) as Float32Array;
+    const ranges = this.split(k);
+    const parts = await Promise.all(
+      ranges.map(([s, e], i) => {
+        const cs = new Int32Array(n * (e - s));
+        for (let r = 0; r < n; r++) cs.set(cls.subarray(r * k + s, r * k + e), r * (e - s));
+        const xs = data.slice();
+        return this.workers[i]!.request({ type: 'jacobian', x: xs, n, classes: cs, k: e - s }, [xs.buffer as ArrayBuffer, cs.buffer as ArrayBuffer]);
+      }),
+    );
+    const d = h * w * c;
+    const grads = new Float32Array(n * k * d);
+    ranges.forEach(([s, e], i) => {
+      const g = parts[i]!.grads!;
+      for (let r = 0; r < n; r++) grads.set(g.subarray(r * (e - s) * d, (r + 1) * (e - s) * d), (r * k + s) * d);
+    });
+    return { logits: tf.tensor2d(parts[0]!.logits, [n, this.labels.ids.length]), grads: tf.tensor5d(grads, [n, k, h, w, c]) };
+  }
+
   async vjp(x: tf.Tensor4D, upstream: (logits: tf.Tensor2D) => tf.Tensor2D): Promise<{ logits: tf.Tensor2D; grad: tf.Tensor4D }> {
-    const first = await this.logits(x);
-    let u: tf.Tensor2D;
+    const K = this.labels.ids.length;
+    const key = this.nextKey++;
+    const ranges = this.split(x.shape[0]);
+    const forward = await this.run(x, (_s, e, xs) => ({ req: { type: 'forward', key, x: xs, n: e - _s }, transfer: [] }));
+    const logits = tf.tensor2d(concat(forward.map((p) => p.logits)), [x.shape[0], K]);
+    let u: Float32Array;
     try {
-      u = tf.tidy(() => upstream(first));
-    } finally {
-      first.dispose();
+      const ut = tf.tidy(() => upstream(logits));
+      if (ut.shape[0] !== x.shape[0] || ut.shape[1] !== K) throw new UapError('BAD_ARGUMENT', `upstream is [${ut.shape}], expected [${x.shape[0]}, ${K}]`, 'upstream');
+      u = (await ut.data()) as Float32Array;
+      ut.dispose();
+    } catch (e) {
+      logits.dispose();
+      await Promise.all(ranges.map((_, i) => this.workers[i]!.request({ type: 'release', key }, []).catch(() => undefined)));
+      throw e;
     }
     try {
-      return await this.vjpFixed(x, u);
-    } finally {
-      u.dispose();
+      const back = await Promise.all(
+        ranges.map(([s, e], i) => {
+          const us = u.slice(s * K, e * K);
+          return this.workers[i]!.request({ type: 'backward', key, upstream: us }, [us.buffer as ArrayBuffer]);
+        }),
+      );
+      return { logits, grad: tf.tensor4d(concat(back.map((p) => p.grads!)), x.shape) };
+    } catch (e) {
+      logits.dispose();
+      throw e;
     }
   }
 
