@@ -2,19 +2,20 @@ import type { Command } from 'commander';
 import { createRequire } from 'node:module';
 import type { Batch } from '../data/batch.js';
 import type { Classifier } from '../models/classifier.js';
-import { loadModel } from '../models/load.js';
 import { loadDataset } from '../node/datasets.js';
 import { initCliBackend } from './backend.js';
 import { progressBar } from './progress.js';
+import { loadWithWorkers, workerCount } from './workers.js';
 
 /** What every command that runs a model needs: backend, model, data — with progress on stderr. */
 
 export const packageVersion: string = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
 
 export async function openModel(program: Command, name: string, modelsDir?: string): Promise<Classifier> {
-  await initCliBackend(program);
-  const model = await loadModel(name, { modelsDir });
-  console.error(`model: ${model.id} (input ${model.inputShape.join('×')}, ${model.labels.ids.length} classes)`);
+  const backend = await initCliBackend(program);
+  const workers = workerCount(program, backend);
+  const model = await loadWithWorkers(name, { modelsDir, workers, backend });
+  console.error(`model: ${model.id} (input ${model.inputShape.join('×')}, ${model.labels.ids.length} classes${workers > 1 ? `, ${workers} workers` : ''})`);
   return model;
 }
 

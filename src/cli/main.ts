@@ -20,6 +20,7 @@ import { registerHarden } from './harden.js';
 const program = new Command('uap')
   .description('Universal adversarial perturbations for TF.js classifiers (Moosavi-Dezfooli et al., CVPR 2017)')
   .option('--backend <name>', 'tfjs backend: wasm (default in Node), tensorflow (tfjs-node, used when installed), cpu')
+  .option('--workers <n>', 'worker threads running a tfjs model (default: one per core for wasm/cpu; 1 = main thread only)')
   .showHelpAfterError()
   .exitOverride();
 
