@@ -117,7 +117,8 @@ export async function onnxFileToNet(
   } catch (e) {
     if (!(e instanceof UapError && e.code === 'NOT_FOUND')) throw e;
   }
-  if (text !== undefined) {
+  // A static host or dev server may answer a missing file with its HTML page: no sidecar then.
+  if (text !== undefined && !text.trimStart().startsWith('<')) {
     try {
       sidecar = JSON.parse(text);
     } catch (e) {
