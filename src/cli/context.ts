@@ -14,8 +14,8 @@ export const packageVersion: string = (createRequire(import.meta.url)('../../pac
 export async function openModel(program: Command, name: string, modelsDir?: string): Promise<Classifier> {
   const backend = await initCliBackend(program);
   const workers = workerCount(program, backend);
-  const model = await loadWithWorkers(name, { modelsDir, workers, backend });
-  console.error(`model: ${model.id} (input ${model.inputShape.join('×')}, ${model.labels.ids.length} classes${workers > 1 ? `, ${workers} workers` : ''})`);
+  const { model, workers: n } = await loadWithWorkers(name, { modelsDir, workers, backend });
+  console.error(`model: ${model.id} (input ${model.inputShape.join('×')}, ${model.labels.ids.length} classes${n > 1 ? `, ${n} workers` : ''})`);
   return model;
 }
 
