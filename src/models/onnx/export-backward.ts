@@ -1,56 +1,76 @@
 import type { Activation, NetNode } from '../net/ir.js';
 import { convInput, type ExportContext } from './export-context.js';
 import { emitReshape } from './export-forward.js';
-import { channelAxis, storedDims, windowOf, type Shape, type Window } from './export-geometry.js';
+import { channelAxis, windowOf, type Shape, type Window } from './export-geometry.js';
 import { convWeights, depthwiseWeights, values } from './export-weights.js';
 import { BOOL_TO_FLOAT } from './graph-builder.js';
 
 /**
  * Input gradients as ONNX nodes, case for case like net/backward.ts: only ∂/∂input, no weight
- * gradients, with k upstream rows per image through the one forward of the same graph.
+ * gradients. A graph with k upstream rows per image runs k reverse chains of N rows each through the
+ * one forward; the chains share the forward's activation masks and max-pool indices.
  *
- * Rows are class-major here (row j·N + i is class j of image i), so a forward quantity of N rows — an
- * activation mask — broadcasts over the k rows as [k, N, …] ⊙ [N, …] after a free Reshape, with no
- * Expand or Tile. The exporter transposes to the contract's [N, k, H, W, C] once, at the output.
- *
- * What makes it fast on ONNX Runtime (see docs/engines.md): paddings are Conv's own asymmetric `pads`
- * (no Pad, no Slice); a stride-1 input gradient is a Conv with the flipped, in/out-swapped filter (a 1×1
+ * What makes it fast on ONNX Runtime (docs/engines.md): paddings are Conv's own asymmetric `pads` (no
+ * Pad, no Slice); a stride-1 input gradient is a Conv with the flipped, in/out-swapped filter (a 1×1
  * conv's is a 1×1 Conv with the transposed weights), a strided one a ConvTranspose on the forward
- * weights; activation masks are computed once from the forward output, with N rows.
+ * weights; and nothing between two convolutions leaves ORT's blocked NCHWc layout: the masks are
+ * computed once, from the forward output, by 1×1 depthwise Convs with a fused Tanh (see maskOf), and
+ * applied by a Mul of two equally shaped NCHWc tensors. (One chain of k·N rows would need the N-row masks
+ * broadcast over k, i.e. a Reshape or Expand and two layout reorders per layer: 2–3× slower, measured.)
  */
 
 export interface BackwardState {
-  /** upstream rows per image */
-  readonly k: number;
   /** activation masks (float 0/1, or 1/α for leaky ReLU) per node, N rows */
   readonly masks: (string | undefined)[];
 }
 
-/** act'(y) from the activation's output y: relu y > 0; relu6 0 < y < 6; leaky y > 0 ? 1 : α. */
+/** A 1×1 depthwise Conv w·y + b per channel (optionally followed by an activation ORT fuses into it). */
+function depthwise1x1(ctx: ExportContext, y: string, channels: number, w: number, b: number | undefined): string {
+  const { g } = ctx;
+  const args = [y, g.floats(new Float32Array(channels).fill(w), [channels, 1, 1, 1], 'mw')];
+  if (b !== undefined) args.push(g.floats(new Float32Array(channels).fill(b), [channels], 'mb'));
+  return g.op1('Conv', args, { kernel_shape: [1, 1], group: channels }, 'maskconv');
+}
+
+/** 2^60: tanh(2^60 · y) is 1 (to float precision) for every y > 8e-18 and exactly 0 at y = 0. */
+const STEEP = 2 ** 60;
+
+/**
+ * act'(y) from the activation's output y: relu y > 0; relu6 0 < y < 6; leaky y > 0 ? 1 : α (as
+ * src/tensor/activation_grad.ts). For images, the steps are tanh(2^60·y) and tanh(2^60·(6 − y)):
+ * a power-of-two scale is exact, so y = 0 and y = 6 (where relu6 clipped) give exactly 0, and every
+ * y farther than 8e-18 from the kink gives 1 within 6e-8. Written as 1×1 depthwise Convs with Tanh, they
+ * stay in NCHWc; comparisons (Greater, Less, Cast) would not. Dense outputs use comparisons (tiny).
+ */
 function maskOf(ctx: ExportContext, st: BackwardState, id: number, a: Exclude<Activation, 'linear'>): string {
   const cached = st.masks[id];
   if (cached) return cached;
   const { g } = ctx;
   const y = ctx.values[id]!;
-  const pos = g.op1('Greater', [y, g.scalar(0)]);
+  const shape = ctx.shapes[id]!;
   let m: string;
-  if (a === 'relu') m = g.op1('Cast', [pos], BOOL_TO_FLOAT, 'mask');
-  else if (a === 'relu6') m = g.op1('Cast', [g.op1('And', [pos, g.op1('Less', [y, g.scalar(6)])])], BOOL_TO_FLOAT, 'mask');
-  else m = g.op1('Where', [pos, g.scalar(1), g.scalar(a.leakyAlpha)], {}, 'mask');
+  if (shape.length === 3 && ctx.maskOps === 'nchwc') {
+    const c = shape[2]!;
+    const pos = g.op1('Tanh', [depthwise1x1(ctx, y, c, STEEP, undefined)], {}, 'step');
+    if (a === 'relu') m = pos;
+    else if (a === 'relu6') m = g.op1('Mul', [pos, g.op1('Tanh', [depthwise1x1(ctx, y, c, -STEEP, 6 * STEEP)], {}, 'step')], {}, 'mask');
+    // y > 0 ? 1 : α from the sign s = tanh(2^60·y) ∈ {−1, 1}: (1 + α)/2 + s·(1 − α)/2 (y = 0 exactly, a measure-zero case, gives the mean)
+    else m = depthwise1x1(ctx, g.op1('Tanh', [depthwise1x1(ctx, y, c, STEEP, undefined)], {}, 'sign'), c, (1 - a.leakyAlpha) / 2, (1 + a.leakyAlpha) / 2);
+  } else {
+    const pos = g.op1('Greater', [y, g.scalar(0)]);
+    if (a === 'relu') m = g.op1('Cast', [pos], BOOL_TO_FLOAT, 'mask');
+    else if (a === 'relu6') m = g.op1('Cast', [g.op1('And', [pos, g.op1('Less', [y, g.scalar(6)])])], BOOL_TO_FLOAT, 'mask');
+    else m = g.op1('Where', [pos, g.scalar(1), g.scalar(a.leakyAlpha)], {}, 'mask');
+  }
   st.masks[id] = m;
   return m;
 }
 
-/** dy [k·N, …] ⊙ mask [N, …], broadcast over the k class-major row blocks. */
+/** dy ⊙ act'(y). */
 function applyActivation(ctx: ExportContext, st: BackwardState, dy: string, id: number, a: Activation): string {
   if (a === 'linear') return dy;
   if (a !== 'relu' && a !== 'relu6' && a.leakyAlpha < 0) throw new Error('leaky ReLU with a negative slope cannot be differentiated from its output');
-  const { g, n } = ctx;
-  const m = maskOf(ctx, st, id, a);
-  if (st.k === 1) return g.op1('Mul', [dy, m], {}, 'dmask');
-  const dims = storedDims(ctx.shapes[id]!, n);
-  const y = g.op1('Mul', [g.reshape(dy, [st.k, ...dims]), m], {}, 'dmask');
-  return g.reshape(y, storedDims(ctx.shapes[id]!, st.k * n));
+  return ctx.g.op1('Mul', [dy, maskOf(ctx, st, id, a)], {}, 'dmask');
 }
 
 /**
@@ -82,10 +102,10 @@ function flippedConvPads(w: Window): number[] | undefined {
   return p.every((v) => v >= 0) ? p : undefined;
 }
 
-/** Gradients with respect to each input of one op, given dy (k·N rows, stored layout). */
+/** Gradients with respect to each input of one op, given dy (N rows, stored layout). */
 export function emitBackwardOp(ctx: ExportContext, st: BackwardState, node: NetNode, dy: string): { input: number; grad: string }[] {
   const { g, shapes, n } = ctx;
-  const rows = st.k * n;
+  const rows = n;
   const op = node.op!;
   const xs: Shape = shapes[node.inputs[0]!]!;
   const to = (grad: string) => [{ input: node.inputs[0]!, grad }];
@@ -96,7 +116,8 @@ export function emitBackwardOp(ctx: ExportContext, st: BackwardState, node: NetN
       const { input, w } = convInput(ctx, node);
       const depthwise = op.kind === 'depthwiseConv2d';
       const group = depthwise ? op.filter.shape[2] : 1;
-      const pads = w.strides[0] === 1 && w.strides[1] === 1 && ctx.stride1Grad === 'conv' ? flippedConvPads(w) : undefined;
+      const strided = w.strides[0] !== 1 || w.strides[1] !== 1;
+      const pads = !strided && ctx.stride1Grad === 'conv' ? flippedConvPads(w) : undefined;
       if (!pads) return [{ input, grad: convTranspose(ctx, d, ctx.weights[node.id]!, w, group) }];
       const wt = depthwise ? depthwiseWeights(op.filter, true) : convWeights(op.filter, true);
       const grad = g.op1('Conv', [d, g.floats(wt.data, wt.dims, 'Wgrad')], {
@@ -117,7 +138,7 @@ export function emitBackwardOp(ctx: ExportContext, st: BackwardState, node: NetN
     case 'activation':
       return to(applyActivation(ctx, st, dy, node.id, op.activation));
     case 'maxPool':
-      return to(maxPoolGrad(ctx, st, node, dy));
+      return to(maxPoolGrad(ctx, node, dy));
     case 'avgPool': {
       const w = windowOf(xs[0]!, xs[1]!, op.size[0], op.size[1], op.strides, [1, 1], op.pad);
       const c = xs[2]!;
@@ -180,16 +201,15 @@ function reciprocalCounts(ctx: ExportContext, w: Window): string {
  * Max pooling routes each window's gradient to its first maximum (row-major), which is what MaxPool's
  * argmax output holds (as TF's MaxPoolGrad does). The indices count over the whole batch; minus each
  * image's offset they index its own C·H·W, and a ScatterElements (reduction add: overlapping windows
- * may share a maximum) writes the k·N rows.
+ * may share a maximum) writes the gradient.
  */
-function maxPoolGrad(ctx: ExportContext, st: BackwardState, node: NetNode, dy: string): string {
+function maxPoolGrad(ctx: ExportContext, node: NetNode, dy: string): string {
   const { g, n, shapes } = ctx;
   const [h, w, c] = shapes[node.inputs[0]!] as [number, number, number];
   const [ho, wo] = shapes[node.id] as [number, number, number];
-  const rows = st.k * n;
+  const rows = n;
   const offsets = g.ints(Array.from({ length: n }, (_, i) => i * c * h * w), [n, 1, 1, 1]);
-  let idx = g.reshape(g.op1('Sub', [ctx.maxPoolIndices[node.id]!, offsets]), [n, c * ho * wo]);
-  if (st.k > 1) idx = g.op1('Tile', [idx, g.ints([st.k, 1])]);
+  const idx = g.reshape(g.op1('Sub', [ctx.maxPoolIndices[node.id]!, offsets]), [n, c * ho * wo]);
   const zeros = g.op1('ConstantOfShape', [g.ints([rows, c * h * w])], {}, 'zeros');
   const dx = g.op1('ScatterElements', [zeros, idx, g.reshape(dy, [rows, c * ho * wo])], { axis: 1, reduction: 'add' });
   return g.reshape(dx, [rows, c, h, w]);

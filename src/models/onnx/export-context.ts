@@ -22,6 +22,8 @@ export interface ExportContext {
   readonly weights: (string | undefined)[];
   /** how stride-1 conv input gradients are written */
   readonly stride1Grad: 'conv' | 'convTranspose';
+  /** how activation masks of images are computed */
+  readonly maskOps: 'nchwc' | 'compare';
 }
 
 /**

@@ -13,16 +13,25 @@ import { OnnxGraph } from './graph-builder.js';
  * - gradient graph (k upstream rows per image): `x`, and `upstream` [k·N, K] with CLASS-MAJOR rows
  *   (row j·N + i: the j-th upstream row of image i) → `logits` [N, K] and `grad`, ∂(Σ upstream ⊙ logits)/∂x
  *   per row: [N, H, W, C] for k = 1 (a vjp), [N, k, H, W, C] otherwise (a Jacobian when the rows are
- *   one-hot). One forward, one reverse pass; no weight gradients.
+ *   one-hot). One forward; k reverse chains of N rows that share its masks; no weight gradients.
  */
 
 export interface ExportOptions {
   /**
    * Input gradients of stride-1 convolutions: a Conv with the flipped filter (default) or a ConvTranspose
-   * on the forward filter. Strided ones are always ConvTranspose. Both are kept so that the bench can
-   * profile them (bench/profile-ort.ts).
+   * on the forward filter. The alternatives are kept for profiling (bench/profile-ort.ts).
    */
   stride1Grad?: 'conv' | 'convTranspose';
+  /**
+   * Activation masks of images: 1×1 depthwise Convs with Tanh, which stay in ORT's NCHWc layout
+   * (default), or Greater/Less/Cast comparisons (kept for profiling).
+   */
+  maskOps?: 'nchwc' | 'compare';
+  /**
+   * Also output every activation mask as `mask_<node id>` (N rows, stored layout) and every max pool's
+   * argmax as `argmax_<node id>` (int64, flat NCHW indices over the batch): for tests.
+   */
+  exposeMasks?: boolean;
 }
 
 function context(net: Net, n: number, withGrad: boolean, opts: ExportOptions, name: string): ExportContext {
@@ -37,6 +46,7 @@ function context(net: Net, n: number, withGrad: boolean, opts: ExportOptions, na
     maxPoolIndices: [],
     weights: [],
     stride1Grad: opts.stride1Grad ?? 'conv',
+    maskOps: opts.maskOps ?? 'nchwc',
   };
 }
 
@@ -67,28 +77,30 @@ export function exportGradGraph(net: Net, batch: number, k: number, opts: Export
   emitForward(ctx);
   const { g, n, shapes } = ctx;
   const K = shapes[net.output]![0]!;
-  const rows = k * n;
-  const st: BackwardState = { k, masks: [] };
-
-  // reverse topological order; gradients of nodes with several consumers are summed
-  const grads: string[][] = net.nodes.map(() => []);
-  grads[net.output]!.push(g.input('upstream', [rows, K]));
-  for (let id = net.output; id >= 1; id--) {
-    const parts = grads[id]!;
-    if (parts.length === 0) continue;
-    const dy = parts.length === 1 ? parts[0]! : g.op1('Sum', parts);
-    for (const { input, grad } of emitBackwardOp(ctx, st, net.nodes[id]!, dy)) grads[input]!.push(grad);
-  }
-  const g0 = grads[0]!;
-  if (g0.length === 0) throw new Error('the net output does not depend on its input');
-  const dx = g0.length === 1 ? g0[0]! : g.op1('Sum', g0);
   const [h, w, c] = net.inputShape;
-  if (k === 1) {
-    g.output(g.transpose(dx, [0, 2, 3, 1]), 'grad', [n, h, w, c]);
-  } else {
-    // [k·N, C, H, W] class-major → [N, k, H, W, C]
-    const five = g.reshape(dx, [k, ...storedDims(net.inputShape, n)]);
-    g.output(g.transpose(five, [1, 0, 3, 4, 2]), 'grad', [n, k, h, w, c]);
+  const st: BackwardState = { masks: [] };
+  const upstream = g.input('upstream', [k * n, K]);
+  const rows = k === 1 ? [upstream] : g.op('Split', [upstream, g.ints(new Array<number>(k).fill(n))], { axis: 0 }, 'up', k);
+  const chains = rows.map((u) => {
+    // reverse topological order; gradients of nodes with several consumers are summed
+    const grads: string[][] = net.nodes.map(() => []);
+    grads[net.output]!.push(u);
+    for (let id = net.output; id >= 1; id--) {
+      const parts = grads[id]!;
+      if (parts.length === 0) continue;
+      const dy = parts.length === 1 ? parts[0]! : g.op1('Sum', parts);
+      for (const { input, grad } of emitBackwardOp(ctx, st, net.nodes[id]!, dy)) grads[input]!.push(grad);
+    }
+    const g0 = grads[0]!;
+    if (g0.length === 0) throw new Error('the net output does not depend on its input');
+    const dx = g0.length === 1 ? g0[0]! : g.op1('Sum', g0);
+    return g.transpose(dx, [0, 2, 3, 1]); // NCHW → NHWC
+  });
+  if (opts.exposeMasks) {
+    st.masks.forEach((m, id) => m && g.output(m, `mask_${id}`, storedDims(shapes[id]!, n)));
+    ctx.maxPoolIndices.forEach((m, id) => m && g.output(m, `argmax_${id}`, storedDims(shapes[id]!, n), 'int64'));
   }
+  if (k === 1) g.output(chains[0]!, 'grad', [n, h, w, c]);
+  else g.output(g.op1('Concat', chains.map((x) => g.reshape(x, [n, 1, h, w, c])), { axis: 1 }), 'grad', [n, k, h, w, c]);
   return g.toBytes();
 }

@@ -92,9 +92,9 @@ export class OnnxGraph {
   }
 
   /** Marks `value` as a graph output called `name` (an Identity node renames it). */
-  output(value: string, name: string, dims: number[]): void {
+  output(value: string, name: string, dims: number[], type: 'float' | 'int64' = 'float'): void {
     this.nodes.push({ opType: 'Identity', input: [value], output: [name], name: this.fresh('n_out') });
-    this.outputs.push(valueInfo(name, dims, DT.FLOAT));
+    this.outputs.push(valueInfo(name, dims, type === 'float' ? DT.FLOAT : DT.INT64));
   }
 
   /** Reshape to fixed dims. */
