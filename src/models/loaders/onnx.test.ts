@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { UapError } from '../../errors.js';
 import { readNpy } from '../../io/npy.js';
@@ -231,6 +232,32 @@ describe('ONNX import: synthetic NCHW graphs against a naive NCHW forward', () =
     ones.dispose();
     for (let k = 0; k < 4; k++) assert.ok(Math.abs(y[k]! - (2 * (w[k]! + w[4 + k]! + w[8 + k]!) + k + 1)) < 1e-5);
   });
+});
+
+describe("ONNX import: PyTorch's own exporter (fixtures/make_onnx_fixtures.py)", () => {
+  const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
+  const refs = JSON.parse(readFileSync(path.join(dir, 'onnx-reference.json'), 'utf8')) as Record<string, { size: number; logSoftmax: boolean; output: number[][] }>;
+  for (const [name, what] of [
+    ['resnetish', 'ResNet-style: 7×7/2 stem, folded BatchNorm, MaxPool(3, 2, pad 1), residual Adds, a strided 1×1 shortcut, adaptive avg pool, Linear; normalisation in the graph'],
+    ['vggish', 'LeakyReLU, ReLU6, channel Concat, AvgPool with count_include_pad, Flatten of a 4×4 map, Linear, Dropout, Softmax'],
+  ] as const) {
+    test(`${name}: ${what} — the logits PyTorch computed`, () => {
+      const r = refs[name]!;
+      const s = r.size;
+      const { net } = onnxToNet(new Uint8Array(readFileSync(path.join(dir, `${name}.onnx`))), { source: `${name}.onnx` });
+      const px = new Float32Array(2 * s * s * 3);
+      for (let n = 0; n < 2; n++) for (let h = 0; h < s; h++) for (let w = 0; w < s; w++) for (let c = 0; c < 3; c++) px[((n * s + h) * s + w) * 3 + c] = ((7 * n + 13 * c + 31 * h + 17 * w) * 37) % 256;
+      const x = tf.tensor4d(px, [2, s, s, 3]);
+      const y = tf.tidy(() => runNet(net, x).arraySync());
+      x.dispose();
+      disposeNet(net);
+      for (let i = 0; i < 2; i++) {
+        // a softmax at the end is dropped: compare with PyTorch's log-softmax up to the per-image constant
+        const off = r.logSoftmax ? y[i]![0]! - r.output[i]![0]! : 0;
+        for (let k = 0; k < r.output[i]!.length; k++) assert.ok(Math.abs(y[i]![k]! - off - r.output[i]![k]!) < 1e-5, `${name} image ${i} logit ${k}: ${y[i]![k]! - off} vs ${r.output[i]![k]}`);
+      }
+    });
+  }
 });
 
 describe('ONNX import: bad files get one line naming the file and the op', () => {

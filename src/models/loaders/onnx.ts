@@ -608,6 +608,7 @@ class Converter {
     const others = [0, 1, 2, 3].filter((d) => d !== hAx && d !== wAx);
     if (others.some((d) => p[d] !== 0 || p[d + 4] !== 0) || p.some((v) => v < 0)) throw this.bad(`Pad ${where}: only non-negative padding of height and width is supported`);
     const paddings: [[number, number], [number, number]] = [[p[hAx]!, p[hAx + 4]!], [p[wAx]!, p[wAx + 4]!]];
+    if (paddings.flat().every((v) => v === 0)) return x; // PyTorch writes these before pools without padding
     const out = this.add(node, { kind: 'pad', paddings }, x.id, { view: x.view, nonneg: x.nonneg });
     if (x.view === 'nchw') this.pads.set(out.id, { input: x.id, paddings });
     return out;
