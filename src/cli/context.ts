@@ -4,6 +4,7 @@ import type { Batch } from '../data/batch.js';
 import type { Classifier } from '../models/classifier.js';
 import { loadDataset } from '../node/datasets.js';
 import { initCliBackend } from './backend.js';
+import { openWithOrt } from './engine.js';
 import { progressBar } from './progress.js';
 import { loadWithWorkers, workerCount } from './workers.js';
 
@@ -13,6 +14,11 @@ export const packageVersion: string = (createRequire(import.meta.url)('../../pac
 
 export async function openModel(program: Command, name: string, modelsDir?: string): Promise<Classifier> {
   const backend = await initCliBackend(program);
+  const onOrt = await openWithOrt(program, name, modelsDir);
+  if (onOrt) {
+    console.error(`model: ${onOrt.id} (input ${onOrt.inputShape.join('×')}, ${onOrt.labels.ids.length} classes)`);
+    return onOrt;
+  }
   const workers = workerCount(program, backend);
   const { model, workers: n } = await loadWithWorkers(name, { modelsDir, workers, backend });
   console.error(`model: ${model.id} (input ${model.inputShape.join('×')}, ${model.labels.ids.length} classes${n > 1 ? `, ${n} workers` : ''})`);

@@ -20,6 +20,9 @@ import { registerHarden } from './harden.js';
 const program = new Command('uap')
   .description('Universal adversarial perturbations for TF.js classifiers (Moosavi-Dezfooli et al., CVPR 2017)')
   .option('--backend <name>', 'tfjs backend: wasm (default in Node), tensorflow (tfjs-node, used when installed), cpu')
+  .option('--engine <name>', 'ort (ONNX Runtime, default in Node when onnxruntime-node loads) or tfjs')
+  .option('--device <name>', 'ort engine: cpu (default) or cuda (needs onnxruntime-node installed with CUDA, docs/engines.md)')
+  .option('--threads <n>', 'ort engine: intra-op threads (default: every core)')
   .option('--workers <n>', 'worker threads running a tfjs model (default: one per core for wasm/cpu; 1 = main thread only)')
   .showHelpAfterError()
   .exitOverride();

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
+import { UapError } from '../errors.js';
 import { evaluatePerturbation } from '../eval/fooling-rate.js';
 import { readNpy } from '../io/npy.js';
 import { loadModel } from '../models/load.js';
@@ -287,5 +288,31 @@ describe('OrtClassifier: the fooling rate of a perturbation', { skip: !haveShare
     assert.ok(a.foolingRate > 0.05, `the perturbation fools ${a.foolingRate}`);
     assert.ok(Math.abs(a.foolingRate - b.foolingRate) <= 0.005, `fooling rate tfjs ${a.foolingRate} vs ort ${b.foolingRate}`);
     assert.deepEqual(Array.from(b.cleanPred), Array.from(a.cleanPred));
+  });
+});
+
+describe('OrtClassifier: devices and options', () => {
+  before(() => useWasm());
+  it('--device cuda without the CUDA execution provider fails with one line naming it', async () => {
+    const base = await loadModel('mnist');
+    try {
+      await assert.rejects(OrtClassifier.create(base, { device: 'cuda' }, false), (e: Error) => {
+        assert.ok(e instanceof UapError, String(e));
+        assert.match(e.message, /^--device cuda: the CUDA execution provider is not available/);
+        assert.match(e.message, /docs\/engines\.md/);
+        assert.equal(e.message.split('\n').length, 1);
+        return true;
+      });
+    } finally {
+      base.dispose();
+    }
+  });
+  it('rejects a thread count that is not a positive integer', async () => {
+    const base = await loadModel('mnist');
+    try {
+      await assert.rejects(OrtClassifier.create(base, { threads: 0 }, false), /threads must be a positive integer/);
+    } finally {
+      base.dispose();
+    }
   });
 });

@@ -20,6 +20,10 @@ import { exportGradGraph, exportLogitsGraph, type ExportOptions } from '../model
 
 export type OrtDevice = 'cpu' | 'cuda';
 
+// ORT's own logger would print e.g. a missing CUDA library as a multi-line native message before our
+// one-line error; every failure reaches us as an exception anyway.
+ort.env.logLevel = 'fatal';
+
 export interface OrtClassifierOptions extends ExportOptions {
   /** intra-op threads per session (default: every core, os.availableParallelism()) */
   threads?: number;

@@ -1,0 +1,58 @@
+import type { Command } from 'commander';
+import os from 'node:os';
+import { UapError } from '../errors.js';
+import type { Classifier } from '../models/classifier.js';
+import { loadModel } from '../models/load.js';
+
+/**
+ * `--engine ort|tfjs`, `--device cpu|cuda`, `--threads N`: which engine runs a model's forward and
+ * gradients in the CLI. ONNX Runtime (src/node/ort-classifier.ts) is the default in Node whenever
+ * onnxruntime-node loads; tfjs (the `--backend` flag) is the fallback, and stays the engine of the web
+ * page and of `uap train` / `uap harden` (they fit weights, which the ORT graphs do not compute).
+ */
+
+export type EngineName = 'ort' | 'tfjs';
+
+interface EngineFlags {
+  engine?: string;
+  device?: string;
+  threads?: string;
+}
+
+export function engineFlags(program: Command): { engine?: EngineName; device: 'cpu' | 'cuda'; threads: number } {
+  const o = program.opts() as EngineFlags;
+  if (o.engine !== undefined && o.engine !== 'ort' && o.engine !== 'tfjs') {
+    throw new UapError('BAD_ARGUMENT', `unknown engine ${o.engine}: use ort or tfjs`, '--engine');
+  }
+  const device = o.device ?? 'cpu';
+  if (device !== 'cpu' && device !== 'cuda') throw new UapError('BAD_ARGUMENT', `unknown device ${device}: use cpu or cuda`, '--device');
+  if (device === 'cuda' && o.engine === 'tfjs') throw new UapError('BAD_ARGUMENT', 'only the ort engine runs on CUDA', '--device');
+  const threads = o.threads === undefined ? os.availableParallelism() : Number(o.threads);
+  if (!Number.isInteger(threads) || threads < 1 || threads > 1024) throw new UapError('BAD_ARGUMENT', `must be an integer ≥ 1, got ${o.threads}`, '--threads');
+  return { engine: o.engine as EngineName | undefined, device, threads };
+}
+
+/**
+ * The model on ONNX Runtime when that engine is chosen (explicitly, or by default when onnxruntime-node
+ * loads); undefined when tfjs should run it. Says on stderr which engine runs.
+ */
+export async function openWithOrt(program: Command, name: string, modelsDir?: string): Promise<Classifier | undefined> {
+  const { engine, device, threads } = engineFlags(program);
+  if (engine === 'tfjs') return undefined;
+  let mod: typeof import('../node/ort-classifier.js');
+  try {
+    mod = await import('../node/ort-classifier.js');
+  } catch (e) {
+    const why = (e as Error).message.split('\n')[0];
+    if (engine === 'ort') throw new UapError('BAD_ARGUMENT', `onnxruntime-node does not load here (${why})`, '--engine ort');
+    console.error(`engine: tfjs (onnxruntime-node does not load: ${why})`);
+    return undefined;
+  }
+  const base = await loadModel(name, { modelsDir });
+  const model = await mod.OrtClassifier.create(base, { device, threads }).catch((e: unknown) => {
+    base.dispose();
+    throw e;
+  });
+  console.error(`engine: onnxruntime-node (${device}, ${threads} threads)`);
+  return model;
+}
