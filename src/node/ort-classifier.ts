@@ -107,43 +107,73 @@ export class OrtClassifier implements Classifier {
     }
   }
 
-  private static feed(t: tf.Tensor): ort.Tensor {
-    return new ort.Tensor('float32', t.dataSync() as Float32Array, t.shape);
+  /**
+   * A batch of n images as runs of power-of-two sizes (27 = 16 + 8 + 2 + 1), at most `max` each: the
+   * graphs have static shapes, so every distinct batch size is a session to export and create (0.1–0.5 s),
+   * and DeepFool and Algorithm 1 call with every size from 1 up. Powers of two keep that to a handful
+   * of sessions and waste no work on padding.
+   */
+  private static pieces(n: number, max: number): [number, number][] {
+    const cap = 2 ** Math.floor(Math.log2(Math.max(1, max)));
+    const out: [number, number][] = [];
+    for (let s = 0; s < n; ) {
+      let m = cap;
+      while (m > n - s) m >>= 1;
+      out.push([s, m]);
+      s += m;
+    }
+    return out;
   }
 
-  private static out<T extends tf.Tensor>(v: ort.Tensor): T {
-    return tf.tensor(v.data as Float32Array, v.dims as number[], 'float32') as T;
+  private get pixels(): number {
+    const [h, w, c] = this.inputShape;
+    return h * w * c;
+  }
+
+  private static tensor(data: Float32Array, dims: number[]): ort.Tensor {
+    return new ort.Tensor('float32', data, dims);
+  }
+
+  /** Logits [n·K] of pixels xd (n images). */
+  private async logitsOf(xd: Float32Array, n: number): Promise<Float32Array> {
+    const K = this.labels.ids.length;
+    const [h, w, c] = this.inputShape;
+    const out = new Float32Array(n * K);
+    for (const [s, m] of OrtClassifier.pieces(n, 64)) {
+      const session = await this.session('logits', m);
+      const r = await session.run({ x: OrtClassifier.tensor(xd.subarray(s * this.pixels, (s + m) * this.pixels), [m, h, w, c]) });
+      out.set(r.logits!.data as Float32Array, s * K);
+    }
+    return out;
   }
 
   async logits(x: tf.Tensor4D): Promise<tf.Tensor2D> {
-    const s = await this.session('logits', x.shape[0]);
-    const r = await s.run({ x: OrtClassifier.feed(x) });
-    return OrtClassifier.out<tf.Tensor2D>(r.logits!);
+    const n = x.shape[0];
+    return tf.tensor2d(await this.logitsOf(x.dataSync() as Float32Array, n), [n, this.labels.ids.length]);
   }
 
   async jacobian(x: tf.Tensor4D, classes: tf.Tensor2D): Promise<{ logits: tf.Tensor2D; grads: tf.Tensor5D }> {
     const [n, k] = classes.shape;
     if (n !== x.shape[0]) throw new UapError('BAD_ARGUMENT', `classes has ${n} rows for ${x.shape[0]} images`, 'classes');
     if (k < 1) throw new UapError('BAD_ARGUMENT', 'at least one class per image is needed', 'classes');
-    const per = Math.max(1, Math.floor(this.rowsPerPass / k));
     const cls = classes.dataSync();
     const xd = x.dataSync() as Float32Array;
     const [h, w, c] = this.inputShape;
+    const P = this.pixels;
     const K = this.labels.ids.length;
     const logits = new Float32Array(n * K);
-    const grads = new Float32Array(n * k * h * w * c);
-    for (let i = 0; i < n; i += per) {
-      const m = Math.min(per, n - i);
+    const grads = new Float32Array(n * k * P);
+    for (const [s, m] of OrtClassifier.pieces(n, Math.max(1, Math.floor(this.rowsPerPass / k)))) {
       // one-hot upstream rows, class-major (row j·m + b) as the gradient graph wants them
       const up = new Float32Array(k * m * K);
-      for (let b = 0; b < m; b++) for (let j = 0; j < k; j++) up[(j * m + b) * K + cls[(i + b) * k + j]!] = 1;
-      const s = await this.session(`grad${k}`, m);
-      const r = await s.run({
-        x: new ort.Tensor('float32', xd.subarray(i * h * w * c, (i + m) * h * w * c), [m, h, w, c]),
-        upstream: new ort.Tensor('float32', up, [k * m, K]),
+      for (let b = 0; b < m; b++) for (let j = 0; j < k; j++) up[(j * m + b) * K + cls[(s + b) * k + j]!] = 1;
+      const session = await this.session(`grad${k}`, m);
+      const r = await session.run({
+        x: OrtClassifier.tensor(xd.subarray(s * P, (s + m) * P), [m, h, w, c]),
+        upstream: OrtClassifier.tensor(up, [k * m, K]),
       });
-      logits.set(r.logits!.data as Float32Array, i * K);
-      grads.set(r.grad!.data as Float32Array, i * k * h * w * c);
+      logits.set(r.logits!.data as Float32Array, s * K);
+      grads.set(r.grad!.data as Float32Array, s * k * P);
     }
     return { logits: tf.tensor2d(logits, [n, K]), grads: tf.tensor5d(grads, [n, k, h, w, c]) };
   }
@@ -155,22 +185,28 @@ export class OrtClassifier implements Classifier {
    */
   async vjp(x: tf.Tensor4D, upstream: (logits: tf.Tensor2D) => tf.Tensor2D): Promise<{ logits: tf.Tensor2D; grad: tf.Tensor4D }> {
     const n = x.shape[0];
-    const readsLogits = upstream.length > 0;
-    const first = readsLogits ? await this.logits(x) : undefined;
-    let u: tf.Tensor2D | undefined;
-    try {
-      u = first ? upstream(first) : tf.tidy(() => upstream(tf.zeros([n, this.labels.ids.length])));
-      const s = await this.session('grad1', n);
-      const r = await s.run({ x: OrtClassifier.feed(x), upstream: OrtClassifier.feed(u) });
-      const grad = OrtClassifier.out<tf.Tensor4D>(r.grad!);
-      if (first) return { logits: first, grad };
-      return { logits: OrtClassifier.out<tf.Tensor2D>(r.logits!), grad };
-    } catch (e) {
-      first?.dispose();
-      throw e;
-    } finally {
-      u?.dispose();
+    const K = this.labels.ids.length;
+    const [h, w, c] = this.inputShape;
+    const P = this.pixels;
+    const xd = x.dataSync() as Float32Array;
+    const first = upstream.length > 0 ? await this.logitsOf(xd, n) : undefined;
+    const ud = tf.tidy(() => {
+      const u = upstream(first ? tf.tensor2d(first, [n, K]) : tf.zeros([n, K]));
+      if (u.shape[0] !== n || u.shape[1] !== K) throw new UapError('BAD_ARGUMENT', `upstream gave [${u.shape}], not [${n}, ${K}]`, 'upstream');
+      return Float32Array.from(u.dataSync() as Float32Array);
+    });
+    const logits = first ?? new Float32Array(n * K);
+    const grad = new Float32Array(n * P);
+    for (const [s, m] of OrtClassifier.pieces(n, this.rowsPerPass)) {
+      const session = await this.session('grad1', m);
+      const r = await session.run({
+        x: OrtClassifier.tensor(xd.subarray(s * P, (s + m) * P), [m, h, w, c]),
+        upstream: OrtClassifier.tensor(ud.subarray(s * K, (s + m) * K), [m, K]),
+      });
+      if (!first) logits.set(r.logits!.data as Float32Array, s * K);
+      grad.set(r.grad!.data as Float32Array, s * P);
     }
+    return { logits: tf.tensor2d(logits, [n, K]), grad: tf.tensor4d(grad, [n, h, w, c]) };
   }
 
   /** Writes the profiles (when profiling) and releases every session. */
