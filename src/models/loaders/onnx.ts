@@ -466,9 +466,13 @@ class Converter {
         this.set(node, this.flatten(node, x));
         return;
       }
-      case 'Reshape':
-        this.set(node, this.reshape(node, this.comp(present[0]!, node), this.known(node, this.constant(node, 1, 'target shape'), 'target shape')));
+      case 'Reshape': {
+        // x.view(x.size(0), -1): the target's first entry is the (unknown) batch size itself
+        const t = Array.from(this.constant(node, 1, 'target shape').data);
+        const rest = this.known(node, { data: Float64Array.from(t.slice(1)), shape: [t.length - 1], integer: true }, 'target shape');
+        this.set(node, this.reshape(node, this.comp(present[0]!, node), [Number.isNaN(t[0]) ? 0 : t[0]!, ...rest]));
         return;
+      }
       case 'Squeeze':
       case 'Unsqueeze': {
         const x = this.comp(present[0]!, node);
@@ -673,7 +677,7 @@ class Converter {
     const s = this.onnxShape(x);
     const size = s.reduce((p, q) => p * q, 1);
     const b = target[0];
-    if (!(b === 0 || b === -1 || (Number.isFinite(this.staticBatch) && b === this.staticBatch) || (target.length > 0 && b === undefined))) {
+    if (!(b === 0 || b === -1 || (Number.isFinite(this.staticBatch) && b === this.staticBatch))) {
       throw this.bad(`Reshape ${where}: a target of [${target}] changes the batch dimension`);
     }
     let rest = target.slice(1).map((d, i) => (d === 0 ? s[i]! : d));
