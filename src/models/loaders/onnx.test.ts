@@ -240,6 +240,7 @@ describe("ONNX import: PyTorch's own exporter (fixtures/make_onnx_fixtures.py)",
   for (const [name, what] of [
     ['resnetish', 'ResNet-style: 7×7/2 stem, folded BatchNorm, MaxPool(3, 2, pad 1), residual Adds, a strided 1×1 shortcut, adaptive avg pool, Linear; normalisation in the graph'],
     ['vggish', 'LeakyReLU, ReLU6, channel Concat, AvgPool with count_include_pad, Flatten of a 4×4 map, Linear, Dropout, Softmax'],
+    ['mobilenetv2ish', 'depthwise convs, ReLU6, inverted residual Adds, channel multiplier 2, x.mean([2, 3]), Linear without bias'],
   ] as const) {
     test(`${name}: ${what} — the logits PyTorch computed`, () => {
       const r = refs[name]!;
