@@ -259,6 +259,7 @@ describe('OrtClassifier agrees with the tfjs engine (batch 2, 1e-4 relative)', (
     'mobilenet_v1_0.75_192_quant',
     'mobilenet_v1_0.5_160_quant',
     'mobilenet_v1_0.25_128_quant',
+    'mobilenet_v1_0.25_224_onnx', // PyTorch's ONNX export, through the ONNX importer
   ];
   for (const m of models) it(m, { skip: !haveShared && 'no ../shared/models' }, () => agree(m));
 });
