@@ -383,11 +383,14 @@ async function main(): Promise<void> {
   L.push('');
   L.push(`One-logit gradient = forward + input gradient of one logit; ${K}-class Jacobian = one forward and the input gradients of the top ${K} logits (PyTorch: the faster of ${K} backward passes with retain_graph and one backward through a ${K}× replicated batch; both with batch norm folded, as in our graphs).`);
   L.push('');
+  L.push(`Each cell: wall-clock ms per photo [CPU ms per photo = wall × the row's CPU obtained; steadier than wall time on a busy machine].`);
+  L.push('');
   L.push(`| model | engine | forward | one-logit gradient | ${K}-class Jacobian | CPU |`);
   L.push('|---|---|---|---|---|---|');
   for (const r of rows) {
+    const cell = (v: number | undefined, cpu: Cpu | undefined) => (v === undefined ? '–' : `${f2(v)} [${cpu ? f2(v * cpu.cores) : '–'}]`);
     const line = (name: string, p: Prim | undefined, cpu: Cpu | undefined, err?: string) =>
-      L.push(`| ${r.model} | ${name} | ${f2(p?.forward)} | ${f2(p?.grad)} | ${f2(p?.jac)} | ${err ? err : cores(cpu)} |`);
+      L.push(`| ${r.model} | ${name} | ${cell(p?.forward, cpu)} | ${cell(p?.grad, cpu)} | ${cell(p?.jac, cpu)} | ${err ? err : cores(cpu)} |`);
     line('tfjs-wasm, 1 thread', r.tfjs, r.tfjs.cpu);
     line('ort, 1 thread', r.ort1, r.ort1.cpu);
     line('ort, 2 threads', r.ort2, r.ort2.cpu);
