@@ -97,7 +97,7 @@ test('a folder and a model.json path load; labels are guessed from the output co
 
 test('unknown zoo name → NOT_FOUND listing the known names; missing path → NOT_FOUND', async () => {
   await rejectsWith(loadModel('resnet_9000', { cacheDir: tmp }), 'NOT_FOUND', /known models: .*mobilenet_v1_0\.25_224.*tiny_darknet/);
-  assert.ok(zooNames().includes('mnist') && zooNames().length === 9);
+  assert.ok(zooNames().includes('mnist') && zooNames().length === 10);
   await rejectsWith(loadModel(path.join(tmp, 'nope', 'model.json')), 'NOT_FOUND', /nope/);
   await rejectsWith(loadModel(path.join(tmp, 'nope')), 'NOT_FOUND');
 });
