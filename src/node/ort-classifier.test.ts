@@ -286,6 +286,7 @@ describe('OrtClassifier: the fooling rate of a perturbation', { skip: !haveShare
     const a = await evaluatePerturbation(tfjs, x, null, v.data as Float32Array, { batchSize: 16 });
     const b = await evaluatePerturbation(engine, x, null, v.data as Float32Array, { batchSize: 16 });
     x.dispose();
+    process.stderr.write(`# fooling rate on ${list.length} photos: tfjs ${a.foolingRate}, ort ${b.foolingRate}\n`);
     assert.ok(a.foolingRate > 0.05, `the perturbation fools ${a.foolingRate}`);
     assert.ok(Math.abs(a.foolingRate - b.foolingRate) <= 0.005, `fooling rate tfjs ${a.foolingRate} vs ort ${b.foolingRate}`);
     assert.deepEqual(Array.from(b.cleanPred), Array.from(a.cleanPred));
