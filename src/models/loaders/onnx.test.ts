@@ -11,6 +11,7 @@ import { readNpy } from '../../io/npy.js';
 import { decodeBatchForTests, sharedDir, testPhotoBatch } from '../../node/decode-for-tests.js';
 import { repoRoot } from '../../node/model-files.js';
 import { referenceInputGrad, relativeError, seededRandom, useWasm } from '../../tensor/grad_testing.js';
+import { imagenetLabels } from '../imagenet-classes.js';
 import { loadModel } from '../load.js';
 import type { NetClassifier } from '../net-classifier.js';
 import { backwardNet } from '../net/backward.js';
@@ -233,6 +234,34 @@ describe('ONNX import: synthetic NCHW graphs against a naive NCHW forward', () =
     ones.dispose();
     for (let k = 0; k < 4; k++) assert.ok(Math.abs(y[k]! - (2 * (w[k]! + w[4 + k]! + w[8 + k]!) + k + 1)) < 1e-5);
   });
+});
+
+test('labels from metadata_props: ImageNet wnids in the file\'s own order are reordered to the standard one; a typo in the sidecar is named', () => {
+  const std = imagenetLabels().ids;
+  const rng = seededRandom(5);
+  const order = [...std.keys()].sort(() => rng() - 0.5); // output i of the file is class std[order[i]]
+  const w = rand(1000 * 3, rng);
+  const bytes = buildModel({
+    input: ['N', 3, 4, 4],
+    output: 'y',
+    nodes: [node('GlobalAveragePool', ['x'], ['g']), node('Flatten', ['g'], ['f']), node('Gemm', ['f', 'w'], ['y'], { transB: 1 })],
+    inits: [floatTensor('w', [1000, 3], w)],
+    meta: { labels: JSON.stringify(order.map((j) => std[j])), preprocessing: '{"scale": 1, "shift": 0}' },
+  });
+  const r = onnxToNet(bytes, { source: 'wnids.onnx' });
+  assert.equal(r.labelLayout, 'imagenet');
+  const x = tf.fill([1, 4, 4, 3], 2) as tf.Tensor4D;
+  const y = tf.tidy(() => runNet(r.net, x).dataSync());
+  x.dispose();
+  for (let i = 0; i < 1000; i += 97) {
+    const j = order[i]!; // standard class j is file output i
+    assert.ok(Math.abs(y[j]! - 2 * (w[i * 3]! + w[i * 3 + 1]! + w[i * 3 + 2]!)) < 1e-5, `class ${j}`);
+  }
+  disposeNet(r.net);
+  assert.throws(
+    () => onnxToNet(bytes, { source: '/m/wnids.onnx', sidecar: { layuot: 'NCHW' } }),
+    (e: unknown) => e instanceof UapError && e.code === 'BAD_MODEL' && /\/m\/wnids\.onnx\.json/.test(e.message) && /layuot/.test(e.message),
+  );
 });
 
 describe("ONNX import: PyTorch's own exporter (fixtures/make_onnx_fixtures.py)", () => {

@@ -1,6 +1,4 @@
-import { z } from 'zod';
 import { UapError } from '../../errors.js';
-import { imagenetLabels } from '../imagenet-classes.js';
 import type { Labels } from '../labels.js';
 import type { ModelFolder } from '../load.js';
 import type { Activation, Padding } from '../net/ir.js';
@@ -8,6 +6,9 @@ import { Attributes, DataType, dataTypeName, decodeModel, int64, opsetVersion, t
 import type { LabelLayout } from '../zoo.js';
 import { RawGraph, raw, transpose, type LoadedNet, type Preprocessing, type RawTensor } from './common.js';
 import { foldConstant } from './onnx-fold.js';
+import { applyLabels, metadataSettings, parseSettings, readSidecar, TORCHVISION_PREPROCESSING, type OnnxInputOptions, type OnnxLayout, type OnnxSettings } from './onnx-settings.js';
+
+export type { OnnxInputOptions, OnnxLayout } from './onnx-settings.js';
 
 /**
  * ONNX classifier (as PyTorch's exporter writes it) → Net.
@@ -30,17 +31,8 @@ import { foldConstant } from './onnx-fold.js';
  * metadata_props (keys `layout`, `inputSize`, `preprocessing`, `labels`), from the graph itself (a static
  * input shape; Div/Sub/Mul/Add by constants right after the input mean the graph takes pixels 0..255 and
  * preprocesses them itself), from the caller (flags), from a sidecar `<file>.json` with the same keys,
- * and last from PyTorch's conventions (NCHW; torchvision's ImageNet normalisation of p / 255).
+ * and last from PyTorch's conventions (NCHW; torchvision's ImageNet normalisation of p / 255); see onnx-settings.ts.
  */
-
-export type OnnxLayout = 'nchw' | 'nhwc';
-
-/** What a caller (CLI flags, LoadOptions.onnx) may say about an ONNX model the file does not. */
-export interface OnnxInputOptions {
-  layout?: OnnxLayout;
-  /** [H, W] for inputs with dynamic spatial dimensions. */
-  inputSize?: [number, number];
-}
 
 export interface OnnxToNetOptions extends OnnxInputOptions {
   source: string;
@@ -55,54 +47,6 @@ export interface OnnxLoaded extends LoadedNet {
   labels?: Labels;
 }
 
-/** torchvision's ImageNet normalisation, as pixels → input: x = (p / 255 − mean) / std. */
-const MEAN = [0.485, 0.456, 0.406];
-const STD = [0.229, 0.224, 0.225];
-export const TORCHVISION_PREPROCESSING: Preprocessing = {
-  scale: STD.map((s) => 1 / (255 * s)),
-  shift: MEAN.map((m, i) => -m / STD[i]!),
-};
-
-const Settings = z.strictObject({
-  layout: z.enum(['NCHW', 'NHWC', 'nchw', 'nhwc']).optional(),
-  inputSize: z.union([z.number().int().positive(), z.tuple([z.number().int().positive(), z.number().int().positive()])]).optional(),
-  preprocessing: z
-    .strictObject({
-      scale: z.union([z.number(), z.array(z.number())]),
-      shift: z.union([z.number(), z.array(z.number())]),
-      reverseChannels: z.boolean().optional(),
-    })
-    .optional(),
-  labels: z.union([z.enum(['imagenet', 'imagenet-background', 'darknet', 'digits']), z.array(z.string()).min(1)]).optional(),
-});
-type Settings = z.infer<typeof Settings>;
-
-function parseSettings(value: unknown, where: string): Settings {
-  const r = Settings.safeParse(value);
-  if (!r.success) {
-    const i = r.error.issues[0]!;
-    throw new UapError('BAD_MODEL', `${i.path.length ? i.path.join('.') : 'settings'}: ${i.message}`, where);
-  }
-  return r.data;
-}
-
-/** metadata_props → settings (values are JSON, or plain strings for layout and labels). */
-function metadataSettings(m: ModelProto, where: string): Settings {
-  const keys = ['layout', 'inputSize', 'preprocessing', 'labels'];
-  const out: Record<string, unknown> = {};
-  for (const p of m.metadataProps ?? []) {
-    if (!p.key || !keys.includes(p.key) || p.value === null || p.value === undefined) continue;
-    let v: unknown = p.value;
-    try {
-      v = JSON.parse(p.value);
-    } catch {
-      // a plain string such as NCHW
-    }
-    out[p.key] = v;
-  }
-  return parseSettings(out, `${where} (metadata_props)`);
-}
-
 /** Reads `file` and its sidecar `<file>.json` (when present) from a model folder and converts it. */
 export async function onnxFileToNet(
   folder: ModelFolder,
@@ -110,21 +54,7 @@ export async function onnxFileToNet(
   opts: { source: string; preprocessing?: Preprocessing; onnx?: OnnxInputOptions },
 ): Promise<OnnxLoaded> {
   const bytes = await folder.read(file);
-  let sidecar: unknown;
-  let text: string | undefined;
-  try {
-    text = new TextDecoder().decode(await folder.read(`${file}.json`));
-  } catch (e) {
-    if (!(e instanceof UapError && e.code === 'NOT_FOUND')) throw e;
-  }
-  // A static host or dev server may answer a missing file with its HTML page: no sidecar then.
-  if (text !== undefined && !text.trimStart().startsWith('<')) {
-    try {
-      sidecar = JSON.parse(text);
-    } catch (e) {
-      throw new UapError('BAD_MODEL', `is not valid JSON (${(e as Error).message})`, `${opts.source}.json`);
-    }
-  }
+  const sidecar = await readSidecar(folder, file, opts.source);
   return onnxToNet(bytes, { source: opts.source, preprocessing: opts.preprocessing, sidecar, ...opts.onnx });
 }
 
@@ -170,8 +100,8 @@ class Converter {
   constructor(
     private readonly model: ModelProto,
     private readonly opts: OnnxToNetOptions,
-    private readonly meta: Settings,
-    private readonly side: Settings,
+    private readonly meta: OnnxSettings,
+    private readonly side: OnnxSettings,
   ) {
     this.src = opts.source;
     this.g = model.graph!;
@@ -199,8 +129,7 @@ class Converter {
     if (!(out.view === 'flat' || (shape[1] === 1 && shape[2] === 1))) {
       throw this.bad(`output ${outs[0]!.name} is [batch, ${shape.join(', ')}], expected [batch, classes]`);
     }
-    const loaded = this.raw.build(out.id);
-    return this.labels(loaded);
+    return applyLabels(this.raw.build(out.id), this.meta.labels ?? this.side.labels, this.src);
   }
 
   private inputName = '';
@@ -263,28 +192,6 @@ class Converter {
       users.length > 0 &&
       users.every((n) => ['Mul', 'Div', 'Sub', 'Add'].includes(n.opType ?? '') && (n.input ?? []).some((i) => i !== this.inputName && constNames.has(i)))
     );
-  }
-
-  /** Names the labels the file's metadata or sidecar gives (a layout name, or one label per output). */
-  private labels(loaded: LoadedNet): OnnxLoaded {
-    const l = this.meta.labels ?? this.side.labels;
-    if (l === undefined) return loaded;
-    if (typeof l === 'string') return { ...loaded, labelLayout: l };
-    if (l.length !== loaded.outputs) throw this.bad(`labels lists ${l.length} names for ${loaded.outputs} outputs`);
-    const std = imagenetLabels();
-    const pos = new Map(l.map((w, i) => [w, i]));
-    if (std.ids.every((w) => pos.has(w))) {
-      // ImageNet wnids in the file's own order: reorder the logits to the standard one.
-      const gather = Int32Array.from(std.ids, (w) => pos.get(w)!);
-      const net = loaded.net;
-      const id = net.nodes.length;
-      return {
-        net: { ...net, nodes: [...net.nodes, { id, name: 'logits/gather', op: { kind: 'gatherOutputs', indices: gather }, inputs: [net.output] }], output: id },
-        outputs: gather.length,
-        labelLayout: 'imagenet',
-      };
-    }
-    return { ...loaded, labels: { ids: [...l], names: [...l] } };
   }
 
   // ---- values ----
