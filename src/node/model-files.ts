@@ -125,9 +125,9 @@ export function nodeModelIO(opts: NodeModelIOOptions = {}): ModelIO {
       }
       if (st.isDirectory()) {
         if (existsSync(path.join(p, 'model.json'))) return { folder: localFolder(p), file: 'model.json' };
-        const tfl = (await readdir(p)).filter((f) => f.toLowerCase().endsWith('.tflite'));
+        const tfl = (await readdir(p)).filter((f) => /\.(tflite|onnx)$/i.test(f));
         if (tfl.length === 1) return { folder: localFolder(p), file: tfl[0]! };
-        throw new UapError('NOT_FOUND', tfl.length ? `folder holds ${tfl.length} .tflite files: name one` : 'folder has no model.json or .tflite file', location);
+        throw new UapError('NOT_FOUND', tfl.length ? `folder holds ${tfl.length} .tflite/.onnx files: name one` : 'folder has no model.json, .tflite or .onnx file', location);
       }
       return { folder: localFolder(path.dirname(p)), file: path.basename(p) };
     },
