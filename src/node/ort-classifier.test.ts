@@ -55,7 +55,7 @@ async function photoPair(clf: NetClassifier): Promise<tf.Tensor4D> {
 
 /** ORT's activation masks (NCHW for images) and max-pool argmaxes at x, by node id. */
 async function ortMasks(clf: NetClassifier, x: tf.Tensor4D): Promise<{ masks: Map<number, Float32Array>; argmax: Map<number, BigInt64Array> }> {
-  const session = await ort.InferenceSession.create(exportGradGraph(clf.net, 2, 1, { exposeMasks: true }), { intraOpNumThreads: 2 });
+  const session = await ort.InferenceSession.create(exportGradGraph(clf.net, 2, 1, { exposeMasks: true, maskOps: 'nchwc' }), { intraOpNumThreads: 2 });
   try {
     const K = clf.labels.ids.length;
     const r = await session.run({

@@ -14,8 +14,8 @@ import { BOOL_TO_FLOAT } from './graph-builder.js';
  * Pad, no Slice); a stride-1 input gradient is a Conv with the flipped, in/out-swapped filter (a 1×1
  * conv's is a 1×1 Conv with the transposed weights), a strided one a ConvTranspose on the forward
  * weights; and nothing between two convolutions leaves ORT's blocked NCHWc layout: the masks are
- * computed once, from the forward output, by 1×1 depthwise Convs with a fused Tanh (see maskOf), and
- * applied by a Mul of two equally shaped NCHWc tensors. (One chain of k·N rows would need the N-row masks
+ * computed once, from the forward output, by 1×1 depthwise Convs with a fused Relu or Tanh (see maskOf),
+ * and applied by a Mul of two equally shaped NCHWc tensors. (One chain of k·N rows would need the N-row masks
  * broadcast over k, i.e. a Reshape or Expand and two layout reorders per layer: 2–3× slower, measured.)
  */
 
@@ -32,15 +32,21 @@ function depthwise1x1(ctx: ExportContext, y: string, channels: number, w: number
   return g.op1('Conv', args, { kernel_shape: [1, 1], group: channels }, 'maskconv');
 }
 
-/** 2^60: tanh(2^60 · y) is 1 (to float precision) for every y > 8e-18 and exactly 0 at y = 0. */
+/** 2^60: tanh(2^60·y) is 1 (to float precision) for every y > 8e-18 and exactly 0 at y = 0; relu(1 − 2^60·y) is 0 for y ≥ 2^-60. */
 const STEEP = 2 ** 60;
+/** 2^21 = 1 / ulp(6): 2^21·y is an integer for y in [4, 8), so relu(1 − 2^21·(6 − y)) is exactly 1 at y = 6 and 0 below. */
+const STEEP6 = 2 ** 21;
 
 /**
  * act'(y) from the activation's output y: relu y > 0; relu6 0 < y < 6; leaky y > 0 ? 1 : α (as
- * src/tensor/activation_grad.ts). For images, the steps are tanh(2^60·y) and tanh(2^60·(6 − y)):
- * a power-of-two scale is exact, so y = 0 and y = 6 (where relu6 clipped) give exactly 0, and every
- * y farther than 8e-18 from the kink gives 1 within 6e-8. Written as 1×1 depthwise Convs with Tanh, they
- * stay in NCHWc; comparisons (Greater, Less, Cast) would not. Dense outputs use comparisons (tiny).
+ * src/tensor/activation_grad.ts). For images they are written as 1×1 depthwise Convs with a fused Relu
+ * or Tanh, which stay in NCHWc (comparisons, Cast and Where would not):
+ *  - relu: 1 − r0 with r0 = relu(1 − 2^60·y) (1 at y = 0, 0 for y ≥ 2^-60);
+ *  - relu6: 1 − r0 − r6 with r6 = relu(1 − 2^21·(6 − y)), exactly 1 at y = 6 (where relu6 clipped) and 0
+ *    for every float below 6 (the scale is a power of two and the sums are integers below 2^24: exact);
+ *  - leaky: from the sign s = tanh(2^60·y) ∈ {−1, 1}: (1 + α)/2 + s·(1 − α)/2 (y = 0 exactly, a
+ *    measure-zero case, gives the mean).
+ * Dense outputs use comparisons (tiny).
  */
 function maskOf(ctx: ExportContext, st: BackwardState, id: number, a: Exclude<Activation, 'linear'>): string {
   const cached = st.masks[id];
@@ -51,11 +57,13 @@ function maskOf(ctx: ExportContext, st: BackwardState, id: number, a: Exclude<Ac
   let m: string;
   if (shape.length === 3 && ctx.maskOps === 'nchwc') {
     const c = shape[2]!;
-    const pos = g.op1('Tanh', [depthwise1x1(ctx, y, c, STEEP, undefined)], {}, 'step');
-    if (a === 'relu') m = pos;
-    else if (a === 'relu6') m = g.op1('Mul', [pos, g.op1('Tanh', [depthwise1x1(ctx, y, c, -STEEP, 6 * STEEP)], {}, 'step')], {}, 'mask');
-    // y > 0 ? 1 : α from the sign s = tanh(2^60·y) ∈ {−1, 1}: (1 + α)/2 + s·(1 − α)/2 (y = 0 exactly, a measure-zero case, gives the mean)
-    else m = depthwise1x1(ctx, g.op1('Tanh', [depthwise1x1(ctx, y, c, STEEP, undefined)], {}, 'sign'), c, (1 - a.leakyAlpha) / 2, (1 + a.leakyAlpha) / 2);
+    if (a === 'relu' || a === 'relu6') {
+      const r0 = g.op1('Relu', [depthwise1x1(ctx, y, c, -STEEP, 1)], {}, 'atzero');
+      const r = a === 'relu' ? r0 : g.op1('Sum', [r0, g.op1('Relu', [depthwise1x1(ctx, y, c, STEEP6, 1 - 6 * STEEP6)], {}, 'atsix')], {}, 'kinks');
+      m = depthwise1x1(ctx, r, c, -1, 1);
+    } else {
+      m = depthwise1x1(ctx, g.op1('Tanh', [depthwise1x1(ctx, y, c, STEEP, undefined)], {}, 'sign'), c, (1 - a.leakyAlpha) / 2, (1 + a.leakyAlpha) / 2);
+    }
   } else {
     const pos = g.op1('Greater', [y, g.scalar(0)]);
     if (a === 'relu') m = g.op1('Cast', [pos], BOOL_TO_FLOAT, 'mask');

@@ -23,7 +23,7 @@ export interface ExportOptions {
    */
   stride1Grad?: 'conv' | 'convTranspose';
   /**
-   * Activation masks of images: 1×1 depthwise Convs with Tanh, which stay in ORT's NCHWc layout, or
+   * Activation masks of images: 1×1 depthwise Convs with a fused Relu/Tanh, which stay in ORT's NCHWc layout, or
    * Greater/Less/Cast comparisons. Default: comparisons for k = 1 (computed and used once, they cost
    * less than the extra Convs: 3.5 vs 3.9–4.3 ms/photo on mobilenet_v1_0.25, 1 thread), NCHWc masks for
    * k > 1 (shared by k chains: 20–24 vs 26–28 ms/photo for k = 10).
