@@ -1,0 +1,82 @@
+/**
+ * `uap`: the browser-safe core. Universal adversarial perturbations (Moosavi-Dezfooli et al., CVPR 2017) for
+ * any {@link Classifier} (pixels 0..255, NHWC, in; logits out). The folders read as the flow of the library:
+ * data → models → attacks → eval → defense → report; nothing here touches the file system or Node built-ins,
+ * so the same code runs in a browser. Node's edges (model files, datasets, image decoding, worker pools,
+ * checkpoints, backend choice) are in `uap/node`.
+ *
+ * @packageDocumentation
+ */
+
+// errors
+export { EXIT_CODES, UapError, type UapErrorCode } from './errors.js';
+
+// data: images in memory and by index
+export { batchTensor, concatBatches, imageAt, imageSize, selectBatch, sliceBatch, type Batch } from './data/batch.js';
+export { batchSource } from './data/batch-source.js';
+export { tensorSource, type ImageSource } from './attacks/source.js';
+export { augmentImages, type AugmentOptions } from './data/augment.js';
+export { parseIdxImages, parseIdxLabels, type MnistImages } from './data/mnist.js';
+
+// models: the Classifier contract and loading (file access through an injectable ModelIO)
+export { numClasses, type Classifier } from './models/classifier.js';
+export { digitLabels, findClass, parseSynsetWords, type Labels } from './models/labels.js';
+export { imagenetLabels } from './models/imagenet-classes.js';
+export { fetchModelIO, loadModel, urlFolder, type FetchLike, type LoadOptions, type ModelFolder, type ModelIO } from './models/load.js';
+export type { Preprocessing } from './models/loaders/common.js';
+export { NetClassifier } from './models/net-classifier.js';
+export { findZooEntry, getZooEntry, ZOO, zooNames, type LabelLayout, type ModelFormat, type ZooEntry } from './models/zoo.js';
+export { predict, predictBatch } from './eval/fooling-rate.js';
+export { buildMnistCnn, trainClassifier, type TrainData, type TrainOptions } from './models/train/mnist-cnn.js';
+
+// attacks
+export { lpNorm, projectLp, type LpNorm } from './attacks/project.js';
+export { deepfool, deepfoolDefaults, type DeepFoolOptions, type DeepFoolResult } from './attacks/deepfool.js';
+export {
+  universalPerturbation,
+  type PassRecord,
+  type UniversalOptions,
+  type UniversalProgress,
+  type UniversalResult,
+} from './attacks/universal.js';
+export { sgdPerturbation, type SgdOptions, type SgdProgress } from './attacks/sgd.js';
+
+// evaluation
+export { evaluatePerturbation, type EvaluateOptions, type Evaluation } from './eval/fooling-rate.js';
+export { accuracy, type Accuracy } from './eval/accuracy.js';
+export { randomPerturbation, type NoiseKind } from './eval/random-noise.js';
+export { sizeSweep, sweepSummary, type SweepOptions, type SweepPoint, type SweepResult } from './eval/sweep.js';
+export {
+  formatTransferTable,
+  resizePerturbation,
+  transferColumn,
+  transferMatrix,
+  type TransferCell,
+  type TransferColumn,
+  type TransferMatrix,
+  type TransferOptions,
+  type TransferRow,
+} from './eval/transfer.js';
+export { dominantLabels, formatDominantLabels, type DominantLabel, type DominantLabels } from './eval/dominant-labels.js';
+export { subspaceAnalysis, type SubspaceOptions, type SubspaceResult } from './eval/subspace.js';
+
+// defense
+export { finetuneWithPerturbations, type DefenseProgress, type DefenseResult, type FinetuneOptions, type TrainingSet } from './defense/finetune.js';
+export { universalAdversarialTraining, type UatOptions, type UatResult } from './defense/universal-adversarial-training.js';
+export { freezeAllButLast } from './defense/head.js';
+export { loadLayersModelFromFolder } from './defense/layers-model.js';
+
+// .npy and perturbation records
+export { isNpy, readNpy, writeNpy, type NpyArray } from './io/npy.js';
+export {
+  parsePerturbationJson,
+  parsePerturbationRecord,
+  PERTURBATION_FORMAT_VERSION,
+  validatePerturbation,
+  type PerturbationRecord,
+} from './io/perturbation-record.js';
+export { addPerturbation, perturbationToImage, pixelsToImage, type Image8 } from './io/perturbation-image.js';
+
+// report
+export { renderReport, type ReportData } from './report/html.js';
+export { makeSamples, type SampleOptions } from './report/samples.js';

@@ -1,0 +1,27 @@
+/**
+ * `uap/node`: the Node edges of uap — model files and URLs (offline first: models dir, cache, then download),
+ * datasets (MNIST, photo folders and lists, decoded with sharp), perturbation and report files, a worker-thread
+ * classifier pool, hardened-model checkpoints and the tfjs backend choice. Everything else is in `uap`.
+ *
+ * @packageDocumentation
+ */
+
+// backend
+export { initBackend, type BackendName, type InitBackendOptions } from '../tensor/backend.js';
+
+// models on disk and behind URLs; loadModel here reads files (the core's loadModel takes any ModelIO)
+export { defaultCacheDir, loadModelNode as loadModel, localFolder, nodeModelIO, type NodeModelIOOptions } from './model-files.js';
+export { saveLayersModel } from './save-layers-model.js';
+
+// datasets and images
+export { loadDataset, resolveDatasetSpec, type LoadDatasetOptions } from './datasets.js';
+export { decodeImage, decodeImages, IMAGE_EXTENSIONS, type DecodeOptions, type ResizeKernel } from './images.js';
+export { loadMnist, type MnistData, type MnistSplit } from './mnist-files.js';
+
+// perturbation and report files
+export { loadPerturbation, PERTURBATION_FILES, savePerturbation, writeFileAtomic, writeJsonAtomic, type LoadedPerturbation } from './perturbation-files.js';
+export { encodePng, writePng } from './png.js';
+export { collectReportData, hasContent, type CollectOptions } from './report-files.js';
+
+// a Classifier on worker threads
+export { WorkerPoolClassifier, type WorkerPoolOptions } from './worker-pool-classifier.js';
