@@ -14,7 +14,7 @@ export { EXIT_CODES, UapError, type UapErrorCode } from './errors.js';
 // data: images in memory and by index
 export { batchTensor, concatBatches, imageAt, imageSize, selectBatch, sliceBatch, type Batch } from './data/batch.js';
 export { batchSource } from './data/batch-source.js';
-export { tensorSource, type ImageSource } from './attacks/source.js';
+export { tensorSource, type ImageSource } from './data/image-source.js';
 export { augmentImages, type AugmentOptions } from './data/augment.js';
 export { parseIdxImages, parseIdxLabels, type MnistImages } from './data/mnist.js';
 
@@ -26,7 +26,7 @@ export { fetchModelIO, loadModel, urlFolder, type FetchLike, type LoadOptions, t
 export type { Preprocessing } from './models/loaders/common.js';
 export { NetClassifier } from './models/net-classifier.js';
 export { findZooEntry, getZooEntry, ZOO, zooNames, type LabelLayout, type ModelFormat, type ZooEntry } from './models/zoo.js';
-export { predict, predictBatch } from './eval/fooling-rate.js';
+export { predict, predictBatch } from './models/predict.js';
 export { buildMnistCnn, trainClassifier, type TrainData, type TrainOptions } from './models/train/mnist-cnn.js';
 
 // attacks

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { UapError } from '../errors.js';
 import type { Classifier } from '../models/classifier.js';
-import { argmaxRows } from './source.js';
+import { argmaxRows } from '../models/predict.js';
 
 /**
  * DeepFool (Moosavi-Dezfooli, Fawzi, Frossard, CVPR 2016), multi-class, Algorithm 2 of that paper,

@@ -1,11 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { UapError } from '../errors.js';
-import { evaluatePerturbation, predict } from '../eval/fooling-rate.js';
+import { evaluatePerturbation } from '../eval/fooling-rate.js';
+import { predict } from '../models/predict.js';
 import type { Classifier } from '../models/classifier.js';
 import { augmentImages, checkAugment, isIdentity, type AugmentOptions } from '../data/augment.js';
 import { createRng, permutation } from '../util/rng.js';
 import { checkNorm, checkXi, lpNorm, projectLp, type LpNorm } from './project.js';
-import { range, toSource, type ImageSource } from './source.js';
+import { range, toSource, type ImageSource } from '../data/image-source.js';
 import type { PassRecord, UniversalResult } from './universal.js';
 
 /**

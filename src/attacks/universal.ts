@@ -1,11 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { UapError } from '../errors.js';
-import { evaluatePerturbation, predict, predictBatch } from '../eval/fooling-rate.js';
+import { evaluatePerturbation } from '../eval/fooling-rate.js';
+import { predict, predictBatch } from '../models/predict.js';
 import type { Classifier } from '../models/classifier.js';
 import { createRng, permutation } from '../util/rng.js';
 import { deepfool, deepfoolDefaults } from './deepfool.js';
 import { checkNorm, checkXi, lpNorm, projectLp, type LpNorm } from './project.js';
-import { toSource, type ImageSource } from './source.js';
+import { toSource, type ImageSource } from '../data/image-source.js';
 
 /**
  * Universal adversarial perturbations: Algorithm 1 of Moosavi-Dezfooli, Fawzi, Fawzi, Frossard,

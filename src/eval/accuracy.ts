@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { range, toSource, type ImageSource } from '../attacks/source.js';
+import { range, toSource, type ImageSource } from '../data/image-source.js';
 import type { Classifier } from '../models/classifier.js';
 
 export interface Accuracy {

@@ -1,11 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import { deepfool } from '../attacks/deepfool.js';
-import { range, toSource, type ImageSource } from '../attacks/source.js';
+import { range, toSource, type ImageSource } from '../data/image-source.js';
 import { UapError } from '../errors.js';
 import type { Classifier } from '../models/classifier.js';
 import { createRng, gaussianArray, type Rng } from '../util/rng.js';
-import { evaluatePerturbation, predict } from './fooling-rate.js';
+import { predict } from '../models/predict.js';
+import { evaluatePerturbation } from './fooling-rate.js';
 
 /**
  * Section 4 of the UAP paper: the normals of the decision boundary near natural images are correlated, they

@@ -1,10 +1,11 @@
 import type * as tf from '@tensorflow/tfjs';
-import { toSource, type ImageSource } from '../attacks/source.js';
+import { toSource, type ImageSource } from '../data/image-source.js';
 import { universalPerturbation, type PassRecord, type UniversalOptions, type UniversalProgress } from '../attacks/universal.js';
 import { UapError } from '../errors.js';
 import type { Classifier } from '../models/classifier.js';
 import { createRng, permutation } from '../util/rng.js';
-import { evaluatePerturbation, predict } from './fooling-rate.js';
+import { predict } from '../models/predict.js';
+import { evaluatePerturbation } from './fooling-rate.js';
 
 /**
  * How the fooling rate on unseen images grows with the size of X (UAP paper, Fig. 6: GoogLeNet ≈31% with

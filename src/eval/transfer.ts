@@ -1,9 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { lpNorm, projectLp, type LpNorm } from '../attacks/project.js';
-import { toSource, type ImageSource } from '../attacks/source.js';
+import { toSource, type ImageSource } from '../data/image-source.js';
 import { UapError } from '../errors.js';
 import type { Classifier } from '../models/classifier.js';
-import { evaluatePerturbation, predict } from './fooling-rate.js';
+import { predict } from '../models/predict.js';
+import { evaluatePerturbation } from './fooling-rate.js';
 
 /**
  * Cross-model transfer (UAP paper, Table 2): the fooling rate of every perturbation on every model.
