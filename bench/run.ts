@@ -20,7 +20,7 @@ import type { NetClassifier } from '../src/models/net-classifier.js';
 import { repoRoot } from '../src/node/model-files.js';
 import { WorkerPoolClassifier } from '../src/node/worker-pool-classifier.js';
 import { initBackend } from '../src/tensor/backend.js';
-import { referenceForward } from '../src/tensor/grad_testing.js';
+import { referenceForward } from '../src/models/net/reference.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');

@@ -1,4 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
+import type { Activation } from '../../tensor/activation.js';
 
 /**
  * A small, explicit network representation that every model format is converted into
@@ -13,7 +14,7 @@ import type * as tf from '@tensorflow/tfjs';
  * to drop a background class or reorder Darknet's classes).
  */
 
-export type Activation = 'linear' | 'relu' | 'relu6' | { leakyAlpha: number };
+export type { Activation };
 
 /** 'same'/'valid' as TF defines them, or explicit [[top, bottom], [left, right]] zero padding. */
 export type Padding = 'same' | 'valid' | [[number, number], [number, number]];
