@@ -6,7 +6,7 @@
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/tensor/backend.js';
-import { loadModel } from '../src/models/load.js';
+import { loadModel } from '../src/node/model-files.js';
 import { repoRoot } from '../src/node/model-files.js';
 import { forwardValues, applyOp } from '../src/models/net/forward.js';
 import { backwardNet, setBackwardProfiler } from '../src/models/net/backward.js';

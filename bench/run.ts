@@ -15,7 +15,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
 import type { Classifier } from '../src/models/classifier.js';
-import { loadModel } from '../src/models/load.js';
+import { loadModel } from '../src/node/model-files.js';
 import type { NetClassifier } from '../src/models/net-classifier.js';
 import { repoRoot } from '../src/node/model-files.js';
 import { WorkerPoolClassifier } from '../src/node/worker-pool-classifier.js';

@@ -9,7 +9,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadModel } from '../src/models/load.js';
+import { loadModel } from '../src/node/model-files.js';
 import { ZOO } from '../src/models/zoo.js';
 import { decodeBatchForTests } from '../src/node/decode-for-tests.js';
 

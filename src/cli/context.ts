@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { createRequire } from 'node:module';
 import type { Batch } from '../data/batch.js';
 import type { Classifier } from '../models/classifier.js';
-import { loadModel } from '../models/load.js';
+import { loadModel } from '../node/model-files.js';
 import { loadDataset } from '../node/datasets.js';
 import { initCliBackend } from './backend.js';
 import { progressBar } from './progress.js';

@@ -12,7 +12,7 @@ import { UapError } from '../errors.js';
 import { evaluatePerturbation } from '../eval/fooling-rate.js';
 import { predict } from '../models/predict.js';
 import type { Classifier } from '../models/classifier.js';
-import { loadModel } from '../models/load.js';
+import { loadModel } from '../node/model-files.js';
 import { findZooEntry } from '../models/zoo.js';
 import { nodeModelIO } from '../node/model-files.js';
 import { writeJsonAtomic } from '../node/perturbation-files.js';

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { UapError } from '../errors.js';
-import { loadModel } from '../models/load.js';
+import { loadModel } from '../node/model-files.js';
 import { loadDataset } from '../node/datasets.js';
 import { initCliBackend } from './backend.js';
 import { fmtPct, int, norm, num, openUnit, positive } from './options.js';

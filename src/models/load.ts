@@ -9,8 +9,9 @@ import { findZooEntry, guessLayout, labelLayout, zooNames, ZOO, type LabelLayout
 
 /**
  * loadModel: a zoo name, a folder, a model.json, a .tflite file or an http(s) URL → NetClassifier.
- * Browser-safe: file access goes through a ModelIO (Node: src/node/model-files.ts, offline first:
- * models dir, then cache, then download; browser: fetch).
+ * Browser-safe: file access goes through a ModelIO, by default fetchModelIO (zoo models from their
+ * URLs, paths as URLs relative to the page). `uap/node` supplies the file-system one (src/node/model-files.ts,
+ * offline first: models dir, then cache, then download) and a loadModel that uses it.
  */
 
 /** The files of one model: reads them by their path relative to the main file. */
@@ -33,15 +34,11 @@ export interface ModelIO {
 export type FetchLike = (url: string, init?: { signal?: AbortSignal }) => Promise<Response>;
 
 export interface LoadOptions {
-  /** A local mirror laid out like ../shared/models (default: env UAP_MODELS_DIR). Node only. */
-  modelsDir?: string;
-  /** Download cache (default: env UAP_CACHE, else ~/.cache/uap). Node only. */
-  cacheDir?: string;
   /** fetch to use for downloads (default: globalThis.fetch). */
   fetch?: FetchLike;
   /** Largest file a download may be (default 256 MiB). */
   maxBytes?: number;
-  /** File access; default: Node files + downloads in Node, fetch in a browser. */
+  /** File access (default: fetchModelIO, i.e. downloads; uap/node's loadModel passes the file-system one). */
   io?: ModelIO;
   /** For models outside the zoo: pixels → model input (default identity; quantised TFLite: from the file). */
   preprocessing?: Preprocessing;
@@ -152,17 +149,6 @@ export function fetchModelIO(opts: { fetch?: FetchLike; maxBytes?: number; baseU
   };
 }
 
-const NODE_IO = '../node/model-files.js';
-
-async function defaultIO(opts: LoadOptions): Promise<ModelIO> {
-  const isNode = typeof process !== 'undefined' && !!process.versions?.node;
-  if (isNode) {
-    const m = (await import(/* @vite-ignore */ NODE_IO)) as { nodeModelIO(o: LoadOptions): ModelIO };
-    return m.nodeModelIO(opts);
-  }
-  return fetchModelIO(opts);
-}
-
 function looksLikeName(s: string): boolean {
   return !/[\\/]/.test(s) && !/\.(json|tflite)$/i.test(s) && !/^[a-z]+:/i.test(s);
 }
@@ -192,7 +178,7 @@ async function readJson(folder: ModelFolder, file: string): Promise<unknown> {
 }
 
 export async function loadModel(nameOrPath: string, opts: LoadOptions = {}): Promise<NetClassifier> {
-  const io = opts.io ?? (await defaultIO(opts));
+  const io = opts.io ?? fetchModelIO(opts);
   let entry = findZooEntry(nameOrPath);
   let folder: ModelFolder;
   let file: string;

@@ -10,7 +10,7 @@
 export { initBackend, type BackendName, type InitBackendOptions } from '../tensor/backend.js';
 
 // models on disk and behind URLs; loadModel here reads files (the core's loadModel takes any ModelIO)
-export { defaultCacheDir, loadModelNode as loadModel, localFolder, nodeModelIO, type NodeModelIOOptions } from './model-files.js';
+export { defaultCacheDir, loadModel, localFolder, nodeModelIO, type NodeLoadOptions, type NodeModelIOOptions } from './model-files.js';
 export { saveLayersModel } from './save-layers-model.js';
 
 // datasets and images

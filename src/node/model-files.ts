@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UapError } from '../errors.js';
-import { DEFAULT_MAX_BYTES, fetchBytes, loadModel, urlFolder, type FetchLike, type LoadOptions, type ModelFolder, type ModelIO } from '../models/load.js';
+import { DEFAULT_MAX_BYTES, loadModel as loadModelWith, urlFolder, type FetchLike, type LoadOptions, type ModelFolder, type ModelIO } from '../models/load.js';
 import type { NetClassifier } from '../models/net-classifier.js';
 import type { ZooEntry } from '../models/zoo.js';
 
@@ -69,7 +69,9 @@ export async function writeAtomic(file: string, data: Uint8Array): Promise<void>
 }
 
 export interface NodeModelIOOptions {
+  /** A local mirror laid out like ../shared/models (default: env UAP_MODELS_DIR, else $UAP_SHARED/models). */
   modelsDir?: string;
+  /** Download cache (default: env UAP_CACHE, else ~/.cache/uap). */
   cacheDir?: string;
   fetch?: FetchLike;
   maxBytes?: number;
@@ -134,9 +136,13 @@ export function nodeModelIO(opts: NodeModelIOOptions = {}): ModelIO {
   };
 }
 
-/** loadModel with Node file access (what loadModel does by default in Node). */
-export function loadModelNode(nameOrPath: string, opts: LoadOptions = {}): Promise<NetClassifier> {
-  return loadModel(nameOrPath, { ...opts, io: opts.io ?? nodeModelIO(opts) });
-}
+/** Options of Node's loadModel: the core's, plus where model files are looked up. */
+export interface NodeLoadOptions extends LoadOptions, NodeModelIOOptions {}
 
-export { fetchBytes };
+/**
+ * loadModel with Node file access: a zoo name, a folder, a model.json, a .tflite file or an http(s) URL →
+ * NetClassifier (the core's loadModel with `io` defaulting to nodeModelIO).
+ */
+export function loadModel(nameOrPath: string, opts: NodeLoadOptions = {}): Promise<NetClassifier> {
+  return loadModelWith(nameOrPath, { ...opts, io: opts.io ?? nodeModelIO(opts) });
+}

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { before, test } from 'node:test';
 import { UapError } from '../../errors.js';
 import { sharedDir, testPhotoBatch, TEST_PHOTOS } from '../../node/decode-for-tests.js';
-import { loadModel } from '../load.js';
+import { loadModel } from '../../node/model-files.js';
 import { runNet } from '../net/forward.js';
 import { graphModelToNet } from './graph.js';
 import type { DecodedWeight, WeightGroup } from './weights.js';

@@ -8,7 +8,7 @@ import { repoRoot } from '../../node/model-files.js';
 import { randomTensor, relativeError, seededRandom, useWasm } from '../../tensor/grad_testing.js';
 import { referenceInputGrad } from './reference.js';
 import type { NetClassifier } from '../net-classifier.js';
-import { loadModel } from '../load.js';
+import { loadModel } from '../../node/model-files.js';
 import { backwardNet } from './backward.js';
 import { forwardValues } from './forward.js';
 
