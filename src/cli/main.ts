@@ -12,6 +12,7 @@ import { registerSweep } from './sweep.js';
 import { registerLabels } from './labels.js';
 import { registerSubspace } from './subspace.js';
 import { registerHarden } from './harden.js';
+import { packageVersion } from './context.js';
 
 /**
  * The `uap` command line: one file per command, each a thin shell over the library.
@@ -19,6 +20,7 @@ import { registerHarden } from './harden.js';
  */
 const program = new Command('uap')
   .description('Universal adversarial perturbations for TF.js classifiers (Moosavi-Dezfooli et al., CVPR 2017)')
+  .version(packageVersion, '--version', 'print the version of uap')
   .option('--backend <name>', 'tfjs backend: wasm (default in Node), tensorflow (tfjs-node, used when installed), cpu')
   .showHelpAfterError()
   .exitOverride();
