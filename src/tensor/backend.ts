@@ -59,6 +59,7 @@ export async function initBackend(preferred?: BackendName, opts: InitBackendOpti
     }
     setThreadsCount(opts.threads);
   }
+  const handlers = processHandlers();
   let chosen: string | undefined;
   if (preferred === 'tensorflow') {
     if (!(await tryNative()) || !(await trySet('tensorflow'))) {
@@ -77,9 +78,32 @@ export async function initBackend(preferred?: BackendName, opts: InitBackendOpti
     else throw new UapError('BAD_ARGUMENT', 'no tfjs backend could be started', 'backend');
   }
   await tf.ready();
+  removeAddedHandlers(handlers);
   if (chosen === 'wasm') registerMissingKernels('wasm');
   opts.log?.(`tfjs ${tf.version.tfjs}, backend ${chosen}${chosen === 'wasm' ? `, ${wasmThreads()} thread(s)` : ''}`);
   return chosen;
+}
+
+const PROCESS_EVENTS = ['uncaughtException', 'unhandledRejection'] as const;
+type Handlers = Map<'uncaughtException', Function[]>;
+
+/** The process's current error handlers (none outside Node). */
+function processHandlers(): Handlers | undefined {
+  if (!isNode) return undefined;
+  // (typed as one event: @types/node's overloads do not take a union of event names)
+  return new Map(PROCESS_EVENTS.map((e) => [e as 'uncaughtException', process.listeners(e as 'uncaughtException')]));
+}
+
+/**
+ * Emscripten's Node glue (tfjs-backend-wasm) installs uncaughtException/unhandledRejection handlers that
+ * rethrow from inside its one-line, 39 KB minified source, so any later unhandled error printed that whole
+ * line before the error. Removing the handlers it added restores Node's own report of the error.
+ */
+function removeAddedHandlers(before: Handlers | undefined): void {
+  if (!before) return;
+  for (const [event, old] of before) {
+    for (const h of process.listeners(event)) if (!old.includes(h)) process.removeListener(event, h as (...a: unknown[]) => void);
+  }
 }
 
 function wasmThreads(): number {
