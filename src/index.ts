@@ -31,15 +31,18 @@ export { buildMnistCnn, trainClassifier, type TrainData, type TrainOptions } fro
 
 // attacks
 export { lpNorm, projectLp, type LpNorm } from './attacks/project.js';
-export { deepfool, deepfoolDefaults, type DeepFoolOptions, type DeepFoolResult } from './attacks/deepfool.js';
+export { deepfool, DEEPFOOL_DEFAULTS, resolveDeepFoolOptions, type DeepFoolOptions, type DeepFoolResult } from './attacks/deepfool.js';
+export { criterionFor, misclassification, successRate, targetedMisclassification, type Criterion } from './attacks/criteria.js';
+export { PASS_DEFAULTS, type PassOptions, type PassProgress, type PassRecord, type PassResult, type PassState } from './attacks/pass-driver.js';
 export {
+  resolveUniversalOptions,
+  UNIVERSAL_DEFAULTS,
   universalPerturbation,
-  type PassRecord,
   type UniversalOptions,
   type UniversalProgress,
   type UniversalResult,
 } from './attacks/universal.js';
-export { sgdPerturbation, type SgdOptions, type SgdProgress } from './attacks/sgd.js';
+export { resolveSgdOptions, SGD_DEFAULTS, sgdPerturbation, type SgdOptions, type SgdProgress } from './attacks/sgd.js';
 
 // evaluation
 export { evaluatePerturbation, type EvaluateOptions, type Evaluation } from './eval/fooling-rate.js';
