@@ -25,8 +25,9 @@ const state: {
 
 function showError(e: unknown): void {
   const box = $<HTMLParagraphElement>('error');
-  // The library's advice names a CLI flag; here the way out is another file.
-  const text = (e instanceof Error ? e.message : String(e)).replace(/; pass --resize to resize the perturbation to \S+$/, ' — load a perturbation computed for this model');
+  let text = e instanceof Error ? e.message : String(e);
+  // The library's advice names an option of the CLI (resize); on the page the way out is another file.
+  if (e instanceof UapError && e.hint?.option === 'resize') text += ' — load a perturbation computed for this model';
   box.textContent = text;
   box.scrollIntoView({ block: 'nearest' });
   box.hidden = false;

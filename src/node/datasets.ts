@@ -135,7 +135,7 @@ function shapeText(shape: readonly number[]): string {
 /** Indices to load: all in order, or the first `limit` of a seeded shuffle. */
 export function selectIndices(n: number, limit: number | undefined, seed = 0): Int32Array {
   if (limit === undefined) return Int32Array.from({ length: n }, (_, i) => i);
-  if (!Number.isInteger(limit) || limit <= 0) throw new UapError('BAD_ARGUMENT', `--limit must be a positive integer, got ${limit}`);
+  if (!Number.isInteger(limit) || limit <= 0) throw new UapError('BAD_ARGUMENT', `must be a positive integer, got ${limit}`, 'limit');
   return permutation(n, createRng(seed)).slice(0, Math.min(limit, n));
 }
 
