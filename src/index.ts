@@ -8,8 +8,9 @@
  * @packageDocumentation
  */
 
-// errors
-export { EXIT_CODES, UapError, type UapErrorCode } from './errors.js';
+// errors and version
+export { EXIT_CODES, UapError, type OptionHint, type UapErrorCode, type UapErrorDetails } from './errors.js';
+export { VERSION } from './version.js';
 
 // data: images in memory and by index
 export { batchTensor, concatBatches, imageAt, imageSize, selectBatch, sliceBatch, type Batch } from './data/batch.js';
@@ -42,7 +43,7 @@ export {
   type UniversalProgress,
   type UniversalResult,
 } from './attacks/universal.js';
-export { resolveSgdOptions, SGD_DEFAULTS, sgdPerturbation, type SgdOptions, type SgdProgress } from './attacks/sgd.js';
+export { resolveSgdOptions, SGD_DEFAULTS, SGD_LOSSES, SGD_OPTIMIZERS, sgdPerturbation, type SgdOptions, type SgdProgress } from './attacks/sgd.js';
 
 // evaluation
 export { evaluatePerturbation, type EvaluateOptions, type Evaluation } from './eval/fooling-rate.js';
@@ -67,6 +68,21 @@ export { subspaceAnalysis, type SubspaceOptions, type SubspaceResult } from './e
 export { finetuneWithPerturbations, type DefenseProgress, type DefenseResult, type FinetuneOptions, type TrainingSet } from './defense/finetune.js';
 export { universalAdversarialTraining, type UatOptions, type UatResult } from './defense/universal-adversarial-training.js';
 export { freezeAllButLast } from './defense/head.js';
+export {
+  runHarden,
+  type AttackRecord,
+  type HardenAttack,
+  type HardenCheckpointOf,
+  type HardenControl,
+  type HardenLabels,
+  type HardenMethod,
+  type HardenReport,
+  type HardenSettings,
+  type HardenStores,
+  type SideRecord,
+} from './defense/harden.js';
+export type { AttackInProgress, DoneAttack, HardenCheckpointStore, HardenState, TrainingState } from './defense/checkpoint.js';
+export type { ModelStore } from './defense/model-store.js';
 export { loadLayersModelFromFolder } from './defense/layers-model.js';
 
 // .npy and perturbation records

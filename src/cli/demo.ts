@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import path from 'node:path';
 import { computeCommand } from './compute.js';
 import { evalCommand } from './eval.js';
-import { fmtPct } from './options.js';
+import { algorithm1FlagDefaults, fmtPct, sgdFlagDefaults } from './options.js';
 
 /**
  * `uap demo`: the whole story on the embedded default, offline, in a few minutes on 2 cores:
@@ -23,19 +23,14 @@ export function registerDemo(program: Command): void {
       const common = { model: 'mnist', norm: 'inf', xi: o.xi, seed: o.seed, clip: true, batchSize: '500' };
       const record = await computeCommand(program, {
         ...common,
+        // The attacks' own defaults, but for the demo's δ, passes and method.
+        ...algorithm1FlagDefaults(),
+        ...sgdFlagDefaults(),
         data: 'mnist:train',
-        batchSize: '32',
         limit: o.limit,
         delta: '0.1',
         maxPasses: o.maxPasses,
-        candidates: '10',
-        overshoot: '0.02',
-        maxIterDeepfool: '10',
-        deepfoolBatch: '1',
         method: o.method,
-        loss: 'ce',
-        optimizer: 'sgd',
-        augment: 'none',
         out: o.out,
       });
       const universal = await evalCommand(program, { ...common, data: 'mnist:test', perturbation: path.join(o.out, 'perturbation.npy') });

@@ -13,3 +13,57 @@ export function progressBar(label: string): cliProgress.SingleBar {
     cliProgress.Presets.shades_classic,
   );
 }
+
+/**
+ * A progress bar that restarts whenever its key changes (a new pass, a new epoch, a new |X|): the one bar of
+ * every long command. `stop` is idempotent.
+ */
+export interface StageBar {
+  update(key: string, done: number, total: number, status: string): void;
+  stop(): void;
+}
+
+export function stageBar(label: string): StageBar {
+  const bar = progressBar(label);
+  let current = '';
+  return {
+    update(key, done, total, status) {
+      if (key !== current) {
+        if (current) bar.stop();
+        bar.start(total, 0, { status });
+        current = key;
+      }
+      bar.update(done, { status });
+    },
+    stop() {
+      if (current) bar.stop();
+      current = '';
+    },
+  };
+}
+
+/**
+ * Ctrl-C for long commands. The first SIGINT (or SIGTERM) aborts the signal handed to `work`: the attack stops
+ * at its next step (well under a second: the attacks check the signal between DeepFool iterations, images and
+ * SGD steps) and the command keeps what its last checkpoint holds — `kept` says where, in the message. A second
+ * one exits at once with 130. The handlers are removed when `work` settles, however it settles.
+ */
+export async function withInterrupts<T>(kept: string, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  const onSignal = (name: NodeJS.Signals) => {
+    if (controller.signal.aborted) {
+      process.stderr.write(`\n${name} again: exiting now\n`);
+      process.exit(130);
+    }
+    process.stderr.write(`\ninterrupt (${name}): stopping; ${kept} (press Ctrl-C again to exit at once)\n`);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    return await work(controller.signal);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

@@ -65,7 +65,7 @@ export async function sweepCommand(program: Command, f: SweepFlags): Promise<Rec
   ].sort((a, b) => a - b);
   if (sizes.length === 0) throw new UapError('BAD_ARGUMENT', 'no sizes', '--sizes');
   const valLimit = f.valLimit === undefined ? undefined : int('--val-limit', f.valLimit, 1);
-  const options = parseAlgorithm1Options(f, p);
+  const options = parseAlgorithm1Options(f, { norm: p, xi });
 
   const maxSize = sizes[sizes.length - 1]!;
 
