@@ -1,15 +1,13 @@
 import type { Command } from 'commander';
-import { createRequire } from 'node:module';
-import type { Batch } from '../data/batch.js';
-import type { Classifier } from '../models/classifier.js';
-import { loadModel } from '../node/model-files.js';
-import { loadDataset } from '../node/datasets.js';
+import { VERSION, type Batch, type Classifier } from '../index.js';
+import { loadDataset, loadModel } from '../node/index.js';
 import { initCliBackend } from './backend.js';
 import { progressBar } from './progress.js';
 
 /** What every command that runs a model needs: backend, model, data — with progress on stderr. */
 
-export const packageVersion: string = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+/** The version written into result files (package.json's, see src/version.ts). */
+export const packageVersion: string = VERSION;
 
 export async function openModel(program: Command, name: string, modelsDir?: string): Promise<Classifier> {
   await initCliBackend(program);

@@ -1,13 +1,11 @@
 import type { Command } from 'commander';
-import { UapError } from '../errors.js';
-import { loadModel } from '../node/model-files.js';
-import { loadDataset } from '../node/datasets.js';
+import { UapError, type HardenMethod, type HardenReport, type HardenSettings } from '../index.js';
+import { hardenInFolder, loadDataset, loadModel } from '../node/index.js';
 import { initCliBackend } from './backend.js';
 import { fmtPct, int, norm, num, openUnit, positive } from './options.js';
 import { progressBar } from './progress.js';
-import { runHarden, type HardenMethod, type HardenReport, type HardenSettings } from './harden-run.js';
 
-/** `uap harden`: flags, validation and progress output around runHarden (harden-run.ts). */
+/** `uap harden`: flags, validation and progress output around runHarden (src/defense/harden.ts, in a folder: src/node/harden-folder.ts). */
 
 export interface HardenFlags {
   model: string;
@@ -97,7 +95,6 @@ export async function hardenCommand(program: Command, f: HardenFlags): Promise<H
   if (labels !== 'true' && labels !== 'clean' && labels !== 'soft') throw new UapError('BAD_ARGUMENT', `must be true, clean or soft, got "${labels}"`, '--labels');
   const settings: HardenSettings = {
     model: f.model,
-    modelsDir: f.modelsDir,
     method,
     xi: positive('--xi', f.xi),
     pool: int('--pool', f.pool, method === 'finetune' ? 1 : 0),
@@ -116,7 +113,6 @@ export async function hardenCommand(program: Command, f: HardenFlags): Promise<H
     trainableLayers: f.trainableLayers === undefined ? undefined : int('--trainable-layers', f.trainableLayers, 1),
     labels,
     seed,
-    out: f.out,
     dataSpec: f.data + (limit ? ` (limit ${limit}, seed ${seed})` : ''),
     testSpec: f.test + (testLimit ? ` (limit ${testLimit}, seed ${seed})` : ''),
   };
@@ -141,12 +137,11 @@ export async function hardenCommand(program: Command, f: HardenFlags): Promise<H
   let barEpoch = 0;
   let report: HardenReport;
   try {
-    report = await runHarden(
-      settings,
-      train,
-      test,
-      (l) => console.error(l),
-      (e) => {
+    report = await hardenInFolder(settings, train, test, {
+      out: f.out,
+      modelsDir: f.modelsDir,
+      log: (l) => console.error(l),
+      onBatch: (e) => {
         if (e.epoch !== barEpoch) {
           if (barEpoch) bar.stop();
           bar.start(e.batches, 0, { status: '' });
@@ -158,8 +153,9 @@ export async function hardenCommand(program: Command, f: HardenFlags): Promise<H
           barEpoch = 0;
         }
       },
-      { signal: controller.signal, resume: f.resume },
-    );
+      signal: controller.signal,
+      resume: f.resume,
+    });
   } finally {
     bar.stop();
     process.off('SIGINT', onSigint);

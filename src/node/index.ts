@@ -23,5 +23,9 @@ export { loadPerturbation, PERTURBATION_FILES, savePerturbation, writeFileAtomic
 export { encodePng, writePng } from './png.js';
 export { collectReportData, hasContent, type CollectOptions } from './report-files.js';
 
+// hardening in a folder (checkpoint, hardened model, harden.json)
+export { HardenCheckpoint } from './harden-checkpoint.js';
+export { folderModelStore, hardenInFolder, type FolderHardenOptions } from './harden-folder.js';
+
 // a Classifier on worker threads
 export { WorkerPoolClassifier, type WorkerPoolOptions } from './worker-pool-classifier.js';
