@@ -4,18 +4,7 @@ import { range, type ImageSource } from '../data/image-source.js';
 import { UapError } from '../errors.js';
 import type { Classifier } from '../models/classifier.js';
 import { createRng } from '../util/rng.js';
-import {
-  checkDelta,
-  checkInt,
-  PASS_DEFAULTS,
-  resolvePassOptions,
-  runPasses,
-  type PassContext,
-  type PassOptions,
-  type PassProgress,
-  type PassResult,
-  type ResolvedPassOptions,
-} from './pass-driver.js';
+import { checkDelta, checkInt, PASS_DEFAULTS, resolvePassOptions, runPasses, type PassContext, type PassOptions, type PassProgress, type PassResult, type ResolvedPassOptions } from './pass-driver.js';
 import { lpNorm, projectLp } from './project.js';
 
 /**
@@ -59,15 +48,7 @@ export interface SgdOptions extends PassOptions {
 }
 
 /** The SGD attack's defaults (the step size defaults to ξ/10: see defaultStepSize). */
-export const SGD_DEFAULTS = {
-  ...PASS_DEFAULTS,
-  epochs: 10,
-  batchSize: 32,
-  schedule: 'cosine',
-  optimizer: 'sgd',
-  loss: 'ce',
-  kappa: 0,
-} as const;
+export const SGD_DEFAULTS = { ...PASS_DEFAULTS, epochs: 10, batchSize: 32, schedule: 'cosine', optimizer: 'sgd', loss: 'ce', kappa: 0 } as const;
 
 export const SGD_LOSSES = ['ce', 'margin'] as const;
 export const SGD_OPTIMIZERS = ['sgd', 'adam'] as const;
@@ -160,11 +141,7 @@ export function lossValue(z: Float32Array, cls: Int32Array, K: number, loss: 'ce
   return s / b;
 }
 
-export async function sgdPerturbation(
-  classifier: Classifier,
-  X: tf.Tensor4D | ImageSource,
-  options: SgdOptions,
-): Promise<PassResult> {
+export async function sgdPerturbation(classifier: Classifier, X: tf.Tensor4D | ImageSource, options: SgdOptions): Promise<PassResult> {
   const o = resolveSgdOptions(options);
   // Optimiser state. Adam's moments restart on resume (they are not checkpointed); the schedule does not.
   const state = { m1: new Float32Array(0), m2: new Float32Array(0), adamT: 0 };

@@ -4,18 +4,7 @@ import type { Classifier } from '../models/classifier.js';
 import { predictBatch } from '../models/predict.js';
 import { isInterrupted } from './abort.js';
 import { deepfool, resolveDeepFoolOptions } from './deepfool.js';
-import {
-  checkDelta,
-  checkInt,
-  PASS_DEFAULTS,
-  resolvePassOptions,
-  runPasses,
-  type PassContext,
-  type PassOptions,
-  type PassProgress,
-  type PassResult,
-  type ResolvedPassOptions,
-} from './pass-driver.js';
+import { checkDelta, checkInt, PASS_DEFAULTS, resolvePassOptions, runPasses, type PassContext, type PassOptions, type PassProgress, type PassResult, type ResolvedPassOptions } from './pass-driver.js';
 import { projectLp } from './project.js';
 
 export type { PassRecord } from './pass-driver.js';
