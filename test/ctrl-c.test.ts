@@ -22,7 +22,7 @@ const LIMIT_MS = 2000;
 async function interruptMidPass(signals: number): Promise<{ code: number | null; latencyMs: number; stderr: string; before: Buffer[]; after: Buffer[] }> {
   const out = path.join(mkdtempSync(path.join(os.tmpdir(), 'uap-ctrl-c-')), 'run');
   // ξ = 2 keeps the goal 1 − δ out of reach, so the run would go on for all 5 passes.
-  const args = ['bin/uap.js', 'compute', '--model', 'mobilenet_v1_0.75_224', '--data', TRAIN, '--limit', '3', '--xi', '2', '--delta', '0.01', '--max-passes', '5', '--out', out];
+  const args = ['bin/uap.js', 'compute', '--model', 'mobilenet_v1_0.75_224', '--data', TRAIN, '--limit', '6', '--xi', '2', '--delta', '0.01', '--max-passes', '5', '--out', out];
   const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
@@ -31,8 +31,8 @@ async function interruptMidPass(signals: number): Promise<{ code: number | null;
   const deadline = Date.now() + 240_000;
   while (!existsSync(files[1]!) && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
   assert.ok(existsSync(files[1]!), `no checkpoint after the first pass: ${stderr}`);
-  // Well inside pass 2 (a pass takes seconds here) and after the checkpoint's writes.
-  await new Promise((r) => setTimeout(r, 1000));
+  // Early in pass 2 (a pass over 6 photos takes seconds here), after the checkpoint's writes.
+  await new Promise((r) => setTimeout(r, 300));
   const before = files.map((f) => readFileSync(f));
   const t0 = performance.now();
   child.kill('SIGINT');
