@@ -8,7 +8,7 @@ import type { PerturbationRecord } from '../io/perturbation-record.js';
 import { savePerturbation, writeJsonAtomic } from '../node/perturbation-files.js';
 import { openData, openModel } from './context.js';
 import { addAlgorithm1Options, fmtPct, int, norm, parseAlgorithm1Options, positive, type Algorithm1Flags } from './options.js';
-import { progressBar } from './progress.js';
+import { stageBar, withInterrupts } from './progress.js';
 import { perturbationRecord } from './record.js';
 
 interface SweepFlags extends Algorithm1Flags {
@@ -113,45 +113,20 @@ export async function sweepCommand(program: Command, f: SweepFlags): Promise<Rec
       return record;
     };
 
-    const controller = new AbortController();
-    const onSigint = () => {
-      console.error('\ninterrupt: stopping; finished sizes stay in ' + f.out);
-      controller.abort();
-    };
-    process.once('SIGINT', onSigint);
-    const bar = progressBar('sweep');
-    let barKey = '';
-    try {
-      const result = await sizeSweep(model, batchSource(train), batchSource(val), val.labels, {
+    const bar = stageBar('sweep');
+    const result = await withInterrupts(`finished sizes stay in ${f.out}`, (signal) =>
+      sizeSweep(model, batchSource(train), batchSource(val), val.labels, {
         sizes,
         universal: { norm: p, xi, seed, clip: f.clip, ...options },
         noShuffle: true,
-        signal: controller.signal,
+        signal,
         onProgress: (e) => {
           const u = e.universal;
-          let key: string;
-          let done: number;
-          let total: number;
-          let status: string;
-          if (u && u.phase === 'pass') {
-            key = `${e.size}/pass${u.pass}`;
-            ({ done, total } = u);
-            status = `|X| = ${e.size}, pass ${u.pass}: ${u.deepfoolCalls} DeepFool calls, ${u.updates} updates`;
-          } else if (e.validation) {
-            key = `${e.size}/val`;
-            ({ done, total } = e.validation);
-            status = `|X| = ${e.size}: validation`;
-          } else return;
-          if (key !== barKey) {
-            if (barKey) bar.stop();
-            bar.start(total, 0, { status });
-            barKey = key;
-          }
-          bar.update(done, { status });
+          if (u && u.phase === 'pass') bar.update(`${e.size}/pass${u.pass}`, u.done, u.total, `|X| = ${e.size}, pass ${u.pass}: ${u.deepfoolCalls} DeepFool calls, ${u.updates} updates`);
+          else if (e.validation) bar.update(`${e.size}/val`, e.validation.done, e.validation.total, `|X| = ${e.size}: validation`);
         },
         onSizeEnd: async (pt) => {
-          if (barKey) bar.stop();
-          barKey = '';
+          bar.stop();
           const dir = path.join(f.out, `n-${pt.size}`);
           await savePerturbation(dir, pt.v, model.inputShape, makeRecord(pt));
           summary.sizes.push({ ...sweepSummary(pt), dir: `n-${pt.size}` });
@@ -161,12 +136,9 @@ export async function sweepCommand(program: Command, f: SweepFlags): Promise<Rec
               `(${pt.passes} passes, ${pt.seconds.toFixed(1)} s)`,
           );
         },
-      });
-      if (barKey) bar.stop();
-      if (result.aborted) throw new UapError('INTERRUPTED', `stopped after ${result.points.length} of ${sizes.length} sizes`, f.out);
-    } finally {
-      process.off('SIGINT', onSigint);
-    }
+      }),
+    ).finally(() => bar.stop());
+    if (result.aborted) throw new UapError('INTERRUPTED', `stopped after ${result.points.length} of ${sizes.length} sizes`, f.out);
     console.error(`saved ${path.join(f.out, 'sweep.json')}`);
     return summary;
   } finally {
