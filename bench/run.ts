@@ -14,13 +14,12 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
-import type { Classifier } from '../src/models/classifier.js';
-import { loadModel } from '../src/node/model-files.js';
-import type { NetClassifier } from '../src/models/net-classifier.js';
-import { repoRoot } from '../src/node/model-files.js';
-import { WorkerPoolClassifier } from '../src/node/worker-pool-classifier.js';
-import { initBackend } from '../src/tensor/backend.js';
-import { referenceForward } from '../src/models/net/reference.js';
+import { fileURLToPath } from 'node:url';
+import { deepfool, type Classifier, type NetClassifier } from '../src/index.js';
+import { referenceForward } from '../src/models/net/testing/reference.js';
+import { initBackend, loadModel, WorkerPoolClassifier } from '../src/node/index.js';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -121,17 +120,6 @@ interface Row {
   deepfoolIters?: number;
 }
 
-type DeepFoolFn = (c: Classifier, x: tf.Tensor4D, o?: Record<string, unknown>) => Promise<{ iterations: Int32Array }>;
-
-async function findDeepFool(): Promise<DeepFoolFn | undefined> {
-  try {
-    const mod = (await import('../src/attacks/deepfool.js')) as { deepfool?: DeepFoolFn };
-    return mod.deepfool;
-  } catch {
-    return undefined;
-  }
-}
-
 async function stockCpu(clf: NetClassifier, photos: Float32Array[]): Promise<{ forward: number; grad: number; jac: number }> {
   await tf.setBackend('cpu');
   const f: number[] = [];
@@ -193,7 +181,6 @@ async function main(): Promise<void> {
   if (!existsSync(modelsDir)) throw new Error(`no models at ${modelsDir} (set UAP_SHARED)`);
   const backend = await initBackend('wasm', { log });
   const photos = await loadPhotos(Math.max(PHOTOS_B1, PHOTOS_B16));
-  const deepfool = await findDeepFool();
   const rows: Row[] = [];
   const stock: { model: string; s: { forward: number; grad: number; jac: number }; wasm: Measures }[] = [];
   const scaling: { model: string; one: number; two: number; cores1: number; cores2: number }[] = [];
@@ -236,7 +223,7 @@ async function main(): Promise<void> {
       batch: BATCH,
       m: { forward: median(perB.map((p) => p.forward)), grad: median(perB.map((p) => p.grad)), jac: median(perB.map((p) => p.jac)) },
     };
-    if (deepfool) {
+    {
       log(`${model}: DeepFool`);
       const x = batchOf(photos, 0, BATCH);
       const t = performance.now();

@@ -26,6 +26,10 @@ export { imagenetLabels } from './models/imagenet-classes.js';
 export { fetchModelIO, loadModel, urlFolder, type FetchLike, type LoadOptions, type ModelFolder, type ModelIO } from './models/load.js';
 export type { Preprocessing } from './models/loaders/common.js';
 export { NetClassifier } from './models/net-classifier.js';
+// the Net IR behind every NetClassifier, and its gradient engine (for custom attacks and profiling)
+export type { Activation, Net, NetNode, NetOp, Padding } from './models/net/ir.js';
+export { applyOp, forwardValues, runNet } from './models/net/forward.js';
+export { backwardNet, setBackwardProfiler } from './models/net/backward.js';
 export { findZooEntry, getZooEntry, ZOO, zooNames, type LabelLayout, type ModelFormat, type ZooEntry } from './models/zoo.js';
 export { predict, predictBatch } from './models/predict.js';
 export { buildMnistCnn, trainClassifier, type TrainData, type TrainOptions } from './models/train/mnist-cnn.js';
@@ -55,6 +59,8 @@ export {
   resizePerturbation,
   transferColumn,
   transferMatrix,
+  uniqueLabels,
+  type LazyTransferColumn,
   type TransferCell,
   type TransferColumn,
   type TransferMatrix,

@@ -1,12 +1,22 @@
 import * as tf from '@tensorflow/tfjs';
-import { UapError } from '../src/errors.js';
-import { randomPerturbation } from '../src/eval/random-noise.js';
-import { readNpy } from '../src/io/npy.js';
-import { addPerturbation, perturbationToImage, pixelsToImage, type Image8 } from '../src/io/perturbation-image.js';
-import { parsePerturbationJson, validatePerturbation, type PerturbationRecord } from '../src/io/perturbation-record.js';
-import type { Classifier } from '../src/models/classifier.js';
-import { fetchModelIO, loadModel, type LoadOptions } from '../src/models/load.js';
-import { ZOO, type ZooEntry } from '../src/models/zoo.js';
+import {
+  addPerturbation,
+  fetchModelIO,
+  loadModel,
+  parsePerturbationJson,
+  perturbationToImage,
+  pixelsToImage,
+  randomPerturbation,
+  readNpy,
+  UapError,
+  validatePerturbation,
+  ZOO,
+  type Classifier,
+  type Image8,
+  type LoadOptions,
+  type PerturbationRecord,
+  type ZooEntry,
+} from '../src/index.js';
 
 /**
  * The page: a model (the repo's MNIST CNN or a TF.js model by URL), an image (drawn or uploaded), a

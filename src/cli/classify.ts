@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Command } from 'commander';
-import { batchTensor } from '../data/batch.js';
+import { batchTensor } from '../index.js';
 import { openData, openModel } from './context.js';
 
 /** `uap classify --model M FILES…`: top-5 labels and softmax scores per image. */

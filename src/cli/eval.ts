@@ -1,11 +1,15 @@
 import type { Command } from 'commander';
-import { batchSource } from '../data/batch-source.js';
-import { UapError } from '../errors.js';
-import { findClass } from '../models/labels.js';
-import { accuracy } from '../eval/accuracy.js';
-import { evaluatePerturbation, type Evaluation } from '../eval/fooling-rate.js';
-import { randomPerturbation, type NoiseKind } from '../eval/random-noise.js';
-import { loadPerturbation } from '../node/perturbation-files.js';
+import {
+  accuracy,
+  batchSource,
+  evaluatePerturbation,
+  findClass,
+  randomPerturbation,
+  UapError,
+  type Evaluation,
+  type NoiseKind,
+} from '../index.js';
+import { loadPerturbation } from '../node/index.js';
 import { openData, openModel } from './context.js';
 import { fmtPct, int, norm, positive } from './options.js';
 import { progressBar } from './progress.js';

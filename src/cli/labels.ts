@@ -1,9 +1,13 @@
 import type { Command } from 'commander';
-import { batchSource } from '../data/batch-source.js';
-import { dominantLabels, formatDominantLabels, type DominantLabels } from '../eval/dominant-labels.js';
-import { evaluatePerturbation } from '../eval/fooling-rate.js';
-import { resizePerturbation } from '../eval/transfer.js';
-import { loadPerturbation } from '../node/perturbation-files.js';
+import {
+  batchSource,
+  dominantLabels,
+  evaluatePerturbation,
+  formatDominantLabels,
+  resizePerturbation,
+  type DominantLabels,
+} from '../index.js';
+import { loadPerturbation } from '../node/index.js';
 import { openData, openModel } from './context.js';
 import { fmtPct, int } from './options.js';
 import { progressBar } from './progress.js';

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { ZOO } from '../models/zoo.js';
-import { defaultCacheDir, repoRoot } from '../node/model-files.js';
+import { ZOO } from '../index.js';
+import { zooLocations } from '../node/index.js';
 
 /** `uap models`: the zoo, with where each model would be read from right now (offline first). */
 export function registerModels(program: Command): void {
@@ -12,13 +12,8 @@ export function registerModels(program: Command): void {
     .option('--models-dir <dir>', 'local model mirror (default: env UAP_MODELS_DIR)')
     .option('--json', 'print JSON on stdout')
     .action((o: { modelsDir?: string; json?: boolean }) => {
-      const mirror = o.modelsDir ?? process.env.UAP_MODELS_DIR;
       const rows = ZOO.map((e) => {
-        const places: [string, string][] = [
-          ...(mirror ? [['mirror', path.join(mirror, e.dir, e.file)] as [string, string]] : []),
-          ...(e.bundled ? [['bundled', path.join(repoRoot, 'models', e.dir, e.file)] as [string, string]] : []),
-          ['cache', path.join(defaultCacheDir(), e.dir, e.file)],
-        ];
+        const places = zooLocations(e, { modelsDir: o.modelsDir }).map((l) => [l.place, path.join(l.dir, e.file)] as const);
         const found = places.find(([, p]) => existsSync(p));
         return {
           name: e.name,

@@ -1,9 +1,7 @@
 import type { Command } from 'commander';
 import path from 'node:path';
-import { batchSource } from '../data/batch-source.js';
-import { UapError } from '../errors.js';
-import { subspaceAnalysis, type SubspaceResult } from '../eval/subspace.js';
-import { writeJsonAtomic } from '../node/perturbation-files.js';
+import { batchSource, subspaceAnalysis, UapError, type SubspaceResult } from '../index.js';
+import { writeJsonAtomic } from '../node/index.js';
 import { openData, openModel } from './context.js';
 import { fmtPct, int, num, positive } from './options.js';
 import { progressBar } from './progress.js';

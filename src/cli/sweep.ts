@@ -1,11 +1,7 @@
 import type { Command } from 'commander';
 import path from 'node:path';
-import type { LpNorm } from '../attacks/project.js';
-import { batchSource } from '../data/batch-source.js';
-import { UapError } from '../errors.js';
-import { sizeSweep, sweepSummary, type SweepPoint } from '../eval/sweep.js';
-import type { PerturbationRecord } from '../io/perturbation-record.js';
-import { savePerturbation, writeJsonAtomic } from '../node/perturbation-files.js';
+import { batchSource, sizeSweep, sweepSummary, UapError, type LpNorm, type PerturbationRecord, type SweepPoint } from '../index.js';
+import { savePerturbation, writeJsonAtomic } from '../node/index.js';
 import { openData, openModel } from './context.js';
 import { addAlgorithm1Options, fmtPct, int, norm, parseAlgorithm1Options, positive, type Algorithm1Flags } from './options.js';
 import { stageBar, withInterrupts } from './progress.js';

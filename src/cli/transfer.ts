@@ -1,18 +1,18 @@
 import type { Command } from 'commander';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { batchSource } from '../data/batch-source.js';
-import type { Batch } from '../data/batch.js';
-import { UapError } from '../errors.js';
 import {
+  batchSource,
   formatTransferTable,
   transferMatrix,
+  UapError,
   uniqueLabels,
+  type Batch,
   type LazyTransferColumn,
   type TransferMatrix,
   type TransferRow,
-} from '../eval/transfer.js';
-import { loadPerturbation, PERTURBATION_FILES, writeJsonAtomic } from '../node/perturbation-files.js';
+} from '../index.js';
+import { loadPerturbation, PERTURBATION_FILES, writeJsonAtomic } from '../node/index.js';
 import { openData, openModel } from './context.js';
 import { int } from './options.js';
 import { progressBar } from './progress.js';

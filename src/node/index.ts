@@ -10,7 +10,16 @@
 export { initBackend, type BackendName, type InitBackendOptions } from '../tensor/backend.js';
 
 // models on disk and behind URLs; loadModel here reads files (the core's loadModel takes any ModelIO)
-export { defaultCacheDir, loadModel, localFolder, nodeModelIO, type NodeLoadOptions, type NodeModelIOOptions } from './model-files.js';
+export {
+  defaultCacheDir,
+  loadModel,
+  localFolder,
+  nodeModelIO,
+  zooLocations,
+  type NodeLoadOptions,
+  type NodeModelIOOptions,
+  type ZooLocation,
+} from './model-files.js';
 export { saveLayersModel } from './save-layers-model.js';
 
 // datasets and images

@@ -77,33 +77,44 @@ export interface NodeModelIOOptions {
   maxBytes?: number;
 }
 
-export function nodeModelIO(opts: NodeModelIOOptions = {}): ModelIO {
+/** A place a zoo model's files are looked for: the local mirror, the copy bundled with uap, the download cache. */
+export interface ZooLocation {
+  place: 'mirror' | 'bundled' | 'cache';
+  dir: string;
+}
+
+/** Where nodeModelIO looks for a zoo model's files, in order (offline first); downloads go to the last, the cache. */
+export function zooLocations(entry: ZooEntry, opts: Pick<NodeModelIOOptions, 'modelsDir' | 'cacheDir'> = {}): ZooLocation[] {
   const shared = process.env.UAP_SHARED;
   const modelsDir = opts.modelsDir ?? process.env.UAP_MODELS_DIR ?? (shared ? path.join(shared, 'models') : undefined);
-  const cacheDir = opts.cacheDir ?? defaultCacheDir();
+  return [
+    ...(modelsDir ? [{ place: 'mirror' as const, dir: path.join(modelsDir, entry.dir) }] : []),
+    ...(entry.bundled ? [{ place: 'bundled' as const, dir: path.join(repoRoot, 'models', entry.dir) }] : []),
+    { place: 'cache', dir: path.join(opts.cacheDir ?? defaultCacheDir(), entry.dir) },
+  ];
+}
+
+export function nodeModelIO(opts: NodeModelIOOptions = {}): ModelIO {
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
   return {
     zoo(entry: ZooEntry): ModelFolder {
-      const roots = [
-        ...(modelsDir ? [modelsDir] : []),
-        ...(entry.bundled ? [path.join(repoRoot, 'models')] : []),
-        cacheDir,
-      ];
+      const dirs = zooLocations(entry, opts).map((l) => l.dir);
+      const cache = dirs[dirs.length - 1]!;
       const name = entry.url ?? path.join(repoRoot, 'models', entry.dir);
       return {
         name: entry.name,
         async read(rel: string): Promise<Uint8Array> {
-          for (const r of roots) {
-            const f = inside(path.join(r, entry.dir), rel);
+          for (const d of dirs) {
+            const f = inside(d, rel);
             if (existsSync(f)) return readLocal(f, entry.name);
           }
           if (!entry.url) {
-            throw new UapError('NOT_FOUND', `missing ${rel} (looked in ${roots.map((r) => path.join(r, entry.dir)).join(', ')})`, entry.name);
+            throw new UapError('NOT_FOUND', `missing ${rel} (looked in ${dirs.join(', ')})`, entry.name);
           }
-          const dest = inside(path.join(cacheDir, entry.dir), rel);
+          const dest = inside(cache, rel);
           const data = await urlFolder(entry.url, { fetch: opts.fetch, maxBytes }).read(rel).catch((e: unknown) => {
             if (e instanceof UapError && e.code === 'NOT_FOUND') {
-              const where = [...roots.map((r) => path.join(r, entry.dir))].join(', ');
+              const where = dirs.join(', ');
               throw new UapError('NOT_FOUND', `${rel} is not in ${where} and could not be downloaded from ${name}: ${e.message}`, entry.name);
             }
             throw e;

@@ -8,7 +8,7 @@ import { UapError } from '../../errors.js';
 import { loadModel } from '../../node/model-files.js';
 import { runNet } from '../net/forward.js';
 import { disposeNet } from '../net/ir.js';
-import { sharedDir, testPhotoBatch, TEST_PHOTOS } from '../../node/decode-for-tests.js';
+import { sharedDir, testPhotoBatch, TEST_PHOTOS } from '../../node/testing/photos.js';
 import { layersModelToNet } from './layers.js';
 import { parseManifest, readWeights, type WeightGroup } from './weights.js';
 

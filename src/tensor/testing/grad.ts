@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { registerMissingKernels } from './register_kernels.js';
+import { registerMissingKernels } from '../register_kernels.js';
 
 /**
  * Test helpers for the gradient kernels (browser-safe; used by *.test.ts): the wasm backend with our

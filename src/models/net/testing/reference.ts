@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { Activation, Net, NetOp } from './ir.js';
+import type { Activation, Net, NetOp } from '../ir.js';
 
 /**
  * A reference forward of a Net made of plain, unfused tfjs ops, whose stock tf.grad is the ground truth
