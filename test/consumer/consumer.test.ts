@@ -186,6 +186,27 @@ test('(c) a Vite page importing only uap builds without Node built-ins and runs 
   }
 });
 
+// The worker pool starts dist/node/classifier-worker.js next to itself: it must be there, and run without tsx.
+const POOL = `import * as tf from '@tensorflow/tfjs';
+import { batchTensor } from 'uap';
+import { initBackend, loadDataset, loadModel, WorkerPoolClassifier } from 'uap/node';
+await initBackend('wasm');
+const local = await loadModel('mnist');
+const pool = await WorkerPoolClassifier.create('mnist', { workers: 2 });
+const x = batchTensor(await loadDataset('mnist:test', { inputShape: local.inputShape, limit: 64 }));
+const [a, b] = await Promise.all([local.logits(x), pool.logits(x)]);
+console.log(JSON.stringify({ diff: tf.max(tf.abs(tf.sub(a, b))).dataSync()[0], shape: b.shape }));
+pool.dispose();
+`;
+
+test('(a2) the worker pool runs its built worker script from the installed package', { timeout: 120_000 }, () => {
+  writeFileSync(path.join(app, 'pool.mjs'), POOL);
+  const r = run(process.execPath, ['pool.mjs'], app, 120_000);
+  const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { diff: number; shape: number[] };
+  assert.deepEqual(out.shape, [64, 10]);
+  assert.ok(out.diff < 1e-4, `pool logits differ from the in-thread model's by ${out.diff}`);
+});
+
 test('(d) the installed uap command: --version and demo --help', () => {
   const bin = path.join(app, 'node_modules', '.bin', 'uap');
   assert.equal(run(bin, ['--version'], app).stdout.trim(), version);
