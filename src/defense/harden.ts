@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { sgdPerturbation, type SgdProgress } from '../attacks/sgd.js';
-import { universalPerturbation, type PassRecord, type UniversalProgress } from '../attacks/universal.js';
+import { UNIVERSAL_DEFAULTS, universalPerturbation, type PassRecord, type UniversalProgress } from '../attacks/universal.js';
 import { batchSource } from '../data/batch-source.js';
 import { selectBatch, type Batch } from '../data/batch.js';
 import { UapError } from '../errors.js';
@@ -239,7 +239,7 @@ export async function runHarden(s: HardenSettings, train: Batch, test: Batch, st
             maxPasses: s.maxPasses,
             deepfoolBatchSize: s.deepfoolBatch,
             step: s.step ?? 2,
-            candidates: s.candidates ?? 10,
+            candidates: s.candidates ?? UNIVERSAL_DEFAULTS.candidates,
             keepBest: true,
           });
     if (r.aborted) throw interrupted(what, ck);

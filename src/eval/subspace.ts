@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
-import { deepfool } from '../attacks/deepfool.js';
+import { deepfool, DEEPFOOL_DEFAULTS } from '../attacks/deepfool.js';
 import { range, toSource, type ImageSource } from '../data/image-source.js';
 import { UapError } from '../errors.js';
 import type { Classifier } from '../models/classifier.js';
@@ -27,7 +27,7 @@ import { evaluatePerturbation } from './fooling-rate.js';
 export interface NormalsOptions {
   /** Images per DeepFool call (default 16). */
   batchSize?: number;
-  /** DeepFool: classes considered (default 10), overshoot (0.02), iterations (50). */
+  /** DeepFool: classes considered, overshoot, iterations (defaults: DEEPFOOL_DEFAULTS). */
   candidates?: number;
   overshoot?: number;
   maxIter?: number;
@@ -70,9 +70,9 @@ export async function deepfoolNormals(classifier: Classifier, images: tf.Tensor4
     try {
       r = await deepfool(classifier, x, {
         norm: 2,
-        candidates: options.candidates ?? 10,
-        overshoot: options.overshoot ?? 0.02,
-        maxIter: options.maxIter ?? 50,
+        candidates: options.candidates ?? DEEPFOOL_DEFAULTS.candidates,
+        overshoot: options.overshoot ?? DEEPFOOL_DEFAULTS.overshoot,
+        maxIter: options.maxIter ?? DEEPFOOL_DEFAULTS.maxIter,
         clip: options.clip ?? false,
         batchSize: batch,
       });
