@@ -59,13 +59,16 @@ const FLAG_OF: Record<string, string> = {
   epochs: '--max-passes',
 };
 
-/** Runs a library validator; a BAD_ARGUMENT naming an option is re-thrown naming the option's flag. */
-export function asFlags<T>(validate: () => T): T {
+/**
+ * Runs a library validator; a BAD_ARGUMENT naming an option is re-thrown naming the option's flag (`flags`
+ * overrides the usual spelling for a command whose flag names the option otherwise).
+ */
+export function asFlags<T>(validate: () => T, flags: Record<string, string> = {}): T {
   try {
     return validate();
   } catch (e) {
     if (!(e instanceof UapError) || e.code !== 'BAD_ARGUMENT' || e.input === undefined || !/^[a-z][A-Za-z]*$/.test(e.input)) throw e;
-    const flag = FLAG_OF[e.input] ?? `--${e.input.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+    const flag = flags[e.input] ?? FLAG_OF[e.input] ?? `--${e.input.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
     throw new UapError(e.code, e.message.slice(e.input.length + 2), flag);
   }
 }

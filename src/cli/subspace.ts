@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
 import path from 'node:path';
-import { batchSource, subspaceAnalysis, UapError, type SubspaceResult } from '../index.js';
+import { batchSource, DEEPFOOL_DEFAULTS, resolveDeepFoolOptions, subspaceAnalysis, UapError, type SubspaceResult } from '../index.js';
 import { writeJsonAtomic } from '../node/index.js';
 import { openData, openModel } from './context.js';
-import { fmtPct, int, num, positive } from './options.js';
+import { asFlags, fmtPct, int, num, positive } from './options.js';
 import { progressBar } from './progress.js';
 
 interface SubspaceFlags {
@@ -42,9 +42,9 @@ export function registerSubspace(program: Command): void {
     .requiredOption('--xi <x>', 'ℓ2 norm of the random perturbations, pixel units (paper: 2000 on 224×224×3)')
     .option('--samples <n>', 'random vectors per d′ (fooling rates averaged)', '5')
     .option('--seed <n>', 'seed of --limit and of the random vectors', '1')
-    .option('--candidates <n>', 'DeepFool: classes considered', '10')
-    .option('--overshoot <x>', 'DeepFool: overshoot', '0.02')
-    .option('--max-iter-deepfool <n>', 'DeepFool: iterations per image', '50')
+    .option('--candidates <n>', 'DeepFool: classes considered', String(DEEPFOOL_DEFAULTS.candidates))
+    .option('--overshoot <x>', 'DeepFool: overshoot', String(DEEPFOOL_DEFAULTS.overshoot))
+    .option('--max-iter-deepfool <n>', 'DeepFool: iterations per image', String(DEEPFOOL_DEFAULTS.maxIter))
     .option('--deepfool-batch <n>', 'images per DeepFool call', '8')
     .option('--no-clip', 'do not clip x + v to 0..255 when measuring fooling rates')
     .option('--batch-size <n>', 'images per forward pass when measuring', '64')
@@ -75,11 +75,12 @@ export async function subspaceCommand(
   const xi = positive('--xi', f.xi);
   const samples = int('--samples', f.samples, 1);
   const normals = {
-    candidates: int('--candidates', f.candidates, 2),
+    candidates: num('--candidates', f.candidates),
     overshoot: num('--overshoot', f.overshoot),
-    maxIter: int('--max-iter-deepfool', f.maxIterDeepfool, 1),
-    batchSize: int('--deepfool-batch', f.deepfoolBatch, 1),
+    maxIter: num('--max-iter-deepfool', f.maxIterDeepfool),
+    batchSize: num('--deepfool-batch', f.deepfoolBatch),
   };
+  asFlags(() => resolveDeepFoolOptions(normals), { maxIter: '--max-iter-deepfool', batchSize: '--deepfool-batch' });
   const batchSize = int('--batch-size', f.batchSize, 1);
   const maxImages = int('--max-images', f.maxImages ?? '2000', 1);
 
