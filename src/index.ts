@@ -101,6 +101,16 @@ export {
   type PerturbationRecord,
 } from './io/perturbation-record.js';
 export { addPerturbation, perturbationToImage, pixelsToImage, type Image8 } from './io/perturbation-image.js';
+export {
+  EvalResultSchema,
+  HardenResultSchema,
+  LabelsResultSchema,
+  parseResult,
+  serializeResult,
+  SubspaceResultSchema,
+  SweepResultSchema,
+  TransferResultSchema,
+} from './io/results.js';
 
 // report
 export { renderReport, type ReportData } from './report/html.js';
