@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { HardenCheckpointStore, HardenState } from '../defense/checkpoint.js';
 import { UapError } from '../errors.js';
 import { readNpy, writeNpy } from '../io/npy.js';
-import { writeFileAtomic, writeJsonAtomic } from './perturbation-files.js';
+import { writeFileAtomic, writeJsonAtomic } from './atomic-files.js';
 
 /**
  * The checkpoint of runHarden (`uap harden`) in DIR/checkpoint/: state.json plus .npy arrays it names;

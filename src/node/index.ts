@@ -28,7 +28,8 @@ export { decodeImage, decodeImages, IMAGE_EXTENSIONS, type DecodeOptions, type R
 export { loadMnist, type MnistData, type MnistSplit } from './mnist-files.js';
 
 // perturbation and report files
-export { loadPerturbation, PERTURBATION_FILES, savePerturbation, writeFileAtomic, writeJsonAtomic, type LoadedPerturbation } from './perturbation-files.js';
+export { writeFileAtomic, writeJsonAtomic } from './atomic-files.js';
+export { loadPerturbation, PERTURBATION_FILES, savePerturbation, type LoadedPerturbation } from './perturbation-files.js';
 export { encodePng, writePng } from './png.js';
 export { collectReportData, hasContent, type CollectOptions } from './report-files.js';
 

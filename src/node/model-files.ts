@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,6 +7,7 @@ import { UapError } from '../errors.js';
 import { DEFAULT_MAX_BYTES, loadModel as loadModelWith, urlFolder, type FetchLike, type LoadOptions, type ModelFolder, type ModelIO } from '../models/load.js';
 import type { NetClassifier } from '../models/net-classifier.js';
 import type { ZooEntry } from '../models/zoo.js';
+import { writeFileAtomic } from './atomic-files.js';
 
 /**
  * Node file access for loadModel, offline first: a zoo model's files are looked up in the models dir
@@ -53,19 +54,6 @@ function inside(dir: string, rel: string): string {
 /** A local folder. */
 export function localFolder(dir: string): ModelFolder {
   return { name: dir, read: (rel) => readLocal(inside(dir, rel), dir) };
-}
-
-/** Writes a file atomically: temp file in the same folder, then rename. */
-export async function writeAtomic(file: string, data: Uint8Array): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-  try {
-    await writeFile(tmp, data);
-    await rename(tmp, file);
-  } catch (e) {
-    await unlink(tmp).catch(() => undefined);
-    throw e;
-  }
 }
 
 export interface NodeModelIOOptions {
@@ -119,7 +107,7 @@ export function nodeModelIO(opts: NodeModelIOOptions = {}): ModelIO {
             }
             throw e;
           });
-          await writeAtomic(dest, data);
+          await writeFileAtomic(dest, data);
           return data;
         },
       };

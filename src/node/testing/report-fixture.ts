@@ -6,7 +6,8 @@ import { PERTURBATION_FORMAT_VERSION, type PerturbationRecord } from '../../io/p
 import type { Classifier } from '../../models/classifier.js';
 import { makeSamples } from '../../report/samples.js';
 import { createRng } from '../../util/rng.js';
-import { savePerturbation, writeJsonAtomic } from '../perturbation-files.js';
+import { writeJsonAtomic } from '../atomic-files.js';
+import { savePerturbation } from '../perturbation-files.js';
 
 /**
  * A small synthetic folder of runs for tests and for the docs screenshot of `uap report`: two perturbations
