@@ -52,21 +52,3 @@ export async function loadLayersModelFromFolder(folder: ModelFolder, file = 'mod
 export function trainableVariables(model: tf.LayersModel): tf.Variable[] {
   return model.trainableWeights.map((w) => (w as unknown as { read(): tf.Variable }).read());
 }
-
-/** Top-1 accuracy of a layers model on labelled pixels (batched). */
-export function layersAccuracy(model: tf.LayersModel, images: Float32Array, labels: Int32Array, shape: readonly [number, number, number], batchSize = 500): number {
-  const size = shape[0] * shape[1] * shape[2];
-  const n = labels.length;
-  let correct = 0;
-  for (let s = 0; s < n; s += batchSize) {
-    const e = Math.min(n, s + batchSize);
-    const pred = tf.tidy(() => {
-      const x = tf.tensor4d(images.subarray(s * size, e * size), [e - s, ...shape]);
-      return tf.argMax(model.apply(x) as tf.Tensor2D, 1);
-    });
-    const p = pred.dataSync();
-    pred.dispose();
-    for (let i = 0; i < e - s; i++) if (p[i] === labels[s + i]) correct++;
-  }
-  return n ? correct / n : Number.NaN;
-}
