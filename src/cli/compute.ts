@@ -20,6 +20,7 @@ import { openData, openModel } from './context.js';
 import { perturbationRecord } from './record.js';
 import {
   addAlgorithm1Options,
+  addRunOptions,
   addSgdOptions,
   fmtPct,
   int,
@@ -62,15 +63,12 @@ export function registerCompute(program: Command): void {
     .option('--target <class>', 'targeted: push images to this class (index, wnid or name)');
   addSgdOptions(addAlgorithm1Options(cmd))
     .option('--seed <n>', 'seed of the visiting order and of --limit', '1')
-    .option('--no-clip', 'do not clip x + v to 0..255')
     .requiredOption('--out <dir>', 'where perturbation.npy/.json/.png go')
-    .option('--resume', 'continue from the checkpoint in --out')
-    .option('--models-dir <dir>', 'local model mirror (default: env UAP_MODELS_DIR)')
-    .option('--json', 'print the final record as JSON on stdout')
-    .action(async (flags: ComputeFlags) => {
-      const record = await computeCommand(program, flags);
-      if (flags.json) console.log(JSON.stringify(record, null, 2));
-    });
+    .option('--resume', 'continue from the checkpoint in --out');
+  addRunOptions(cmd, { clip: 'do not clip x + v to 0..255', json: 'print the final record as JSON on stdout' }).action(async (flags: ComputeFlags) => {
+    const record = await computeCommand(program, flags);
+    if (flags.json) console.log(JSON.stringify(record, null, 2));
+  });
 }
 
 /** Every setting of a compute run, from its flags, checked before any model or data loads. */

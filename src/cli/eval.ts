@@ -5,13 +5,15 @@ import {
   evaluatePerturbation,
   findClass,
   randomPerturbation,
+  serializeResult,
+  EvalResultSchema,
   UapError,
   type Evaluation,
   type NoiseKind,
 } from '../index.js';
 import { loadPerturbation } from '../node/index.js';
 import { openData, openModel } from './context.js';
-import { fmtPct, int, norm, positive } from './options.js';
+import { addImageOptions, addRunOptions, fmtPct, int, norm, positive } from './options.js';
 import { progressBar } from './progress.js';
 
 interface EvalFlags {
@@ -32,7 +34,7 @@ interface EvalFlags {
 
 /** `uap eval`: fooling rate of a perturbation (or of random noise), or plain accuracy without one. */
 export function registerEval(program: Command): void {
-  program
+  const cmd = program
     .command('eval')
     .description('fooling rate and clean/perturbed accuracy of a perturbation; top-1/top-5 accuracy without one')
     .requiredOption('--model <name>', 'zoo name, model folder, model.json, .tflite or URL')
@@ -41,18 +43,13 @@ export function registerEval(program: Command): void {
     .option('--random <kind>', 'evaluate random noise instead: sign, uniform or gaussian (needs --xi)')
     .option('--norm <p>', 'norm of the random noise', 'inf')
     .option('--xi <x>', 'norm of the random noise, pixel units')
-    .option('--target <class>', 'also report the share sent to this class (index, wnid or name)')
-    .option('--limit <n>', 'first n images of a seeded shuffle')
-    .option('--seed <n>', 'seed for --limit and --random', '1')
-    .option('--no-clip', 'do not clip x + v to 0..255')
-    .option('--batch-size <n>', 'images per forward pass', '64')
-    .option('--models-dir <dir>', 'local model mirror (default: env UAP_MODELS_DIR)')
-    .option('--json', 'print one JSON object on stdout')
-    .action(async (f: EvalFlags) => {
-      const out = await evalCommand(program, f);
-      if (f.json) console.log(JSON.stringify(out));
-      else for (const line of out.lines) console.log(line);
-    });
+    .option('--target <class>', 'also report the share sent to this class (index, wnid or name)');
+  addImageOptions(cmd, { limit: 'first n images of a seeded shuffle', seed: 'seed for --limit and --random' });
+  addRunOptions(cmd, { clip: 'do not clip x + v to 0..255', batchSize: true, json: 'print one JSON object on stdout' }).action(async (f: EvalFlags) => {
+    const out = await evalCommand(program, f);
+    if (f.json) console.log(serializeResult(EvalResultSchema, out, 'uap eval --json', 0));
+    else for (const line of out.lines) console.log(line);
+  });
 }
 
 export async function evalCommand(program: Command, f: EvalFlags): Promise<Record<string, unknown> & { lines: string[] }> {

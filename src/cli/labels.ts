@@ -5,11 +5,13 @@ import {
   evaluatePerturbation,
   formatDominantLabels,
   resizePerturbation,
+  serializeResult,
+  LabelsResultSchema,
   type DominantLabels,
 } from '../index.js';
 import { loadPerturbation } from '../node/index.js';
 import { openData, openModel } from './context.js';
-import { fmtPct, int } from './options.js';
+import { addImageOptions, addRunOptions, fmtPct, int } from './options.js';
 import { progressBar } from './progress.js';
 
 interface LabelsFlags {
@@ -28,25 +30,20 @@ interface LabelsFlags {
 
 /** `uap labels`: the labels perturbed images collapse onto (paper, Fig. 7). */
 export function registerLabels(program: Command): void {
-  program
+  const cmd = program
     .command('labels')
     .description('dominant labels: which classes the fooled images are sent to (paper, Fig. 7)')
     .requiredOption('--model <name>', 'zoo name, model folder, model.json, .tflite or URL')
     .requiredOption('--perturbation <file>', 'perturbation.npy (or its folder)')
     .requiredOption('--data <spec>', 'mnist:test, a folder, a list file, or comma-separated files')
-    .option('--limit <n>', 'first n images of a seeded shuffle')
-    .option('--seed <n>', 'seed of --limit', '1')
     .option('--top <k>', 'how many labels to list', '10')
-    .option('--resize', 'resize a perturbation of another H×W to the model’s input')
-    .option('--no-clip', 'do not clip x + v to 0..255')
-    .option('--batch-size <n>', 'images per forward pass', '64')
-    .option('--models-dir <dir>', 'local model mirror (default: env UAP_MODELS_DIR)')
-    .option('--json', 'print one JSON object on stdout')
-    .action(async (f: LabelsFlags) => {
-      const out = await labelsCommand(program, f);
-      if (f.json) console.log(JSON.stringify(out.json, null, 2));
-      else for (const line of out.lines) console.log(line);
-    });
+    .option('--resize', 'resize a perturbation of another H×W to the model’s input');
+  addImageOptions(cmd, { limit: 'first n images of a seeded shuffle', seed: 'seed of --limit' });
+  addRunOptions(cmd, { clip: 'do not clip x + v to 0..255', batchSize: true, json: 'print one JSON object on stdout' }).action(async (f: LabelsFlags) => {
+    const out = await labelsCommand(program, f);
+    if (f.json) console.log(serializeResult(LabelsResultSchema, out.json, 'uap labels --json'));
+    else for (const line of out.lines) console.log(line);
+  });
 }
 
 export async function labelsCommand(

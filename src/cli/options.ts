@@ -202,3 +202,19 @@ export function augment(flag: string, value: string): AugmentOptions {
   }
   return out;
 }
+
+/** The flags that pick images, shared by every command that reads a data set. */
+export function addImageOptions<T extends WithOption<T>>(cmd: T, help: { limit: string; seed: string }): T {
+  return cmd.option('--limit <n>', help.limit).option('--seed <n>', help.seed, '1');
+}
+
+/**
+ * The flags of how a command runs a model and reports, shared by the commands that classify images: `clip`
+ * (--no-clip) and `batchSize` (--batch-size, images per forward pass) where the command has them; every one
+ * has --models-dir and --json.
+ */
+export function addRunOptions<T extends WithOption<T>>(cmd: T, help: { clip?: string; batchSize?: true | string; json: string }): T {
+  if (help.clip) cmd.option('--no-clip', help.clip);
+  if (help.batchSize) cmd.option('--batch-size <n>', help.batchSize === true ? 'images per forward pass' : help.batchSize, '64');
+  return cmd.option('--models-dir <dir>', 'local model mirror (default: env UAP_MODELS_DIR)').option('--json', help.json);
+}

@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
 import path from 'node:path';
-import { batchSource, DEEPFOOL_DEFAULTS, resolveDeepFoolOptions, subspaceAnalysis, UapError, type SubspaceResult } from '../index.js';
-import { writeJsonAtomic } from '../node/index.js';
+import { batchSource, DEEPFOOL_DEFAULTS, resolveDeepFoolOptions, serializeResult, subspaceAnalysis, SubspaceResultSchema, UapError, type SubspaceResult } from '../index.js';
+import { writeFileAtomic } from '../node/index.js';
 import { openData, openModel } from './context.js';
-import { asFlags, fmtPct, int, num, positive } from './options.js';
-import { progressBar } from './progress.js';
+import { addImageOptions, addRunOptions, asFlags, fmtPct, int, num, positive } from './options.js';
+import { stageBar } from './progress.js';
 
 interface SubspaceFlags {
   model: string;
@@ -30,33 +30,32 @@ interface SubspaceFlags {
 
 /** `uap subspace`: the paper's Section 4 — singular values of DeepFool normals, fooling rate of their span. */
 export function registerSubspace(program: Command): void {
-  program
+  const cmd = program
     .command('subspace')
     .description('singular values of the decision-boundary normals and the fooling rate of random vectors of their top subspace (paper, Sec. 4, Fig. 9)')
     .requiredOption('--model <name>', 'zoo name, model folder, model.json, .tflite or URL')
     .requiredOption('--data <spec>', 'images whose DeepFool normals are collected')
-    .option('--limit <n>', 'first n images of a seeded shuffle')
     .option('--val <spec>', 'images the random perturbations are measured on (default: --data)')
     .option('--val-limit <n>', 'first n of --val')
     .option('--dims <list>', "subspace dimensions d′, comma-separated", '10,50,100')
     .requiredOption('--xi <x>', 'ℓ2 norm of the random perturbations, pixel units (paper: 2000 on 224×224×3)')
     .option('--samples <n>', 'random vectors per d′ (fooling rates averaged)', '5')
-    .option('--seed <n>', 'seed of --limit and of the random vectors', '1')
     .option('--candidates <n>', 'DeepFool: classes considered', String(DEEPFOOL_DEFAULTS.candidates))
     .option('--overshoot <x>', 'DeepFool: overshoot', String(DEEPFOOL_DEFAULTS.overshoot))
     .option('--max-iter-deepfool <n>', 'DeepFool: iterations per image', String(DEEPFOOL_DEFAULTS.maxIter))
     .option('--deepfool-batch <n>', 'images per DeepFool call', '8')
-    .option('--no-clip', 'do not clip x + v to 0..255 when measuring fooling rates')
-    .option('--batch-size <n>', 'images per forward pass when measuring', '64')
     .option('--max-images <n>', 'refuse more images than this for the normals (Gram matrix n×n, O(n³) eigen-decomposition)', '2000')
-    .requiredOption('--out <dir>', 'DIR/subspace.json')
-    .option('--models-dir <dir>', 'local model mirror (default: env UAP_MODELS_DIR)')
-    .option('--json', 'print subspace.json on stdout')
-    .action(async (f: SubspaceFlags) => {
-      const out = await subspaceCommand(program, f);
-      if (f.json) console.log(JSON.stringify(out.json, null, 2));
-      else for (const line of out.lines) console.log(line);
-    });
+    .requiredOption('--out <dir>', 'DIR/subspace.json');
+  addImageOptions(cmd, { limit: 'first n images of a seeded shuffle', seed: 'seed of --limit and of the random vectors' });
+  addRunOptions(cmd, {
+    clip: 'do not clip x + v to 0..255 when measuring fooling rates',
+    batchSize: 'images per forward pass when measuring',
+    json: 'print subspace.json on stdout',
+  }).action(async (f: SubspaceFlags) => {
+    const out = await subspaceCommand(program, f);
+    if (f.json) console.log(serializeResult(SubspaceResultSchema, out.json, 'uap subspace --json'));
+    else for (const line of out.lines) console.log(line);
+  });
 }
 
 export async function subspaceCommand(
@@ -93,8 +92,7 @@ export async function subspaceCommand(
   try {
     const data = await openData(f.data, model, { limit, seed });
     const val = f.val ? await openData(f.val, model, { limit: valLimit, seed, label: 'decode val' }) : undefined;
-    const bar = progressBar('subspace');
-    let barKey = '';
+    const bar = stageBar('subspace');
     const started = Date.now();
     const { basis: _basis, ...result } = await subspaceAnalysis(
       model,
@@ -110,24 +108,17 @@ export async function subspaceCommand(
         normals,
         onProgress: (e) => {
           if (e.phase === 'spectrum') {
-            if (barKey) bar.stop();
-            barKey = '';
+            bar.stop();
             console.error('singular values (Gram matrix eigen-decomposition) …');
             return;
           }
-          const key = e.phase === 'normals' ? 'normals' : e.what;
           const status = e.phase === 'normals' ? `DeepFool normals (${e.converged} converged)` : e.what;
-          if (key !== barKey) {
-            if (barKey) bar.stop();
-            bar.start(e.total, 0, { status });
-            barKey = key;
-          }
-          bar.update(e.done, { status });
+          bar.update(e.phase === 'normals' ? 'normals' : e.what, e.done, e.total, status);
         },
       },
       val ? batchSource(val) : undefined,
     );
-    if (barKey) bar.stop();
+    bar.stop();
     const json = {
       model: f.model,
       modelId: model.id,
@@ -142,7 +133,7 @@ export async function subspaceCommand(
       createdAt: new Date().toISOString(),
     };
     const file = path.join(f.out, 'subspace.json');
-    await writeJsonAtomic(file, json);
+    await writeFileAtomic(file, serializeResult(SubspaceResultSchema, json, file) + '\n');
     const sv = result.singularValues;
     const rsv = result.randomSingularValues;
     const at = (xs: number[], i: number) => (i < xs.length ? xs[i]!.toFixed(2) : '-');

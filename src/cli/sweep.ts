@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
 import path from 'node:path';
-import { batchSource, sizeSweep, sweepSummary, UapError, type LpNorm, type PerturbationRecord, type SweepPoint } from '../index.js';
-import { savePerturbation, writeJsonAtomic } from '../node/index.js';
+import { batchSource, serializeResult, sizeSweep, sweepSummary, SweepResultSchema, UapError, type LpNorm, type PerturbationRecord, type SweepPoint } from '../index.js';
+import { savePerturbation, writeFileAtomic } from '../node/index.js';
 import { openData, openModel } from './context.js';
-import { addAlgorithm1Options, fmtPct, int, norm, parseAlgorithm1Options, positive, type Algorithm1Flags } from './options.js';
+import { addAlgorithm1Options, addRunOptions, fmtPct, int, norm, parseAlgorithm1Options, positive, type Algorithm1Flags } from './options.js';
 import { stageBar, withInterrupts } from './progress.js';
 import { perturbationRecord } from './record.js';
 
@@ -36,14 +36,11 @@ export function registerSweep(program: Command): void {
     .requiredOption('--xi <x>', 'radius ξ of the ball, pixel units');
   addAlgorithm1Options(cmd)
     .option('--seed <n>', 'seed of the shuffle that picks X, of the visiting order and of --val-limit', '1')
-    .option('--no-clip', 'do not clip x + v to 0..255')
-    .requiredOption('--out <dir>', 'DIR/n-<size>/perturbation.* and DIR/sweep.json')
-    .option('--models-dir <dir>', 'local model mirror (default: env UAP_MODELS_DIR)')
-    .option('--json', 'print sweep.json on stdout')
-    .action(async (f: SweepFlags) => {
-      const out = await sweepCommand(program, f);
-      if (f.json) console.log(JSON.stringify(out, null, 2));
-    });
+    .requiredOption('--out <dir>', 'DIR/n-<size>/perturbation.* and DIR/sweep.json');
+  addRunOptions(cmd, { clip: 'do not clip x + v to 0..255', json: 'print sweep.json on stdout' }).action(async (f: SweepFlags) => {
+    const out = await sweepCommand(program, f);
+    if (f.json) console.log(serializeResult(SweepResultSchema, out, 'uap sweep --json'));
+  });
 }
 
 export async function sweepCommand(program: Command, f: SweepFlags): Promise<Record<string, unknown>> {
@@ -126,7 +123,8 @@ export async function sweepCommand(program: Command, f: SweepFlags): Promise<Rec
           const dir = path.join(f.out, `n-${pt.size}`);
           await savePerturbation(dir, pt.v, model.inputShape, makeRecord(pt));
           summary.sizes.push({ ...sweepSummary(pt), dir: `n-${pt.size}` });
-          await writeJsonAtomic(path.join(f.out, 'sweep.json'), summary);
+          const file = path.join(f.out, 'sweep.json');
+          await writeFileAtomic(file, serializeResult(SweepResultSchema, summary, file) + '\n');
           console.error(
             `|X| = ${pt.size}: fooling rate on X ${fmtPct(pt.foolingRateX)}, on ${val.n} validation images ${fmtPct(pt.foolingRateVal)} ` +
               `(${pt.passes} passes, ${pt.seconds.toFixed(1)} s)`,

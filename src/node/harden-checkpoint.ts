@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { HardenCheckpointStore, HardenState } from '../defense/checkpoint.js';
 import { UapError } from '../errors.js';
 import { readNpy, writeNpy } from '../io/npy.js';
+import { HardenResultSchema, serializeResult } from '../io/results.js';
 import { writeFileAtomic, writeJsonAtomic } from './atomic-files.js';
 
 /**
@@ -83,7 +84,8 @@ export class HardenCheckpoint<R, S> implements HardenCheckpointStore<R, S> {
 
   /** Writes DIR/harden.json, then removes the checkpoint. */
   async complete(report: unknown): Promise<void> {
-    await writeJsonAtomic(path.join(this.out, 'harden.json'), report);
+    const file = path.join(this.out, 'harden.json');
+    await writeFileAtomic(file, serializeResult(HardenResultSchema, report, file) + '\n');
     await this.clear();
   }
 }
