@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { UapError, UNIVERSAL_DEFAULTS, type HardenMethod, type HardenReport, type HardenSettings } from '../index.js';
 import { hardenInFolder, loadDataset, loadModel } from '../node/index.js';
 import { initCliBackend } from './backend.js';
-import { fmtPct, int, norm, num, openUnit, positive } from './options.js';
+import { addRunOptions, fmtPct, int, norm, num, openUnit, positive } from './options.js';
 import { stageBar, withInterrupts } from './progress.js';
 
 /** `uap harden`: flags, validation and progress output around runHarden (src/defense/harden.ts, in a folder: src/node/harden-folder.ts). */
@@ -39,7 +39,7 @@ export interface HardenFlags {
 }
 
 export function registerHarden(program: Command): void {
-  program
+  const cmd = program
     .command('harden')
     .description('fine-tune a TF.js layers model against universal perturbations (finetune: the paper, Sec. 3; uat: Shafahi et al. 2020) and measure before/after')
     .requiredOption('--model <name>', 'zoo name (e.g. mnist), model folder or model.json of a TF.js layers model')
@@ -66,13 +66,11 @@ export function registerHarden(program: Command): void {
     .option('--test-limit <n>', 'use n test images (default: all)')
     .option('--seed <n>', 'seed of the subsets, visiting orders and perturbation draws', '1')
     .requiredOption('--out <dir>', 'where the hardened model (model.json + weights.bin) and harden.json go')
-    .option('--resume', 'continue an interrupted run from the checkpoint in --out (same flags)')
-    .option('--models-dir <dir>', 'local model mirror (default: env UAP_MODELS_DIR)')
-    .option('--json', 'print harden.json on stdout')
-    .action(async (f: HardenFlags) => {
-      const report = await hardenCommand(program, f);
-      if (f.json) console.log(JSON.stringify(report, null, 2));
-    });
+    .option('--resume', 'continue an interrupted run from the checkpoint in --out (same flags)');
+  addRunOptions(cmd, { json: 'print harden.json on stdout' }).action(async (f: HardenFlags) => {
+    const report = await hardenCommand(program, f);
+    if (f.json) console.log(JSON.stringify(report, null, 2));
+  });
 }
 
 function stepNorm(value: string): 2 | 'inf' {
