@@ -18,10 +18,14 @@ function firstLine(text: string): string {
   return line.length > MAX_LINE ? `${line.slice(0, MAX_LINE)}…` : line;
 }
 
-/** The flag (`--batch-size`) of `command` or one of its parents whose option is called `option` (`batchSize`). */
+/**
+ * The flag (`--batch-size`) of `command` or one of its parents whose option is called `option` (`batchSize`;
+ * case aside, as Commander spells --max-iter-deepfool `maxIterDeepfool` where the library says `maxIterDeepFool`).
+ */
 export function flagFor(command: Command | undefined, option: string): string | undefined {
+  const wanted = option.toLowerCase();
   for (let c: Command | null | undefined = command; c; c = c.parent) {
-    const o = c.options.find((opt) => opt.attributeName() === option && opt.long);
+    const o = c.options.find((opt) => opt.attributeName().toLowerCase() === wanted && opt.long);
     if (o) return o.long;
   }
   return undefined;
