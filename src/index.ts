@@ -89,7 +89,7 @@ export {
 } from './defense/harden.js';
 export type { AttackInProgress, DoneAttack, HardenCheckpointStore, HardenState, TrainingState } from './defense/checkpoint.js';
 export type { ModelStore } from './defense/model-store.js';
-export { loadLayersModelFromFolder } from './defense/layers-model.js';
+export { layersModelFiles, loadLayersModelFromFolder } from './defense/layers-model.js';
 
 // .npy and perturbation records
 export { isNpy, readNpy, writeNpy, type NpyArray } from './io/npy.js';

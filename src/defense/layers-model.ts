@@ -52,3 +52,28 @@ export async function loadLayersModelFromFolder(folder: ModelFolder, file = 'mod
 export function trainableVariables(model: tf.LayersModel): tf.Variable[] {
   return model.trainableWeights.map((w) => (w as unknown as { read(): tf.Variable }).read());
 }
+
+/**
+ * A layers model as the files of a TF.js model folder: model.json and one weights.bin shard (what
+ * loadLayersModelFromFolder and loadModel read back). Browser-safe; uap/node's saveLayersModel writes them.
+ */
+export async function layersModelFiles(model: tf.LayersModel): Promise<Map<string, Uint8Array>> {
+  const files = new Map<string, Uint8Array>();
+  await model.save(
+    tf.io.withSaveHandler(async (artifacts) => {
+      const weightsPath = 'weights.bin';
+      const modelJson = {
+        format: 'layers-model',
+        generatedBy: `TensorFlow.js tfjs-layers v${tf.version.tfjs}`,
+        convertedBy: null,
+        modelTopology: artifacts.modelTopology,
+        weightsManifest: [{ paths: [weightsPath], weights: artifacts.weightSpecs }],
+      };
+      const data = new Uint8Array(artifacts.weightData as ArrayBuffer);
+      files.set(weightsPath, data);
+      files.set('model.json', new TextEncoder().encode(JSON.stringify(modelJson)));
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON', weightDataBytes: data.length } };
+    }),
+  );
+  return files;
+}
