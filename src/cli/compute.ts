@@ -20,6 +20,7 @@ import { openData, openModel } from './context.js';
 import { perturbationRecord } from './record.js';
 import {
   addAlgorithm1Options,
+  addModelAndData,
   addRunOptions,
   addSgdOptions,
   fmtPct,
@@ -51,17 +52,13 @@ export interface ComputeFlags extends Algorithm1Flags, SgdFlags {
 
 /** `uap compute`: Algorithm 1 (or SGD) on a model and a data set; checkpoints after every pass. */
 export function registerCompute(program: Command): void {
-  const cmd = program
-    .command('compute')
-    .description('compute a universal perturbation (Algorithm 1 with DeepFool steps) and save it to --out')
-    .requiredOption('--model <name>', 'zoo name (see `uap models`), model folder, model.json, .tflite or URL')
-    .requiredOption('--data <spec>', 'mnist:train, mnist:test, a folder, a list file, or comma-separated files')
+  const cmd = program.command('compute').description('compute a universal perturbation (Algorithm 1 with DeepFool steps) and save it to --out')
     .option('--limit <n>', 'use the first n images of a seeded shuffle')
     .option('--norm <p>', 'ℓp ball: inf, 2 or 1', 'inf')
     .requiredOption('--xi <x>', 'radius ξ of the ball, in pixel units (0..255 scale), e.g. 10 for ℓ∞ on ImageNet')
     .option('--method <name>', 'deepfool (Algorithm 1 of the paper) or sgd (stochastic gradient on v, Shafahi et al. 2020)', 'deepfool')
     .option('--target <class>', 'targeted: push images to this class (index, wnid or name)');
-  addSgdOptions(addAlgorithm1Options(cmd))
+  addSgdOptions(addAlgorithm1Options(addModelAndData(cmd, 'mnist:train, mnist:test, a folder, a list file, or comma-separated files')))
     .option('--seed <n>', 'seed of the visiting order and of --limit', '1')
     .requiredOption('--out <dir>', 'where perturbation.npy/.json/.png go')
     .option('--resume', 'continue from the checkpoint in --out');

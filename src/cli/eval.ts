@@ -13,32 +13,20 @@ import {
 } from '../index.js';
 import { loadPerturbation } from '../node/index.js';
 import { openData, openModel } from './context.js';
-import { addImageOptions, addRunOptions, fmtPct, int, norm, positive } from './options.js';
+import { addImageOptions, addModelAndData, addRunOptions, fmtPct, int, norm, positive, type SharedFlags } from './options.js';
 import { progressBar } from './progress.js';
 
-interface EvalFlags {
-  model: string;
-  data: string;
+interface EvalFlags extends SharedFlags {
   perturbation?: string;
   random?: string;
   norm: string;
   xi?: string;
-  limit?: string;
-  seed: string;
-  clip: boolean;
-  batchSize: string;
-  modelsDir?: string;
-  json?: boolean;
   target?: string;
 }
 
 /** `uap eval`: fooling rate of a perturbation (or of random noise), or plain accuracy without one. */
 export function registerEval(program: Command): void {
-  const cmd = program
-    .command('eval')
-    .description('fooling rate and clean/perturbed accuracy of a perturbation; top-1/top-5 accuracy without one')
-    .requiredOption('--model <name>', 'zoo name, model folder, model.json, .tflite or URL')
-    .requiredOption('--data <spec>', 'mnist:test, a folder, a list file, or comma-separated files')
+  const cmd = addModelAndData(program.command('eval').description('fooling rate and clean/perturbed accuracy of a perturbation; top-1/top-5 accuracy without one'), 'mnist:test, a folder, a list file, or comma-separated files')
     .option('--perturbation <file>', 'perturbation.npy (or its folder)')
     .option('--random <kind>', 'evaluate random noise instead: sign, uniform or gaussian (needs --xi)')
     .option('--norm <p>', 'norm of the random noise', 'inf')

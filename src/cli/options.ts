@@ -218,3 +218,20 @@ export function addRunOptions<T extends WithOption<T>>(cmd: T, help: { clip?: st
   if (help.batchSize) cmd.option('--batch-size <n>', help.batchSize === true ? 'images per forward pass' : help.batchSize, '64');
   return cmd.option('--models-dir <dir>', 'local model mirror (default: env UAP_MODELS_DIR)').option('--json', help.json);
 }
+
+/** --model and --data, which every command that classifies a data set requires. */
+export function addModelAndData<T extends { requiredOption: (flags: string, description: string) => T }>(cmd: T, data: string, model = 'zoo name (see `uap models`), model folder, model.json, .tflite or URL'): T {
+  return cmd.requiredOption('--model <name>', model).requiredOption('--data <spec>', data);
+}
+
+/** The values of addModelAndData, addImageOptions and addRunOptions (clip and batchSize where declared). */
+export interface SharedFlags {
+  model: string;
+  data: string;
+  limit?: string;
+  seed: string;
+  clip: boolean;
+  batchSize: string;
+  modelsDir?: string;
+  json?: boolean;
+}

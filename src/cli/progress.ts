@@ -1,4 +1,6 @@
 import cliProgress from 'cli-progress';
+import type { ZodType } from 'zod';
+import { serializeResult } from '../index.js';
 
 /** A progress bar on stderr (stdout stays clean for --json), silent when stderr is not a terminal or in CI. */
 export function progressBar(label: string): cliProgress.SingleBar {
@@ -67,3 +69,12 @@ export async function withInterrupts<T>(kept: string, work: (signal: AbortSignal
     process.off('SIGTERM', onSignal);
   }
 }
+
+/** What a command prints on stdout: with --json its result (checked against the result file's schema), else its lines. */
+export function printResult(asJson: boolean | undefined, out: { json: unknown; lines: string[] }, schema: ZodType, name: string, indent = 2): void {
+  if (asJson) console.log(serializeResult(schema, out.json, name, indent));
+  else for (const line of out.lines) console.log(line);
+}
+
+/** What a command that prints a result returns: the JSON of its result file, the lines of its report, and `T`. */
+export type CommandOutput<T = unknown> = T & { json: Record<string, unknown>; lines: string[] };

@@ -3,38 +3,26 @@ import path from 'node:path';
 import { batchSource, DEEPFOOL_DEFAULTS, resolveDeepFoolOptions, serializeResult, subspaceAnalysis, SubspaceResultSchema, UapError, type SubspaceResult } from '../index.js';
 import { writeFileAtomic } from '../node/index.js';
 import { openData, openModel } from './context.js';
-import { addImageOptions, addRunOptions, asFlags, fmtPct, int, num, positive } from './options.js';
-import { stageBar } from './progress.js';
+import { addImageOptions, addModelAndData, addRunOptions, asFlags, fmtPct, int, num, positive, type SharedFlags } from './options.js';
+import { printResult, stageBar, type CommandOutput } from './progress.js';
 
-interface SubspaceFlags {
-  model: string;
-  data: string;
-  limit?: string;
+interface SubspaceFlags extends SharedFlags {
   val?: string;
   valLimit?: string;
   dims: string;
   xi: string;
   samples: string;
-  seed: string;
   candidates: string;
   overshoot: string;
   maxIterDeepfool: string;
   deepfoolBatch: string;
-  clip: boolean;
-  batchSize: string;
   maxImages?: string;
   out: string;
-  modelsDir?: string;
-  json?: boolean;
 }
 
 /** `uap subspace`: the paper's Section 4 — singular values of DeepFool normals, fooling rate of their span. */
 export function registerSubspace(program: Command): void {
-  const cmd = program
-    .command('subspace')
-    .description('singular values of the decision-boundary normals and the fooling rate of random vectors of their top subspace (paper, Sec. 4, Fig. 9)')
-    .requiredOption('--model <name>', 'zoo name, model folder, model.json, .tflite or URL')
-    .requiredOption('--data <spec>', 'images whose DeepFool normals are collected')
+  const cmd = addModelAndData(program.command('subspace').description('singular values of the decision-boundary normals and the fooling rate of random vectors of their top subspace (paper, Sec. 4, Fig. 9)'), 'images whose DeepFool normals are collected')
     .option('--val <spec>', 'images the random perturbations are measured on (default: --data)')
     .option('--val-limit <n>', 'first n of --val')
     .option('--dims <list>', "subspace dimensions d′, comma-separated", '10,50,100')
@@ -51,17 +39,10 @@ export function registerSubspace(program: Command): void {
     clip: 'do not clip x + v to 0..255 when measuring fooling rates',
     batchSize: 'images per forward pass when measuring',
     json: 'print subspace.json on stdout',
-  }).action(async (f: SubspaceFlags) => {
-    const out = await subspaceCommand(program, f);
-    if (f.json) console.log(serializeResult(SubspaceResultSchema, out.json, 'uap subspace --json'));
-    else for (const line of out.lines) console.log(line);
-  });
+  }).action(async (f: SubspaceFlags) => printResult(f.json, await subspaceCommand(program, f), SubspaceResultSchema, 'uap subspace --json'));
 }
 
-export async function subspaceCommand(
-  program: Command,
-  f: SubspaceFlags,
-): Promise<{ result: SubspaceResult; json: Record<string, unknown>; lines: string[] }> {
+export async function subspaceCommand(program: Command, f: SubspaceFlags): Promise<CommandOutput<{ result: SubspaceResult }>> {
   const seed = int('--seed', f.seed);
   const limit = f.limit === undefined ? undefined : int('--limit', f.limit, 1);
   const valLimit = f.valLimit === undefined ? undefined : int('--val-limit', f.valLimit, 1);

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { batchSource, serializeResult, sizeSweep, sweepSummary, SweepResultSchema, UapError, type LpNorm, type PerturbationRecord, type SweepPoint } from '../index.js';
 import { savePerturbation, writeFileAtomic } from '../node/index.js';
 import { openData, openModel } from './context.js';
-import { addAlgorithm1Options, addRunOptions, fmtPct, int, norm, parseAlgorithm1Options, positive, type Algorithm1Flags } from './options.js';
+import { addAlgorithm1Options, addModelAndData, addRunOptions, fmtPct, int, norm, parseAlgorithm1Options, positive, type Algorithm1Flags } from './options.js';
 import { stageBar, withInterrupts } from './progress.js';
 import { perturbationRecord } from './record.js';
 
@@ -27,14 +27,12 @@ export function registerSweep(program: Command): void {
   const cmd = program
     .command('sweep')
     .description('compute a perturbation for several |X| (nested subsets) and measure each on validation data (paper, Fig. 6)')
-    .requiredOption('--model <name>', 'zoo name, model folder, model.json, .tflite or URL')
-    .requiredOption('--data <spec>', 'training images X is drawn from (mnist:train, a folder, a list file …)')
     .requiredOption('--val <spec>', 'validation images the fooling rate is measured on')
     .option('--val-limit <n>', 'first n validation images of a seeded shuffle')
     .requiredOption('--sizes <list>', 'comma-separated |X| values, e.g. 50,100,200,500')
     .option('--norm <p>', 'ℓp ball: inf, 2 or 1', 'inf')
     .requiredOption('--xi <x>', 'radius ξ of the ball, pixel units');
-  addAlgorithm1Options(cmd)
+  addAlgorithm1Options(addModelAndData(cmd, 'training images X is drawn from (mnist:train, a folder, a list file …)'))
     .option('--seed <n>', 'seed of the shuffle that picks X, of the visiting order and of --val-limit', '1')
     .requiredOption('--out <dir>', 'DIR/n-<size>/perturbation.* and DIR/sweep.json');
   addRunOptions(cmd, { clip: 'do not clip x + v to 0..255', json: 'print sweep.json on stdout' }).action(async (f: SweepFlags) => {

@@ -16,21 +16,14 @@ import {
 } from '../index.js';
 import { loadPerturbation, PERTURBATION_FILES, writeFileAtomic } from '../node/index.js';
 import { openData, openModel } from './context.js';
-import { addImageOptions, addRunOptions, int } from './options.js';
-import { stageBar } from './progress.js';
+import { addImageOptions, addRunOptions, int, type SharedFlags } from './options.js';
+import { printResult, stageBar, type CommandOutput } from './progress.js';
 
-interface TransferFlags {
+interface TransferFlags extends Omit<SharedFlags, 'model'> {
   models: string;
   perturbations: string;
-  data: string;
-  limit?: string;
-  seed: string;
   resize?: boolean;
-  clip: boolean;
-  batchSize: string;
   out?: string;
-  modelsDir?: string;
-  json?: boolean;
 }
 
 /** `uap transfer`: fooling rate of every perturbation on every model (the paper's Table 2). */
@@ -48,11 +41,7 @@ export function registerTransfer(program: Command): void {
     .option('--out <file>', 'write the matrix as JSON to this file');
   addImageOptions(cmd, { limit: 'first n images of a seeded shuffle', seed: 'seed of --limit' });
   addRunOptions(cmd, { clip: 'do not clip x + v to 0..255', batchSize: true, json: 'print the matrix as JSON on stdout instead of a table' }).action(
-    async (f: TransferFlags) => {
-      const out = await transferCommand(program, f);
-      if (f.json) console.log(serializeResult(TransferResultSchema, out.json, 'uap transfer --json'));
-      else for (const line of out.lines) console.log(line);
-    },
+    async (f: TransferFlags) => printResult(f.json, await transferCommand(program, f), TransferResultSchema, 'uap transfer --json'),
   );
 }
 
@@ -119,10 +108,7 @@ export function columnLabel(name: string): string {
   return base.replace(/\.(tflite|json)$/i, '') || trimmed;
 }
 
-export async function transferCommand(
-  program: Command,
-  f: TransferFlags,
-): Promise<{ matrix: TransferMatrix; json: Record<string, unknown>; lines: string[] }> {
+export async function transferCommand(program: Command, f: TransferFlags): Promise<CommandOutput<{ matrix: TransferMatrix }>> {
   const seed = int('--seed', f.seed);
   const batchSize = int('--batch-size', f.batchSize, 1);
   const limit = f.limit === undefined ? undefined : int('--limit', f.limit, 1);
