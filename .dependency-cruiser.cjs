@@ -95,6 +95,13 @@ module.exports = {
       to: { dependencyTypes: ['core'] },
     },
     {
+      name: 'shipped-code-no-test-helpers',
+      comment: 'Test helpers (testing/ folders) are not published: src/ and web/ code outside them never imports them.',
+      severity: 'error',
+      from: { path: '^(src|web)/', pathNot: [TESTS, TEST_HELPERS] },
+      to: { path: TEST_HELPERS },
+    },
+    {
       name: 'node-not-to-cli',
       comment: 'src/node is library (uap/node): it never imports the CLI or the web page.',
       severity: 'error',
