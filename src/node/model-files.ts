@@ -27,6 +27,7 @@ function findRepoRoot(): string {
 
 export const repoRoot = findRepoRoot();
 
+/** Where downloaded models are cached: env UAP_CACHE, else ~/.cache/uap. */
 export function defaultCacheDir(): string {
   return process.env.UAP_CACHE ?? path.join(os.homedir(), '.cache', 'uap');
 }
@@ -56,6 +57,7 @@ export function localFolder(dir: string): ModelFolder {
   return { name: dir, read: (rel) => readLocal(inside(dir, rel), dir) };
 }
 
+/** Where nodeModelIO looks for model files and how it downloads them. */
 export interface NodeModelIOOptions {
   /** A local mirror laid out like ../shared/models (default: env UAP_MODELS_DIR, else $UAP_SHARED/models). */
   modelsDir?: string;
@@ -82,6 +84,10 @@ export function zooLocations(entry: ZooEntry, opts: Pick<NodeModelIOOptions, 'mo
   ];
 }
 
+/**
+ * The file-system and download ModelIO for loadModel: a zoo model from the models dir, the copy bundled with uap or
+ * the cache, else downloaded (size-limited, written atomically into the cache); a path or an http(s) URL otherwise.
+ */
 export function nodeModelIO(opts: NodeModelIOOptions = {}): ModelIO {
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
   return {

@@ -16,6 +16,7 @@ import { registerMissingKernels } from './register_kernels.js';
 
 export type BackendName = 'wasm' | 'cpu' | 'tensorflow' | 'webgl';
 
+/** Options of initBackend. */
 export interface InitBackendOptions {
   /** Called with one line saying which backend was chosen (default: silent). */
   log?: (line: string) => void;
