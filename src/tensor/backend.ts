@@ -52,11 +52,11 @@ async function trySet(name: string): Promise<boolean> {
 export async function initBackend(preferred?: BackendName, opts: InitBackendOptions = {}): Promise<string> {
   const allowed: BackendName[] = ['wasm', 'cpu', 'tensorflow', 'webgl'];
   if (preferred !== undefined && !allowed.includes(preferred)) {
-    throw new UapError('BAD_ARGUMENT', `unknown backend (expected one of ${allowed.join(', ')})`, String(preferred));
+    throw new UapError('BAD_ARGUMENT', `unknown backend "${String(preferred)}" (expected one of ${allowed.join(', ')})`, 'backend');
   }
   if (opts.threads !== undefined) {
     if (!Number.isInteger(opts.threads) || opts.threads < 1) {
-      throw new UapError('BAD_ARGUMENT', 'threads must be a positive integer', String(opts.threads));
+      throw new UapError('BAD_ARGUMENT', `must be a positive integer, got ${opts.threads}`, 'threads');
     }
     setThreadsCount(opts.threads);
   }
@@ -64,12 +64,12 @@ export async function initBackend(preferred?: BackendName, opts: InitBackendOpti
   let chosen: string | undefined;
   if (preferred === 'tensorflow') {
     if (!(await tryNative()) || !(await trySet('tensorflow'))) {
-      throw new UapError('BAD_ARGUMENT', 'the native backend needs @tensorflow/tfjs-node, which is not installed or failed to load', 'tensorflow');
+      throw new UapError('BAD_ARGUMENT', 'the native backend "tensorflow" needs @tensorflow/tfjs-node, which is not installed or failed to load', 'backend');
     }
     chosen = 'tensorflow';
   } else if (preferred !== undefined) {
     if (!(await trySet(preferred))) {
-      throw new UapError('BAD_ARGUMENT', `backend ${preferred} is not available here`, preferred);
+      throw new UapError('BAD_ARGUMENT', `backend "${preferred}" is not available here`, 'backend');
     }
     chosen = preferred;
   } else {
