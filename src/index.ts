@@ -36,18 +36,43 @@ export { buildMnistCnn, trainClassifier, type TrainData, type TrainOptions } fro
 
 // attacks
 export { lpNorm, projectLp, type LpNorm } from './attacks/project.js';
-export { deepfool, DEEPFOOL_DEFAULTS, resolveDeepFoolOptions, type DeepFoolOptions, type DeepFoolResult } from './attacks/deepfool.js';
+export {
+  deepfool,
+  DEEPFOOL_DEFAULTS,
+  resolveDeepFoolOptions,
+  type DeepFoolOptions,
+  type DeepFoolResult,
+  type ResolvedDeepFoolOptions,
+} from './attacks/deepfool.js';
 export { criterionFor, misclassification, successRate, targetedMisclassification, type Criterion } from './attacks/criteria.js';
-export { PASS_DEFAULTS, type PassOptions, type PassProgress, type PassRecord, type PassResult, type PassState } from './attacks/pass-driver.js';
+export {
+  PASS_DEFAULTS,
+  type PassOptions,
+  type PassProgress,
+  type PassRecord,
+  type PassResult,
+  type PassState,
+  type ResolvedPassOptions,
+} from './attacks/pass-driver.js';
 export {
   resolveUniversalOptions,
   UNIVERSAL_DEFAULTS,
   universalPerturbation,
+  type ResolvedUniversalOptions,
   type UniversalOptions,
   type UniversalProgress,
   type UniversalResult,
 } from './attacks/universal.js';
-export { resolveSgdOptions, SGD_DEFAULTS, SGD_LOSSES, SGD_OPTIMIZERS, sgdPerturbation, type SgdOptions, type SgdProgress } from './attacks/sgd.js';
+export {
+  resolveSgdOptions,
+  SGD_DEFAULTS,
+  SGD_LOSSES,
+  SGD_OPTIMIZERS,
+  sgdPerturbation,
+  type ResolvedSgdOptions,
+  type SgdOptions,
+  type SgdProgress,
+} from './attacks/sgd.js';
 
 // evaluation
 export { evaluatePerturbation, type EvaluateOptions, type Evaluation } from './eval/fooling-rate.js';
@@ -110,6 +135,12 @@ export {
   SubspaceResultSchema,
   SweepResultSchema,
   TransferResultSchema,
+  type EvalResultFile,
+  type HardenResultFile,
+  type LabelsResultFile,
+  type SubspaceResultFile,
+  type SweepResultFile,
+  type TransferResultFile,
 } from './io/results.js';
 
 // report

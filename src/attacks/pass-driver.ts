@@ -147,13 +147,13 @@ export interface PassContext {
 }
 
 /** One pass of an attack: the v it ends with and what it counted (or null when stopped). */
-export interface PassStats {
+interface PassStats {
   deepfoolCalls?: number;
   updates: number;
   loss?: number;
 }
 
-export interface PassAttack {
+interface PassAttack {
   maxPasses: number;
   /** 1 − δ: stop once the score reaches it; undefined runs every pass. */
   goal: number | undefined;

@@ -52,10 +52,10 @@ export const SGD_DEFAULTS = { ...PASS_DEFAULTS, epochs: 10, batchSize: 32, sched
 
 export const SGD_LOSSES = ['ce', 'margin'] as const;
 export const SGD_OPTIMIZERS = ['sgd', 'adam'] as const;
-export const SGD_SCHEDULES = ['cosine', 'constant'] as const;
+const SGD_SCHEDULES = ['cosine', 'constant'] as const;
 
 /** The default largest step: a tenth of the radius. */
-export function defaultStepSize(xi: number): number {
+function defaultStepSize(xi: number): number {
   return xi / 10;
 }
 

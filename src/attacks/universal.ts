@@ -73,7 +73,7 @@ export const UNIVERSAL_DEFAULTS = {
 } as const;
 
 /** The default DeepFool step norm for a ball: ℓ∞ steps for the ℓ∞ ball, ℓ2 steps otherwise. */
-export function defaultStep(norm: UniversalOptions['norm']): 2 | 'inf' {
+function defaultStep(norm: UniversalOptions['norm']): 2 | 'inf' {
   return norm === 'inf' ? 'inf' : 2;
 }
 

@@ -74,7 +74,7 @@ export function asFlags<T>(validate: () => T, flags: Record<string, string> = {}
 }
 
 /** The ball of a perturbation, common to every attack's validation. */
-export interface BallSettings {
+interface BallSettings {
   norm: LpNorm;
   xi: number;
 }

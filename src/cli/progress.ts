@@ -20,7 +20,7 @@ export function progressBar(label: string): cliProgress.SingleBar {
  * A progress bar that restarts whenever its key changes (a new pass, a new epoch, a new |X|): the one bar of
  * every long command. `stop` is idempotent.
  */
-export interface StageBar {
+interface StageBar {
   update(key: string, done: number, total: number, status: string): void;
   stop(): void;
 }

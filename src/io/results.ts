@@ -38,7 +38,7 @@ export const EvalResultSchema = z.object({
 });
 
 /** One |X| of sweep.json (the perturbation itself is in n-SIZE/perturbation.npy). */
-export const SweepSizeSchema = z.object({
+const SweepSizeSchema = z.object({
   size: z.number().int().positive(),
   foolingRateX: maybeRate,
   foolingRateVal: maybeRate,
