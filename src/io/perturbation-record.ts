@@ -64,9 +64,7 @@ export const PerturbationRecordSchema = z.object({
     .optional(),
 });
 
-export type PassRecord = z.infer<typeof PassRecordSchema>;
 export type PerturbationRecord = z.infer<typeof PerturbationRecordSchema>;
-export type Norm = PerturbationRecord['norm'];
 
 /** Validates parsed JSON as a record; UapError BAD_INPUT naming `name` and every problem otherwise. */
 export function parsePerturbationRecord(json: unknown, name: string): PerturbationRecord {
