@@ -18,8 +18,10 @@ import { trainableVariables } from './layers-model.js';
  * Training", AAAI 2020 (arXiv 1811.11304), ℓ∞ with FGSM-style steps. One universal perturbation v is trained
  * alongside the weights; for every minibatch B:
  *
+ * ```text
  *   v ← clip_[−ξ, ξ](v + α · sign(∇_v L(clip(B + v))))      (ascent on v: a stronger universal perturbation)
  *   θ ← optimiser step on L(clip(B' + v))                    (descent on the weights, against that v)
+ * ```
  *
  * where L is the mean softmax cross-entropy and B' perturbs each image with probability `probability`
  * (default 1: every image, as in the paper; ½ mixes clean and perturbed like the fine-tuning defence).
