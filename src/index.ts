@@ -6,6 +6,7 @@
  * checkpoints, backend choice) are in `uap/node`.
  *
  * @packageDocumentation
+ * @module uap
  */
 
 // errors and version

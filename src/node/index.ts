@@ -4,6 +4,7 @@
  * classifier pool, hardened-model checkpoints and the tfjs backend choice. Everything else is in `uap`.
  *
  * @packageDocumentation
+ * @module uap/node
  */
 
 // backend
