@@ -20,11 +20,13 @@ export interface AttackInProgress {
   seconds: number;
 }
 
+/** A finished attack in a checkpoint: its record and the name of its stored perturbation. */
 export interface DoneAttack<R> {
   record: R;
   v: string;
 }
 
+/** Where training stands in a checkpoint: epochs done, the weights and optimiser state by array name, UAT's v. */
 export interface TrainingState {
   epochs: EpochRecord[];
   steps: number;
@@ -42,6 +44,7 @@ export interface TrainingState {
   done: boolean;
 }
 
+/** Everything a hardening run has finished so far; resuming from it continues where it stopped. */
 export interface HardenState<R, S> {
   formatVersion: 1;
   /** The settings this checkpoint was made with (a resume must match them). */
@@ -70,6 +73,7 @@ export interface HardenCheckpointStore<R, S> {
   clear(): Promise<void>;
   /** Stores one array under a fresh name and returns the name. */
   writeArray(stem: string, data: Float32Array): Promise<string>;
+  /** Reads back an array that writeArray stored under `name`. */
   readArray(name: string): Promise<Float32Array>;
   /** Saves the state; arrays it no longer names may then be dropped. */
   save(state: HardenState<R, S>): Promise<void>;

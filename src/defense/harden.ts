@@ -36,6 +36,7 @@ export type HardenAttack = 'deepfool' | 'sgd';
 /** Training targets: the true labels, the original model's clean top-1, or its clean softmax (soft self-distillation). */
 export type HardenLabels = 'true' | 'clean' | 'soft';
 
+/** The settings of a hardening run (`uap harden`): model, defence, budget, attack and training options. */
 export interface HardenSettings {
   /** The model to harden, as the ModelStore's io opens it (zoo name, folder, model.json …): a TF.js layers model. */
   model: string;
@@ -73,6 +74,7 @@ export interface HardenSettings {
   testSpec: string;
 }
 
+/** One universal perturbation computed during hardening: its seed, fooling rate on X, passes, time and ℓ∞ norm. */
 export interface AttackRecord {
   seed: number;
   foolingRateOnX: number;
@@ -81,6 +83,7 @@ export interface AttackRecord {
   normInf: number;
 }
 
+/** Measurements of one model (before or after the defence) on the test images. */
 export interface SideRecord {
   cleanAccuracy: number;
   /** Fooling rate on the test images of each pool perturbation. */
@@ -91,6 +94,10 @@ export interface SideRecord {
   fresh: AttackRecord;
 }
 
+/**
+ * The result of a hardening run (harden.json): settings, the before and after measurements, the pool, training and
+ * wall times.
+ */
 export interface HardenReport {
   formatVersion: 1;
   method: HardenMethod;

@@ -42,11 +42,16 @@ export interface UatOptions extends TrainLoopOptions {
   simultaneous?: boolean;
 }
 
+/** What universal adversarial training did, with the perturbation it trained against. */
 export interface UatResult extends DefenseResult {
   /** The universal perturbation trained alongside (HWC, pixel units). */
   v: Float32Array;
 }
 
+/**
+ * Universal adversarial training (see UatOptions): trains `model` in place against a universal perturbation that is
+ * updated on every minibatch.
+ */
 export async function universalAdversarialTraining(model: tf.LayersModel, data: TrainingSet, opts: UatOptions): Promise<UatResult> {
   const K = checkTrainingSet(model, data);
   const xi = opts.xi;

@@ -4,6 +4,7 @@ import { UapError } from '../errors.js';
 import type { Classifier } from '../models/classifier.js';
 import { checkBatchSize, predictBatch } from '../models/predict.js';
 
+/** Options of evaluatePerturbation. */
 export interface EvaluateOptions {
   /** Evaluate on clip(x + v, 0, 255) (default true: perturbed images are valid images). */
   clip?: boolean;
@@ -13,11 +14,13 @@ export interface EvaluateOptions {
   target?: number | Int32Array;
   /** Clean predictions when already known (they do not depend on v): skips the clean forward passes. */
   cleanPred?: Int32Array;
+  /** Called after every batch with the images done so far. */
   onProgress?: (e: { done: number; total: number }) => void;
   /** Checked between batches; an abort throws UapError INTERRUPTED. */
   signal?: AbortSignal;
 }
 
+/** What evaluatePerturbation measured: the fooling rate, clean and perturbed accuracy, and every prediction. */
 export interface Evaluation {
   /** Share of images whose top-1 on clip(x + v) differs from their top-1 on x (the paper's definition). */
   foolingRate: number;

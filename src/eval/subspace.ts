@@ -33,6 +33,7 @@ export interface NormalsOptions {
   maxIter?: number;
   /** Evaluate DeepFool iterates on clip(x + r) (default false: the geometry of the classifier itself). */
   clip?: boolean;
+  /** Called after every DeepFool batch, with the normals that converged so far. */
   onProgress?: (e: { done: number; total: number; converged: number }) => void;
   signal?: AbortSignal;
 }
@@ -243,6 +244,10 @@ export function randomGaussian(d: number, xi: number, rng: Rng): Float32Array {
   return g;
 }
 
+/**
+ * Options of subspaceAnalysis: the dimensions d′ to test, the norm and number of random vectors, and DeepFool's
+ * settings.
+ */
 export interface SubspaceOptions {
   /** Subspace dimensions d′ to test (each clamped to the rank found). */
   dims: readonly number[];
@@ -276,6 +281,10 @@ export interface SubspaceFooling {
   samples: number[];
 }
 
+/**
+ * The Section 4 analysis: normals found, singular values of the normals and of random vectors, and fooling rates of
+ * random vectors from the subspace vs unstructured ones.
+ */
 export interface SubspaceResult {
   /** Images DeepFool ran on, and normals kept (converged). */
   attempted: number;

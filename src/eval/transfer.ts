@@ -42,9 +42,14 @@ export interface TransferColumn {
 /** A column opened on demand (so a matrix over big models holds one model at a time), released afterwards. */
 export interface LazyTransferColumn {
   label: string;
+  /** Loads the column's model and images; `release`, when given, frees them after the column is done. */
   open(): Promise<TransferColumn & { release?: () => void | Promise<void> }>;
 }
 
+/**
+ * One cell of the matrix: the perturbation's fooling rate on the column's model, or why it could not be applied
+ * (size mismatch).
+ */
 export type TransferCell =
   | {
       status: 'ok';
@@ -73,6 +78,7 @@ export interface TransferColumnSummary {
   accuracyClean: number;
 }
 
+/** The transfer matrix (paper Table 2): rows are perturbations, columns models, cells[row][column] the results. */
 export interface TransferMatrix {
   rows: Array<{ label: string; shape: Shape3; norm: LpNorm; normValue: number }>;
   columns: TransferColumnSummary[];
@@ -82,12 +88,14 @@ export interface TransferMatrix {
   resize: boolean;
 }
 
+/** Options of transferMatrix. */
 export interface TransferOptions {
   /** Resize perturbations whose H×W differs from a model's input (default false: such cells say size mismatch). */
   resize?: boolean;
   /** Evaluate on clip(x + v, 0, 255) (default true). */
   clip?: boolean;
   batchSize?: number;
+  /** Called as the images of each cell are evaluated. */
   onProgress?: (e: { column: number; columns: number; row: number; rows: number; done: number; total: number }) => void;
   signal?: AbortSignal;
 }

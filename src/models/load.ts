@@ -24,6 +24,10 @@ export interface ModelFolder {
   read(rel: string): Promise<Uint8Array>;
 }
 
+/**
+ * How loadModel reaches model files: zoo models by entry, anything else by path or URL (fetchModelIO in a browser,
+ * nodeModelIO from uap/node).
+ */
 export interface ModelIO {
   /** The files of a zoo model. */
   zoo(entry: ZooEntry): ModelFolder;
@@ -31,8 +35,10 @@ export interface ModelIO {
   open(location: string): Promise<{ folder: ModelFolder; file: string }>;
 }
 
+/** The part of fetch that downloads use (inject one to test, or to add headers). */
 export type FetchLike = (url: string, init?: { signal?: AbortSignal }) => Promise<Response>;
 
+/** Options of loadModel. */
 export interface LoadOptions {
   /** fetch to use for downloads (default: globalThis.fetch). */
   fetch?: FetchLike;
@@ -177,6 +183,10 @@ async function readJson(folder: ModelFolder, file: string): Promise<unknown> {
   }
 }
 
+/**
+ * Loads a classifier: a zoo name, a folder, a model.json (TF.js layers or graph), a .tflite file or a URL, through
+ * `opts.io`. The result takes pixels (0..255) and returns logits in the standard label order.
+ */
 export async function loadModel(nameOrPath: string, opts: LoadOptions = {}): Promise<NetClassifier> {
   const io = opts.io ?? fetchModelIO(opts);
   let entry = findZooEntry(nameOrPath);

@@ -63,6 +63,7 @@ export class HardenCheckpoint<R, S> implements HardenCheckpointStore<R, S> {
     return name;
   }
 
+  /** Reads back an array written by writeArray. */
   async readArray(name: string): Promise<Float32Array> {
     const file = path.join(this.dir, path.basename(name));
     try {

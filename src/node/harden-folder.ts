@@ -29,6 +29,10 @@ export function folderModelStore(out: string, modelsDir?: string): ModelStore {
   };
 }
 
+/**
+ * Runs runHarden with its checkpoint and models in the folder `opts.out` (what `uap harden` does), so an
+ * interrupted run resumes from there.
+ */
 export function hardenInFolder(s: HardenSettings, train: Batch, test: Batch, opts: FolderHardenOptions): Promise<HardenReport> {
   const { out, modelsDir, ...ctl } = opts;
   const checkpoint = new HardenCheckpoint<AttackRecord, Omit<SideRecord, 'fresh'>>(path.normalize(out));

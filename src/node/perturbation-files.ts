@@ -65,6 +65,7 @@ export async function savePerturbation(
   return files;
 }
 
+/** A perturbation read from disk: its values (HWC, pixels), shape, file and record. */
 export interface LoadedPerturbation {
   data: Float32Array;
   shape: [number, number, number];

@@ -31,6 +31,7 @@ export interface Found<T> {
   value: T;
 }
 
+/** Everything a report page shows: the runs found under a folder and their results. */
 export interface ReportData {
   title?: string;
   /** The folder the report was made from, as the user named it. */
