@@ -265,6 +265,7 @@ export interface SubspaceOptions {
    */
   maxImages?: number;
   normals?: Omit<NormalsOptions, 'onProgress' | 'signal'>;
+  /** Called as the analysis goes: DeepFool normals, then the spectrum, then the evaluation of random vectors. */
   onProgress?: (e:
     | { phase: 'normals'; done: number; total: number; converged: number }
     | { phase: 'spectrum' }

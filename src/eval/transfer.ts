@@ -43,7 +43,10 @@ export interface TransferColumn {
 export interface LazyTransferColumn {
   label: string;
   /** Loads the column's model and images; `release`, when given, frees them after the column is done. */
-  open(): Promise<TransferColumn & { release?: () => void | Promise<void> }>;
+  open(): Promise<TransferColumn & {
+    /** Frees the column's model and images once the column is done. */
+    release?: () => void | Promise<void>;
+  }>;
 }
 
 /**

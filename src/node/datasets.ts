@@ -26,6 +26,7 @@ export interface LoadDatasetOptions {
   limit?: number;
   /** Seed of that shuffle (default 0). */
   seed?: number;
+  /** Called as images are decoded, with the number done so far. */
   onProgress?: (done: number, total: number) => void;
   /** Label space for wnids / class names (default: ImageNet's 1000 classes). */
   labels?: Labels;
