@@ -21,6 +21,7 @@ export interface OptionHint {
   text: string;
 }
 
+/** Optional details of a UapError: the library option it is about and a hint of how to fix it. */
 export interface UapErrorDetails {
   /** The library option the error is about (default: `input` when it is a bare identifier of a BAD_ARGUMENT). */
   option?: string;
@@ -29,6 +30,10 @@ export interface UapErrorDetails {
 
 const IDENTIFIER = /^[a-z][A-Za-z0-9]*$/;
 
+/**
+ * The one error uap throws for bad input of any kind: `code` says which kind, `input` names the file, option or
+ * value, and the message is one line.
+ */
 export class UapError extends Error {
   /** The message without its `input: ` prefix. */
   readonly detail: string;

@@ -16,6 +16,7 @@ export interface Criterion {
   isAdversarial(clean: number, perturbed: number): boolean;
 }
 
+/** The untargeted criterion (the paper's fooling): the perturbed top-1 differs from the clean top-1. */
 export function misclassification(): Criterion {
   return { target: undefined, isAdversarial: (clean, perturbed) => perturbed !== clean };
 }

@@ -48,6 +48,10 @@ export interface DeepFoolOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * DeepFool's result for each image: its perturbation, the steps taken, whether it converged and the labels before
+ * and after.
+ */
 export interface DeepFoolResult {
   /** Per image, row-major [N, H·W·C]: the perturbation (1 + overshoot)·Σ r_i to add to x + offset. */
   r: Float32Array;
@@ -65,6 +69,7 @@ export interface DeepFoolResult {
 /** DeepFool's defaults: the paper's candidates and overshoot; 50 steps, ℓ2 steps, no clipping, 32 images per call. */
 export const DEEPFOOL_DEFAULTS = { candidates: 10, overshoot: 0.02, maxIter: 50, norm: 2, clip: false, batchSize: 32 } as const;
 
+/** DeepFool's options after validation, with every default filled in. */
 export type ResolvedDeepFoolOptions = Required<Omit<DeepFoolOptions, 'offset' | 'target' | 'signal'>> & Pick<DeepFoolOptions, 'signal'>;
 
 /**
@@ -92,6 +97,9 @@ export function resolveDeepFoolOptions(o: DeepFoolOptions = {}, names: Partial<R
   return r;
 }
 
+/**
+ * Runs DeepFool on a batch of images: for each, a small perturbation that changes its top-1 (see DeepFoolOptions).
+ */
 export async function deepfool(classifier: Classifier, x: tf.Tensor4D, options: DeepFoolOptions = {}): Promise<DeepFoolResult> {
   const opts = resolveDeepFoolOptions(options);
   const [n, h, w, c] = x.shape;

@@ -43,6 +43,10 @@ export interface PassRecord {
   targetSuccess?: number;
 }
 
+/**
+ * Progress events every pass-based attack reports: clean predictions, the per-pass evaluation and the end of a
+ * pass.
+ */
 export type PassProgress =
   | { phase: 'clean'; done: number; total: number }
   | { phase: 'evaluate'; pass: number; done: number; total: number }
@@ -82,11 +86,17 @@ export interface PassOptions {
   onPassEnd?: (v: Float32Array, history: PassRecord[]) => void | Promise<void>;
 }
 
+/**
+ * Defaults of the options every pass-based attack shares (seed 0, clipping on, the last pass's v, 64 images per
+ * evaluation batch).
+ */
 export const PASS_DEFAULTS = { seed: 0, clip: true, keepBest: false, evalBatchSize: 64 } as const;
 
+/** The shared options after validation, with every default filled in. */
 export type ResolvedPassOptions = Required<Pick<PassOptions, 'norm' | 'xi' | 'seed' | 'clip' | 'keepBest' | 'evalBatchSize'>> &
   Pick<PassOptions, 'target' | 'signal' | 'initial' | 'onPassEnd'>;
 
+/** What a pass-based attack returns: the perturbation, its history, fooling rate on X and the passes done. */
 export interface PassResult {
   /** The perturbation, HWC row-major, pixel units. */
   v: Float32Array;

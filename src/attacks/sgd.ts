@@ -50,7 +50,9 @@ export interface SgdOptions extends PassOptions {
 /** The SGD attack's defaults (the step size defaults to ξ/10: see defaultStepSize). */
 export const SGD_DEFAULTS = { ...PASS_DEFAULTS, epochs: 10, batchSize: 32, schedule: 'cosine', optimizer: 'sgd', loss: 'ce', kappa: 0 } as const;
 
+/** The losses the SGD attack can maximise: softmax cross-entropy and the clamped margin. */
 export const SGD_LOSSES = ['ce', 'margin'] as const;
+/** The SGD attack's update rules: sign or normalised gradient steps, or Adam. */
 export const SGD_OPTIMIZERS = ['sgd', 'adam'] as const;
 const SGD_SCHEDULES = ['cosine', 'constant'] as const;
 
@@ -59,6 +61,7 @@ function defaultStepSize(xi: number): number {
   return xi / 10;
 }
 
+/** The SGD attack's options after validation, with every default filled in. */
 export type ResolvedSgdOptions = ResolvedPassOptions &
   Required<Pick<SgdOptions, 'epochs' | 'batchSize' | 'stepSize' | 'schedule' | 'optimizer' | 'loss' | 'kappa'>> &
   Pick<SgdOptions, 'delta' | 'augment' | 'onProgress'>;
@@ -91,6 +94,7 @@ export function resolveSgdOptions(o: SgdOptions): ResolvedSgdOptions {
   };
 }
 
+/** Progress events of the SGD attack: the shared pass events plus the running loss within an epoch. */
 export type SgdProgress = PassProgress | { phase: 'epoch'; pass: number; done: number; total: number; loss: number };
 
 /**
@@ -141,6 +145,9 @@ export function lossValue(z: Float32Array, cls: Int32Array, K: number, loss: 'ce
   return s / b;
 }
 
+/**
+ * Computes a universal perturbation for the images X by projected stochastic gradient steps on v (see SgdOptions).
+ */
 export async function sgdPerturbation(classifier: Classifier, X: tf.Tensor4D | ImageSource, options: SgdOptions): Promise<PassResult> {
   const o = resolveSgdOptions(options);
   // Optimiser state. Adam's moments restart on resume (they are not checkpointed); the schedule does not.

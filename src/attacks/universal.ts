@@ -77,6 +77,7 @@ function defaultStep(norm: UniversalOptions['norm']): 2 | 'inf' {
   return norm === 'inf' ? 'inf' : 2;
 }
 
+/** Algorithm 1's options after validation, with every default filled in. */
 export type ResolvedUniversalOptions = ResolvedPassOptions &
   Required<Pick<UniversalOptions, 'delta' | 'maxPasses' | 'candidates' | 'overshoot' | 'maxIterDeepFool' | 'step' | 'checkBatchSize' | 'deepfoolBatchSize'>> &
   Pick<UniversalOptions, 'onProgress'>;
@@ -105,10 +106,13 @@ export function resolveUniversalOptions(o: UniversalOptions): ResolvedUniversalO
   return r;
 }
 
+/** Progress events of Algorithm 1: the shared pass events plus the images visited in the current pass. */
 export type UniversalProgress = PassProgress | { phase: 'pass'; pass: number; done: number; total: number; deepfoolCalls: number; updates: number };
 
+/** What Algorithm 1 returns (the shared PassResult). */
 export type UniversalResult = PassResult;
 
+/** Computes a universal perturbation for the images X with Algorithm 1 of the paper (see UniversalOptions). */
 export async function universalPerturbation(
   classifier: Classifier,
   X: tf.Tensor4D | ImageSource,

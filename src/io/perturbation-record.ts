@@ -64,6 +64,10 @@ export const PerturbationRecordSchema = z.object({
     .optional(),
 });
 
+/**
+ * The contents of perturbation.json: settings, data, backend, per-pass history and results of a computed
+ * perturbation.
+ */
 export type PerturbationRecord = z.infer<typeof PerturbationRecordSchema>;
 
 /** Validates parsed JSON as a record; UapError BAD_INPUT naming `name` and every problem otherwise. */

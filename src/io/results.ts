@@ -160,11 +160,17 @@ export const HardenResultSchema = z.object({
   resumed: z.literal(true).optional(),
 });
 
+/** What `uap eval --json` prints, as EvalResultSchema defines it. */
 export type EvalResultFile = z.infer<typeof EvalResultSchema>;
+/** A sweep.json (`uap sweep`), as SweepResultSchema defines it. */
 export type SweepResultFile = z.infer<typeof SweepResultSchema>;
+/** The transfer matrix `uap transfer` writes, as TransferResultSchema defines it. */
 export type TransferResultFile = z.infer<typeof TransferResultSchema>;
+/** What `uap labels --json` prints, as LabelsResultSchema defines it. */
 export type LabelsResultFile = z.infer<typeof LabelsResultSchema>;
+/** A subspace.json (`uap subspace`), as SubspaceResultSchema defines it. */
 export type SubspaceResultFile = z.infer<typeof SubspaceResultSchema>;
+/** A harden.json (`uap harden`), as HardenResultSchema defines it. */
 export type HardenResultFile = z.infer<typeof HardenResultSchema>;
 
 function problems(err: z.ZodError): string {
