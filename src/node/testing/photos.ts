@@ -54,7 +54,7 @@ export async function decodeBatchForTests(files: string[], size: number, resize:
 /** ../shared (env UAP_SHARED overrides). */
 export function sharedDir(): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
-  return process.env.UAP_SHARED ?? path.resolve(here, '../../../shared');
+  return process.env.UAP_SHARED ?? path.resolve(here, '../../../../shared');
 }
 
 /** Photos of imagenet-sample that the tests classify, with their standard class index. */
