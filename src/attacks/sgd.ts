@@ -44,6 +44,7 @@ export interface SgdOptions extends PassOptions {
   augment?: AugmentOptions;
   /** Stop once the fooling rate (targeted: target success) reaches 1 − δ; by default all epochs run. */
   delta?: number;
+  /** Called as the attack goes (see SgdProgress). */
   onProgress?: (e: SgdProgress) => void;
 }
 

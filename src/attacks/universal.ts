@@ -57,6 +57,7 @@ export interface UniversalOptions extends PassOptions {
   checkBatchSize?: number;
   /** Images per DeepFool call; 1 is the paper's exact sequential order (see above). */
   deepfoolBatchSize?: number;
+  /** Called as the attack goes (see UniversalProgress). */
   onProgress?: (e: UniversalProgress) => void;
 }
 
