@@ -48,7 +48,7 @@ export function stageBar(label: string): StageBar {
  * Ctrl-C for long commands. The first SIGINT (or SIGTERM) aborts the signal handed to `work`: the attack stops
  * at its next step (well under a second: the attacks check the signal between DeepFool iterations, images and
  * SGD steps) and the command keeps what its last checkpoint holds — `kept` says where, in the message. A second
- * one exits at once with 130. The handlers are removed when `work` settles, however it settles.
+ * one exits at once with 130. The handlers are removed when `work` settles without an interrupt.
  */
 export async function withInterrupts<T>(kept: string, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const controller = new AbortController();
@@ -65,8 +65,12 @@ export async function withInterrupts<T>(kept: string, work: (signal: AbortSignal
   try {
     return await work(controller.signal);
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    // Once interrupted, the command is on its way out: a further Ctrl-C during that exits 130 at once, rather
+    // than meeting no handler and killing the process by the signal.
+    if (!controller.signal.aborted) {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
   }
 }
 
