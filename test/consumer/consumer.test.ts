@@ -207,10 +207,17 @@ test('(a2) the worker pool runs its built worker script from the installed packa
   assert.ok(out.diff < 1e-4, `pool logits differ from the in-thread model's by ${out.diff}`);
 });
 
-test('(d) the installed uap command: --version and demo --help', () => {
+test('(d) the installed uap command: --version, demo --help and a short compute', { timeout: 120_000 }, () => {
   const bin = path.join(app, 'node_modules', '.bin', 'uap');
   assert.equal(run(bin, ['--version'], app).stdout.trim(), version);
   const help = run(bin, ['demo', '--help'], app).stdout;
   assert.match(help, /Usage: uap demo/);
   assert.match(help, /--xi/);
+  // A short run of the built CLI: it reads the bundled model and MNIST, and writes the three perturbation files.
+  const out = path.join(work, 'cli-run');
+  const r = run(bin, ['compute', '--model', 'mnist', '--data', 'mnist:train', '--limit', '300', '--method', 'sgd', '--xi', '77', '--max-passes', '3', '--step-size', '30', '--batch-size', '16', '--out', out, '--json'], app);
+  const record = JSON.parse(r.stdout) as { packageVersion: string; foolingRateOnX: number };
+  assert.equal(record.packageVersion, version);
+  assert.ok(record.foolingRateOnX > 0.4, `fooling rate on X ${record.foolingRateOnX}`); // 0.69 measured
+  for (const f of ['perturbation.npy', 'perturbation.json', 'perturbation.png']) assert.ok(existsSync(path.join(out, f)), f);
 });
