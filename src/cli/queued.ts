@@ -5,7 +5,12 @@ import { UapError } from '../errors.js';
 import { dominantLabels, formatDominantLabels, type DominantLabels } from '../eval/dominant-labels.js';
 import { ratesOf } from '../eval/shard-counts.js';
 import { type TransferMatrix, type TransferRow } from '../eval/transfer.js';
+import type { ImageSource } from '../attacks/source.js';
+import type { SgdEngineFactory } from '../attacks/sgd-engine.js';
+import type { Classifier } from '../models/classifier.js';
 import type { Labels } from '../models/labels.js';
+import { openIndexedData } from '../node/queue/shard-data.js';
+import { queuedSgdEngine } from '../node/queue/sgd-engine.js';
 import { redactUrl } from '../node/queue/connection.js';
 import { Coordinator } from '../node/queue/coordinator.js';
 import { perturbationRef, queuedEvaluate, queuedTransferMatrix, type QueuedEvaluation } from '../node/queue/queued-eval.js';
@@ -191,4 +196,37 @@ export async function queuedTransferMatrixCommand(
     ).finally(b.stop);
     return matrix;
   });
+}
+
+/**
+ * `uap compute --method sgd --queue`: the attack runs here (order, steps, checkpoints); predictions and
+ * minibatch gradients run on the workers (src/node/queue/sgd-engine.ts). Images are decoded here only when
+ * the attack asks for them (one, for its shape check).
+ */
+export async function openQueuedSgd(
+  f: { queue?: string; method: string; model: string; data: string; modelsDir?: string; shardSize?: string; gradShards?: string },
+  model: Classifier,
+  o: { limit?: number; seed: number; signal: AbortSignal },
+): Promise<{ source: ImageSource; options: { engine: SgdEngineFactory }; close: () => Promise<void> }> {
+  if (f.method !== 'sgd') throw new UapError('BAD_ARGUMENT', 'only --method sgd runs on the queue (Algorithm 1 visits images one after another)', '--queue');
+  const shardSize = int('--shard-size', f.shardSize ?? SHARD_OPTION[2], 1);
+  const gradientShards = int('--grad-shards', f.gradShards ?? '4', 1);
+  const ref = {
+    model: portable(f.model),
+    data: portable(f.data),
+    seed: o.seed,
+    ...(o.limit === undefined ? {} : { limit: o.limit }),
+    ...(f.modelsDir ? { modelsDir: path.resolve(f.modelsDir) } : {}),
+  };
+  const coord = await Coordinator.open(f.queue!);
+  try {
+    const workers = (await coord.queue.getWorkers()).length;
+    console.error(`queue: ${redactUrl(f.queue!)}, ${workers} worker${workers === 1 ? '' : 's'} connected`);
+    const source = await openIndexedData(ref, model.inputShape, model.labels);
+    const engine = queuedSgdEngine(coord, ref, { n: source.size, gradientShards, shardSize, signal: o.signal });
+    return { source, options: { engine }, close: () => coord.close() };
+  } catch (e) {
+    await coord.close();
+    throw e;
+  }
 }

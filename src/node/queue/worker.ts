@@ -222,6 +222,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
       return null;
     }
     const t0 = Date.now();
+    if (d.kind !== 'gradient') log(`${what}: started${job.attemptsMade > 0 ? ` (attempt ${job.attemptsMade + 1})` : ''}`);
     const abort = new AbortController();
     signal?.addEventListener('abort', () => abort.abort());
     const poll = setInterval(() => {
