@@ -65,9 +65,19 @@ function injectedFault(job: Job, data: QueueJob): void {
   }
 }
 
-/** The images [start, end) of a source, as a source of their own. */
+/**
+ * The images [start, end) of a source, as a source of their own. Each batch first yields to the event loop:
+ * wasm kernels run synchronously and their promises resolve as microtasks, so without it a whole shard would
+ * run without BullMQ's lock-renewal timer firing, and a busy but healthy worker would look stalled.
+ */
 function slice(data: IndexedData, start: number, end: number): ImageSource {
-  return { size: end - start, get: (indices) => data.get(Int32Array.from(indices, (i) => i + start)) };
+  return {
+    size: end - start,
+    get: async (indices) => {
+      await new Promise((r) => setImmediate(r));
+      return data.get(Int32Array.from(indices, (i) => i + start));
+    },
+  };
 }
 
 /** Replays the coordinator's augmentation draws, so a shard sees the views a local run would. */
@@ -195,6 +205,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     const clf = await openModel(d.model, d.modelsDir);
     const data = await openIndexedData(d, clf.inputShape, clf.labels);
     const indices = decodeI32(d.indices);
+    await new Promise((r) => setImmediate(r));
     let x = await data.get(indices);
     if (d.augment && d.draws) {
       const a = augmentImages(x, d.augment, replay(d.draws));
