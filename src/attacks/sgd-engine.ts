@@ -3,7 +3,7 @@ import { augmentImages, isIdentity, type AugmentOptions } from '../data/augment.
 import type { ImageSource } from '../data/image-source.js';
 import type { Classifier } from '../models/classifier.js';
 import type { Rng } from '../util/rng.js';
-import { lossGradient, lossValue } from './sgd.js';
+import { lossGradient, lossValue } from './sgd-loss.js';
 
 /**
  * Where the SGD attack's forward and backward passes run. Of X, an epoch only needs
@@ -29,6 +29,8 @@ export interface SgdEngineSettings extends SgdLossSettings {
   /** Random views of each minibatch, drawn from `augmentRng` (4 numbers per image, in minibatch order). */
   augment?: AugmentOptions;
   augmentRng: Rng;
+  /** The attack's stop signal: an engine that waits on others resolves to null once it fires. */
+  signal?: AbortSignal;
 }
 
 export interface GradientRequest {

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { checkAugment, type AugmentOptions } from '../data/augment.js';
 import { range, type ImageSource } from '../data/image-source.js';
 import { UapError } from '../errors.js';
@@ -102,62 +102,8 @@ export function resolveSgdOptions(o: SgdOptions): ResolvedSgdOptions {
 /** Progress events of the SGD attack: the shared pass events plus the running loss within an epoch. */
 export type SgdProgress = PassProgress | { phase: 'epoch'; pass: number; done: number; total: number; loss: number };
 
-/**
- * ∂J/∂logits for a minibatch, where J (minimised) is the mean over the batch of
- *   untargeted: −CE(z, y)  or  max(z_y − max_{k≠y} z_k, −κ)
- *   targeted:   CE(z, t)   or  max(max_{k≠t} z_k − z_t, −κ)
- * `cls` holds y (untargeted) or t (targeted) per row. `batchSize` is the size of the whole minibatch (default:
- * the rows of z), so the rows of one shard of a minibatch weigh what they weigh in the whole.
- */
-export function lossGradient(
-  z: tf.Tensor2D,
-  cls: tf.Tensor1D,
-  loss: 'ce' | 'margin',
-  kappa: number,
-  targeted: boolean,
-  batchSize?: number,
-): tf.Tensor2D {
-  return tf.tidy(() => {
-    const [rows, K] = z.shape;
-    const b = batchSize ?? rows;
-    const onehot = tf.oneHot(cls, K).toFloat();
-    if (loss === 'ce') {
-      const g = tf.sub(tf.softmax(z), onehot); // ∂CE/∂z
-      return tf.div(targeted ? g : tf.neg(g), b) as tf.Tensor2D;
-    }
-    // The strongest other class k* and whether the clamp is inactive (the margin still counts).
-    const other = tf.oneHot(tf.argMax(tf.sub(z, tf.mul(onehot, 1e30)), 1), K).toFloat();
-    const zc = tf.sum(tf.mul(z, onehot), 1);
-    const zo = tf.sum(tf.mul(z, other), 1);
-    const m = targeted ? tf.sub(zo, zc) : tf.sub(zc, zo);
-    const active = tf.reshape(tf.greater(m, -kappa).toFloat(), [rows, 1]);
-    const g = targeted ? tf.sub(other, onehot) : tf.sub(onehot, other);
-    return tf.div(tf.mul(g, active), b) as tf.Tensor2D;
-  });
-}
-
-/** Mean of J (see lossGradient) on the host, for reporting. */
-export function lossValue(z: Float32Array, cls: Int32Array, K: number, loss: 'ce' | 'margin', kappa: number, targeted: boolean): number {
-  let s = 0;
-  const b = cls.length;
-  for (let i = 0; i < b; i++) {
-    const row = z.subarray(i * K, (i + 1) * K);
-    const c = cls[i]!;
-    if (loss === 'ce') {
-      let mx = -Infinity;
-      for (const a of row) mx = Math.max(mx, a);
-      let se = 0;
-      for (const a of row) se += Math.exp(a - mx);
-      const ce = mx + Math.log(se) - row[c]!;
-      s += targeted ? ce : -ce;
-    } else {
-      let other = -Infinity;
-      for (let k = 0; k < K; k++) if (k !== c) other = Math.max(other, row[k]!);
-      s += Math.max(targeted ? other - row[c]! : row[c]! - other, -kappa);
-    }
-  }
-  return s / b;
-}
+// The loss and its gradient live in sgd-loss.ts (shared with the engines in sgd-engine.ts).
+export { lossGradient, lossValue } from './sgd-loss.js';
 
 /**
  * Computes a universal perturbation for the images X by projected stochastic gradient steps on v (see SgdOptions).
@@ -168,7 +114,7 @@ export async function sgdPerturbation(classifier: Classifier, X: tf.Tensor4D | I
   const state = { m1: new Float32Array(0), m2: new Float32Array(0), adamT: 0 };
   // Augmentation draws come from their own stream, so turning it on does not change the visiting order.
   const augmentRng = createRng(o.seed + 0x5eed);
-  const settings = { loss: o.loss, kappa: o.kappa, targeted: o.target !== undefined, clip: o.clip, evalBatchSize: o.evalBatchSize, augment: o.augment, augmentRng };
+  const settings = { loss: o.loss, kappa: o.kappa, targeted: o.target !== undefined, clip: o.clip, evalBatchSize: o.evalBatchSize, augment: o.augment, augmentRng, signal: o.signal };
   const remote = o.engine ? await o.engine(settings) : undefined;
   let engine: SgdEngine | undefined = remote;
   return runPasses(

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { queueStatus, formatQueueStatus } from '../node/queue/status.js';
+import { formatQueueStatus, queueStatus } from '../node/index.js';
 
 /** `uap queue status`: who is working and what is waiting. */
 export function registerQueue(program: Command): void {

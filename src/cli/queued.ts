@@ -1,31 +1,54 @@
-import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { UapError } from '../errors.js';
-import { dominantLabels, formatDominantLabels, type DominantLabels } from '../eval/dominant-labels.js';
-import { ratesOf } from '../eval/shard-counts.js';
-import { type TransferMatrix, type TransferRow } from '../eval/transfer.js';
-import type { ImageSource } from '../attacks/source.js';
-import type { SgdEngineFactory } from '../attacks/sgd-engine.js';
-import type { Classifier } from '../models/classifier.js';
-import type { Labels } from '../models/labels.js';
-import { openIndexedData } from '../node/queue/shard-data.js';
-import { queuedSgdEngine } from '../node/queue/sgd-engine.js';
-import { redactUrl } from '../node/queue/connection.js';
-import { Coordinator } from '../node/queue/coordinator.js';
-import { perturbationRef, queuedEvaluate, queuedTransferMatrix, type QueuedEvaluation } from '../node/queue/queued-eval.js';
-import { loadPerturbation } from '../node/perturbation-files.js';
+import {
+  dominantLabels,
+  formatDominantLabels,
+  ratesOf,
+  UapError,
+  type Classifier,
+  type DominantLabels,
+  type ImageSource,
+  type Labels,
+  type SgdEngineFactory,
+  type TransferMatrix,
+  type TransferRow,
+} from '../index.js';
+import {
+  Coordinator,
+  loadPerturbation,
+  openIndexedData,
+  perturbationRef,
+  queuedEvaluate,
+  queuedSgdEngine,
+  queuedTransferMatrix,
+  redactUrl,
+  type QueuedEvaluation,
+} from '../node/index.js';
 import { fmtPct, int } from './options.js';
 import { progressBar } from './progress.js';
 
 /**
- * The `--queue URL` branches of eval, labels and transfer: the same output as the local commands, computed by
- * `uap worker` processes. This process loads neither model nor data: it only counts the images, sends jobs and
- * adds up what comes back.
+ * The `--queue URL` branches of eval, labels, transfer and compute: the same output as the local commands,
+ * computed by `uap worker` processes (src/node/queue). For eval, labels and transfer this process loads neither
+ * model nor data: it counts the images, sends jobs and adds up what comes back.
  */
 
-export const QUEUE_OPTION = ['--queue <url>', 'run on `uap worker` processes: redis://HOST:PORT, redis://:PASSWORD@HOST:PORT or rediss://… (TLS)'] as const;
-export const SHARD_OPTION = ['--shard-size <n>', 'with --queue: images per job (rounded up to a multiple of --batch-size)', '512'] as const;
+export interface QueueFlags {
+  queue?: string;
+  shardSize?: string;
+  gradShards?: string;
+}
+
+const SHARD_SIZE = '512';
+const GRAD_SHARDS = '4';
+
+/** --queue and --shard-size (and, for compute, --grad-shards). */
+export function addQueueOptions<T extends { option: (flags: string, description: string, value?: string) => T }>(cmd: T, o: { gradients?: boolean } = {}): T {
+  cmd
+    .option('--queue <url>', 'run on `uap worker` processes: redis://HOST:PORT, redis://:PASSWORD@HOST:PORT or rediss://… (TLS)')
+    .option('--shard-size <n>', 'with --queue: images per prediction job (rounded up to a multiple of the batch size)', SHARD_SIZE);
+  return o.gradients ? cmd.option('--grad-shards <k>', 'sgd with --queue: jobs per minibatch gradient', GRAD_SHARDS) : cmd;
+}
 
 /** Paths that exist here travel as absolute paths (workers on this machine may run elsewhere); names travel as they are. */
 export function portable(nameOrPath: string): string {
@@ -67,7 +90,7 @@ function bar(label: string) {
 
 interface QueuedFlags {
   queue: string;
-  shardSize?: string;
+  shardSize?: string | undefined;
   model: string;
   data: string;
   limit?: string;
@@ -86,7 +109,7 @@ function common(f: QueuedFlags) {
     ...(limit === undefined ? {} : { limit }),
     ...(f.modelsDir ? { modelsDir: path.resolve(f.modelsDir) } : {}),
     batchSize: int('--batch-size', f.batchSize, 1),
-    shardSize: int('--shard-size', f.shardSize ?? SHARD_OPTION[2], 1),
+    shardSize: int('--shard-size', f.shardSize ?? SHARD_SIZE, 1),
     clip: f.clip,
   };
 }
@@ -99,7 +122,6 @@ function checkFits(e: QueuedEvaluation, shape: readonly number[], file: string):
 
 /** `uap eval --queue`: --perturbation or plain accuracy (--random needs the model's shape: use it locally). */
 export async function queuedEvalCommand(
-  _program: Command,
   f: QueuedFlags & { perturbation?: string; random?: string; target?: string },
 ): Promise<Record<string, unknown> & { lines: string[] }> {
   if (f.random) throw new UapError('BAD_ARGUMENT', 'random noise is evaluated locally; save it with --perturbation instead, or drop --queue', '--random');
@@ -153,7 +175,6 @@ export async function queuedEvalCommand(
 
 /** `uap labels --queue`: per-image top-1 come back with the counts; dominant labels as locally. */
 export async function queuedLabelsCommand(
-  _program: Command,
   f: QueuedFlags & { perturbation: string; top: string; resize?: boolean },
 ): Promise<{ dominant: DominantLabels; json: Record<string, unknown>; lines: string[] }> {
   const top = int('--top', f.top, 1);
@@ -206,11 +227,11 @@ export async function queuedTransferMatrixCommand(
 export async function openQueuedSgd(
   f: { queue?: string; method: string; model: string; data: string; modelsDir?: string; shardSize?: string; gradShards?: string },
   model: Classifier,
-  o: { limit?: number; seed: number; signal: AbortSignal },
+  o: { limit?: number | undefined; seed: number },
 ): Promise<{ source: ImageSource; options: { engine: SgdEngineFactory }; close: () => Promise<void> }> {
   if (f.method !== 'sgd') throw new UapError('BAD_ARGUMENT', 'only --method sgd runs on the queue (Algorithm 1 visits images one after another)', '--queue');
-  const shardSize = int('--shard-size', f.shardSize ?? SHARD_OPTION[2], 1);
-  const gradientShards = int('--grad-shards', f.gradShards ?? '4', 1);
+  const shardSize = int('--shard-size', f.shardSize ?? SHARD_SIZE, 1);
+  const gradientShards = int('--grad-shards', f.gradShards ?? GRAD_SHARDS, 1);
   const ref = {
     model: portable(f.model),
     data: portable(f.data),
@@ -223,7 +244,7 @@ export async function openQueuedSgd(
     const workers = (await coord.queue.getWorkers()).length;
     console.error(`queue: ${redactUrl(f.queue!)}, ${workers} worker${workers === 1 ? '' : 's'} connected`);
     const source = await openIndexedData(ref, model.inputShape, model.labels);
-    const engine = queuedSgdEngine(coord, ref, { n: source.size, gradientShards, shardSize, signal: o.signal });
+    const engine = queuedSgdEngine(coord, ref, { n: source.size, gradientShards, shardSize });
     return { source, options: { engine }, close: () => coord.close() };
   } catch (e) {
     await coord.close();

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { startWorker } from '../node/queue/worker.js';
+import { startWorker } from '../node/index.js';
 import { initCliBackend } from './backend.js';
 import { int } from './options.js';
 

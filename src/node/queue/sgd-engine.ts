@@ -1,5 +1,6 @@
 import type { GradientRequest, SgdEngine, SgdEngineFactory, SgdEngineSettings } from '../../attacks/sgd-engine.js';
 import { checkAugment, isIdentity } from '../../data/augment.js';
+import { UapError } from '../../errors.js';
 import { concatShards, shardRanges, sumGradients } from '../../eval/shard-counts.js';
 import type { Coordinator } from './coordinator.js';
 import { decodeF32, decodeI32, encodeF32, encodeI32, type DataRef, type GradientJob, type GradientResult, type PredictJob, type PredictResult } from './jobs.js';
@@ -21,7 +22,16 @@ export interface QueuedSgdOptions {
   gradientShards?: number;
   /** Images per prediction job (default 512, rounded up to a multiple of the eval batch). */
   shardSize?: number;
-  signal?: AbortSignal;
+}
+
+/** The jobs' results, or null when the attack was stopped (its jobs are then removed from the queue). */
+async function orNull<R>(work: Promise<R>): Promise<R | null> {
+  try {
+    return await work;
+  } catch (e) {
+    if (e instanceof UapError && e.code === 'INTERRUPTED') return null;
+    throw e;
+  }
 }
 
 export function queuedSgdEngine(coord: Coordinator, ref: DataRef, opts: QueuedSgdOptions): SgdEngineFactory {
@@ -29,8 +39,8 @@ export function queuedSgdEngine(coord: Coordinator, ref: DataRef, opts: QueuedSg
     const augment = settings.augment && !isIdentity(settings.augment) ? checkAugment(settings.augment) : undefined;
     const pieces = opts.gradientShards ?? 4;
     let step = 0;
-    const run = <R>(jobs: Parameters<Coordinator['runJobs']>[0], onProgress?: (done: number, total: number) => void) =>
-      coord.runJobs<R>(jobs, { ...(opts.signal ? { signal: opts.signal } : {}), ...(onProgress ? { onProgress } : {}) });
+    const run = <R>(jobs: Parameters<Coordinator['runJobs']>[0], onProgress?: (done: number) => void) =>
+      orNull(coord.runJobs<R>(jobs, { ...(settings.signal ? { signal: settings.signal } : {}), ...(onProgress ? { onProgress } : {}) }));
 
     return {
       predict: async (v, onProgress) => {
@@ -41,6 +51,7 @@ export function queuedSgdEngine(coord: Coordinator, ref: DataRef, opts: QueuedSg
           return { shard: s.shard, data, images: s.end - s.start };
         });
         const results = await run<PredictResult>(jobs, onProgress);
+        if (results === null) return null;
         return concatShards(results.map((r) => decodeI32(r.pred)));
       },
 
@@ -72,6 +83,7 @@ export function queuedSgdEngine(coord: Coordinator, ref: DataRef, opts: QueuedSg
           jobs.push({ shard, data, images: end - start });
         }
         const results = await run<GradientResult>(jobs);
+        if (results === null) return null;
         for (const r of results) {
           if (r.step !== version) throw new Error(`a gradient for step ${r.step} arrived for step ${version}`);
         }

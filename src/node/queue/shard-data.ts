@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { ImageSource } from '../../attacks/source.js';
+import type { ImageSource } from '../../data/image-source.js';
 import { UapError } from '../../errors.js';
 import type { Labels } from '../../models/labels.js';
 import { loadDataset, resolveDatasetSpec, selectIndices, type DatasetEntry } from '../datasets.js';

@@ -1,16 +1,17 @@
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import os from 'node:os';
 import { batchGradient } from '../../attacks/sgd-engine.js';
-import { range, type ImageSource } from '../../attacks/source.js';
+import { range, type ImageSource } from '../../data/image-source.js';
 import { augmentImages } from '../../data/augment.js';
 import { UapError } from '../../errors.js';
 import { accuracy } from '../../eval/accuracy.js';
-import { evaluatePerturbation, predict } from '../../eval/fooling-rate.js';
+import { evaluatePerturbation } from '../../eval/fooling-rate.js';
+import { predict } from '../../models/predict.js';
 import { countShard } from '../../eval/shard-counts.js';
 import { resizePerturbation } from '../../eval/transfer.js';
 import type { Classifier } from '../../models/classifier.js';
 import { findClass } from '../../models/labels.js';
-import { loadModel } from '../../models/load.js';
+import { loadModel } from '../model-files.js';
 import { checkRedis, createRedis, QUEUE_NAME, redactUrl } from './connection.js';
 import {
   decodeF32,
