@@ -8,7 +8,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { randomPerturbation } from '../src/eval/random-noise.js';
 import { readNpy, writeNpy } from '../src/io/npy.js';
-import { haveRedisServer, startRedis, type TestRedis } from '../src/node/queue/testing/redis-server.js';
+import { freePort, haveRedisServer, startRedis, type TestRedis } from '../src/node/queue/testing/redis-server.js';
 
 /**
  * The queue end to end: a real redis-server on 127.0.0.1 (a free port, nothing on disk), three `uap worker`
@@ -50,9 +50,9 @@ async function waitFor(what: string, cond: () => boolean, ms = 60_000): Promise<
  * Runs the CLI without blocking this process (spawnSync would stop it from reading the workers' logs, and a
  * worker whose stderr pipe fills up would stall).
  */
-async function uap(args: string[], timeout = 120_000): Promise<{ status: number | null; stdout: string; stderr: string; seconds: number }> {
+async function uap(args: string[], timeout = 120_000, env: Record<string, string> = {}): Promise<{ status: number | null; stdout: string; stderr: string; seconds: number }> {
   const t0 = Date.now();
-  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], timeout });
+  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], timeout, env: { ...process.env, ...env } });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));
@@ -248,5 +248,28 @@ test('a Redis password is required and accepted; Ctrl-C on the coordinator remov
     }
   } finally {
     await idle.stop();
+  }
+});
+
+test('rediss:// (TLS) is accepted; a private CA is trusted through NODE_EXTRA_CA_CERTS, else one clear line', { skip: skip || (spawnSync('openssl', ['version']).status === 0 ? false : 'no openssl') }, async () => {
+  const dir = path.join(tmp, 'tls');
+  mkdirSync(dir, { recursive: true });
+  const ssl = (args: string[]) => assert.equal(spawnSync('openssl', args, { cwd: dir, stdio: 'ignore' }).status, 0, `openssl ${args[0]}`);
+  ssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=uap test CA']);
+  ssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1']);
+  writeFileSync(path.join(dir, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1\n');
+  ssl(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'ext.cnf']);
+  const tlsPort = await freePort();
+  const tlsRedis = await startRedis(['--port', '0', '--tls-port', String(tlsPort), '--tls-cert-file', path.join(dir, 'server.pem'), '--tls-key-file', path.join(dir, 'server.key'), '--tls-ca-cert-file', path.join(dir, 'ca.pem'), '--tls-auth-clients', 'no']);
+  try {
+    const url = `rediss://127.0.0.1:${tlsPort}`;
+    const untrusted = await uap(['queue', 'status', '--queue', url], 30_000);
+    assert.equal(untrusted.status, 4);
+    assert.match(errorLines(untrusted.stderr)[0] ?? '', /cannot reach Redis at rediss:\/\/127\.0\.0\.1:\d+: self-signed certificate/);
+    const trusted = await uap(['queue', 'status', '--queue', url, '--json'], 30_000, { NODE_EXTRA_CA_CERTS: path.join(dir, 'ca.pem') });
+    assert.equal(trusted.status, 0, trusted.stderr);
+    assert.deepEqual(JSON.parse(trusted.stdout).counts.waiting, 0);
+  } finally {
+    await tlsRedis.stop();
   }
 });
