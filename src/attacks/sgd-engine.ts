@@ -2,7 +2,6 @@ import * as tf from '@tensorflow/tfjs';
 import { augmentImages, isIdentity, type AugmentOptions } from '../data/augment.js';
 import type { ImageSource } from '../data/image-source.js';
 import type { Classifier } from '../models/classifier.js';
-import type { Rng } from '../util/rng.js';
 import { lossGradient, lossValue } from './sgd-loss.js';
 
 /**
@@ -16,6 +15,7 @@ import { lossGradient, lossValue } from './sgd-loss.js';
  * shard gradients then add up to the minibatch gradient. Both methods resolve to null when the run was stopped.
  */
 
+/** The loss of the SGD attack, as lossGradient takes it. */
 export interface SgdLossSettings {
   loss: 'ce' | 'margin';
   kappa: number;
@@ -24,15 +24,18 @@ export interface SgdLossSettings {
   clip: boolean;
 }
 
+/** Everything an engine needs from the attack: the loss, the evaluation batch, the augmentation and its stream, the stop signal. */
 export interface SgdEngineSettings extends SgdLossSettings {
   evalBatchSize: number;
   /** Random views of each minibatch, drawn from `augmentRng` (4 numbers per image, in minibatch order). */
   augment?: AugmentOptions;
-  augmentRng: Rng;
+  /** The attack's augmentation stream (a seeded generator of numbers in [0, 1)). */
+  augmentRng: () => number;
   /** The attack's stop signal: an engine that waits on others resolves to null once it fires. */
   signal?: AbortSignal;
 }
 
+/** One minibatch (or one shard of it) whose gradient the attack asks for. */
 export interface GradientRequest {
   /** The current perturbation (HWC, pixels). */
   v: Float32Array;
@@ -44,11 +47,15 @@ export interface GradientRequest {
   batchSize: number;
 }
 
+/** What the SGD attack asks of X (see the top of this file). */
 export interface SgdEngine {
+  /** Σ ∂J_i/∂v (HWC) and Σ J_i over the request's images; null when the run was stopped. */
   gradient(request: GradientRequest): Promise<{ grad: Float32Array; lossSum: number } | null>;
+  /** Top-1 of every image of X on clip(x + v) (v null: on x); null when stopped. Optional: the pass driver predicts locally without it. */
   predict?(v: Float32Array | null, onProgress: (done: number) => void): Promise<Int32Array | null>;
 }
 
+/** Makes the engine once the attack has resolved its settings (SgdOptions.engine). */
 export type SgdEngineFactory = (settings: SgdEngineSettings) => SgdEngine | Promise<SgdEngine>;
 
 /**

@@ -10,8 +10,10 @@ import { UapError } from '../../errors.js';
  * ioredis parses all of these. Passwords never appear in logs: `redactUrl` shows them as ***.
  */
 
+/** The BullMQ queue every coordinator and worker uses (Redis keys bull:uap:…). */
 export const QUEUE_NAME = 'uap';
 
+/** Checks a --queue URL (redis:// or rediss://, with a host); BAD_ARGUMENT naming --queue otherwise. */
 export function parseQueueUrl(url: string): URL {
   let u: URL;
   try {

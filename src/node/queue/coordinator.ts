@@ -20,6 +20,7 @@ import { decodeError, type QueueJob } from './jobs.js';
 
 const CODES: readonly UapErrorCode[] = ['BAD_ARGUMENT', 'BAD_INPUT', 'NOT_FOUND', 'BAD_MODEL', 'SECURITY', 'INTERRUPTED'];
 
+/** One job of a set: its shard number (results are kept and returned by it), its data, its size. */
 export interface ShardJob {
   shard: number;
   data: QueueJob;
@@ -27,6 +28,7 @@ export interface ShardJob {
   images: number;
 }
 
+/** How a set of jobs is watched: abort, progress, and the safety-net poll. */
 export interface RunJobsOptions {
   signal?: AbortSignal;
   /** Images done over all jobs of the set (finished jobs, and the progress running ones report). */
@@ -35,6 +37,7 @@ export interface RunJobsOptions {
   pollMs?: number;
 }
 
+/** The coordinator side of the queue (see the top of this file). */
 export class Coordinator {
   /** This coordinator's run id: every job id starts with it. */
   readonly run = randomBytes(6).toString('hex');
@@ -47,6 +50,7 @@ export class Coordinator {
     private readonly clients: readonly Redis[],
   ) {}
 
+  /** Connects (one clear line when Redis cannot be reached) and opens the queue and its event stream. */
   static async open(url: string): Promise<Coordinator> {
     await checkRedis(url);
     // BullMQ never closes a connection it was given: close() below ends these.
@@ -163,6 +167,7 @@ export class Coordinator {
     await this.control.set(`uap:cancelled:${this.run}`, '1', 'EX', 3600);
   }
 
+  /** Closes the queue, the event stream and their connections. */
   async close(): Promise<void> {
     await Promise.allSettled([this.events.close(), this.queue.close()]);
     for (const c of this.clients) c.disconnect();

@@ -21,6 +21,7 @@ export interface DataRef {
   seed: number;
 }
 
+/** A perturbation in a job. */
 export interface PerturbationRef {
   /** float32 HWC, pixels, base64. */
   v: string;
@@ -77,16 +78,20 @@ export interface GradientJob extends DataRef, SgdLossSettings {
   draws?: number[];
 }
 
+/** Any job on the queue. */
 export type QueueJob = EvalJob | PredictJob | GradientJob;
 
+/** The model a worker opened for a job. */
 export interface ModelInfo {
   modelId: string;
   inputShape: [number, number, number];
   classes: number;
 }
 
+/** Per perturbation of an eval job: evaluated (maybe resized), or not the model's size. */
 export type RowResult = { status: 'ok'; resized: boolean } | { status: 'size-mismatch'; reason: 'resize-not-requested' | 'channels-differ' };
 
+/** An eval job's result. */
 export interface EvalResult extends ModelInfo {
   shard: number;
   counts: ShardCounts;
@@ -102,11 +107,13 @@ export interface EvalResult extends ModelInfo {
   labels?: { ids: string[]; names: string[] };
 }
 
+/** A predict job's result: per-image top-1, base64 int32. */
 export interface PredictResult {
   shard: number;
   pred: string;
 }
 
+/** A gradient job's result: Σ ∂J/∂v (base64 float32) and Σ J over its images. */
 export interface GradientResult {
   shard: number;
   step: number;

@@ -11,6 +11,7 @@ import { datasetSize } from './shard-data.js';
  * order (src/eval/shard-counts.ts), so every rate equals the one `evaluatePerturbation` computes on one machine.
  */
 
+/** A sharded evaluation: what every shard job gets, and how the data are cut. */
 export interface QueuedEvalRequest extends DataRef {
   perturbations: PerturbationRef[];
   batchSize: number;
@@ -24,6 +25,7 @@ export interface QueuedEvalRequest extends DataRef {
   labelNames?: boolean;
 }
 
+/** The shards' results added up (counts, per-image top-1 when asked), with the model the workers opened. */
 export interface QueuedEvaluation extends ModelInfo {
   counts: ShardCounts;
   rows: RowResult[];
@@ -37,10 +39,12 @@ export interface QueuedEvaluation extends ModelInfo {
   shards: number;
 }
 
+/** A perturbation as a job carries it (base64 float32). */
 export function perturbationRef(v: Float32Array, shape: readonly number[], norm: PerturbationRef['norm'] = 'inf'): PerturbationRef {
   return { v: encodeF32(v), shape: [shape[0]!, shape[1]!, shape[2]!], norm };
 }
 
+/** Cuts the data into shards, queues one eval job per shard, and adds the results in shard order. */
 export async function queuedEvaluate(coord: Coordinator, req: QueuedEvalRequest, opts: RunJobsOptions = {}): Promise<QueuedEvaluation> {
   const ref: DataRef = { model: req.model, data: req.data, seed: req.seed, ...(req.limit === undefined ? {} : { limit: req.limit }), ...(req.modelsDir ? { modelsDir: req.modelsDir } : {}) };
   const n = await datasetSize(ref);

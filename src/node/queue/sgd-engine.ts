@@ -15,6 +15,7 @@ import { decodeF32, decodeI32, encodeF32, encodeI32, type DataRef, type Gradient
  * Predictions (clean, and the fooling rate on X after each epoch) are sharded like `uap eval --queue`.
  */
 
+/** The queued SGD engine's size of X and its job sizes. */
 export interface QueuedSgdOptions {
   /** Images of X (after --limit). */
   n: number;
@@ -34,6 +35,7 @@ async function orNull<R>(work: Promise<R>): Promise<R | null> {
   }
 }
 
+/** An SgdEngineFactory whose predictions and minibatch gradients run on queue workers (see the top of this file). */
 export function queuedSgdEngine(coord: Coordinator, ref: DataRef, opts: QueuedSgdOptions): SgdEngineFactory {
   return (settings: SgdEngineSettings): SgdEngine => {
     const augment = settings.augment && !isIdentity(settings.augment) ? checkAugment(settings.augment) : undefined;

@@ -13,12 +13,14 @@ import { loadMnist } from '../mnist-files.js';
  * small and read once per process.
  */
 
+/** A data spec with its --limit and --seed, as jobs name it. */
 export interface DataSpec {
   data: string;
   limit?: number;
   seed: number;
 }
 
+/** A spec's images by index (decoded on demand), with their labels. */
 export interface IndexedData extends ImageSource {
   /** True labels of the images at `indices` (−1 unknown). */
   labelsOf(indices: Int32Array): Int32Array;

@@ -11,6 +11,7 @@ export interface QueueStatus {
   active: Array<{ id: string; kind: string; model: string; data: string; worker?: string; progress?: unknown }>;
 }
 
+/** Reads the workers, job counts and running jobs of the queue at `url`. */
 export async function queueStatus(url: string): Promise<QueueStatus> {
   await checkRedis(url);
   const connection = createRedis(url);
@@ -44,6 +45,7 @@ export async function queueStatus(url: string): Promise<QueueStatus> {
   }
 }
 
+/** queueStatus as a few lines of text. */
 export function formatQueueStatus(s: QueueStatus): string[] {
   const c = s.counts;
   const lines = [

@@ -39,6 +39,7 @@ import { openIndexedData, type IndexedData } from './shard-data.js';
  * worker that dies mid-job loses its lock; another worker's stalled-job check puts the job back in the queue.
  */
 
+/** How a worker connects and behaves (`uap worker`'s flags). */
 export interface WorkerOptions {
   url: string;
   concurrency?: number;
@@ -49,12 +50,17 @@ export interface WorkerOptions {
   lockDuration?: number;
   /** How often workers look for stalled jobs (ms, BullMQ default 30 000). */
   stalledInterval?: number;
+  /** Where log lines go (default: stderr). */
   log?: (line: string) => void;
 }
 
+/** A started worker. */
 export interface RunningWorker {
+  /** As `uap queue status` lists it. */
   name: string;
+  /** The BullMQ Worker. */
   worker: Worker;
+  /** Finishes the job in hand, then disconnects and releases the models. */
   close(): Promise<void>;
 }
 
@@ -90,6 +96,7 @@ function replay(draws: number[]): () => number {
   };
 }
 
+/** Connects (one clear line when Redis cannot be reached) and starts taking jobs. */
 export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   const log = opts.log ?? ((line: string) => console.error(line));
   await checkRedis(opts.url);
