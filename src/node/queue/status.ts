@@ -50,7 +50,7 @@ export function formatQueueStatus(s: QueueStatus): string[] {
   const c = s.counts;
   const lines = [
     `queue "${s.queue}" on ${s.url}`,
-    `jobs: ${c.waiting ?? 0} waiting, ${c.active ?? 0} running, ${(c.delayed ?? 0) + (c.prioritized ?? 0)} delayed, ${c.completed ?? 0} completed (kept 1 h), ${c.failed ?? 0} failed`,
+    `jobs: ${c.waiting ?? 0} waiting, ${c.active ?? 0} running, ${(c.delayed ?? 0) + (c.prioritized ?? 0)} delayed, ${c.completed ?? 0} completed, ${c.failed ?? 0} failed`,
     `${s.workers.length} worker${s.workers.length === 1 ? '' : 's'}:`,
     ...s.workers.map((w) => `  ${w.name}${w.addr ? ` (${w.addr}` : ''}${w.age !== undefined ? `, up ${w.age} s` : ''}${w.addr ? ')' : ''}`),
   ];
