@@ -74,6 +74,7 @@ export {
   type SgdOptions,
   type SgdProgress,
 } from './attacks/sgd.js';
+export { batchGradient, localSgdEngine, type GradientRequest, type SgdEngine, type SgdEngineFactory, type SgdEngineSettings, type SgdLossSettings } from './attacks/sgd-engine.js';
 
 // evaluation
 export { evaluatePerturbation, type EvaluateOptions, type Evaluation } from './eval/fooling-rate.js';
@@ -94,6 +95,7 @@ export {
   type TransferRow,
 } from './eval/transfer.js';
 export { dominantLabels, formatDominantLabels, type DominantLabel, type DominantLabels } from './eval/dominant-labels.js';
+export { addCounts, concatShards, countShard, inShardOrder, ratesOf, shardRanges, sumGradients, type PerturbedCounts, type ShardCounts, type ShardRange } from './eval/shard-counts.js';
 export { subspaceAnalysis, type SubspaceOptions, type SubspaceResult } from './eval/subspace.js';
 
 // defense

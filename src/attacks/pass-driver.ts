@@ -169,6 +169,11 @@ interface PassAttack {
   goal: number | undefined;
   /** Replays the attack's own random draws of one pass (over n images) a resumed run skips; the orders are replayed here. */
   skipPass?(n: number): void;
+  /**
+   * Top-1 of every image of X on clip(x + v) (v null: on x), computed elsewhere (e.g. by queue workers);
+   * null when stopped. Without it the driver predicts with the classifier.
+   */
+  predict?(v: Float32Array | null, onProgress: (done: number) => void): Promise<Int32Array | null>;
   /** Runs one pass from v in `order`; resolves to null when ctx.stopped() said so. */
   run(ctx: PassContext, pass: number, order: Int32Array, v: Float32Array): Promise<{ v: Float32Array; stats: PassStats } | null>;
 }
@@ -202,7 +207,10 @@ export async function runPasses(
   let v = options.initial ? projectLp(options.initial.v, xi, norm) : new Float32Array(d);
   // k̂(x_i) does not depend on v: computed once.
   onProgress?.({ phase: 'clean', done: 0, total: n });
-  const cleanPred = await predict(classifier, source, options.evalBatchSize);
+  const cleanPred = attack.predict
+    ? await attack.predict(null, (done) => onProgress?.({ phase: 'clean', done, total: n }))
+    : await predict(classifier, source, options.evalBatchSize);
+  if (cleanPred === null) throw new UapError('INTERRUPTED', 'stopped before the first pass');
   onProgress?.({ phase: 'clean', done: n, total: n });
 
   const score = (h: PassRecord): number => (criterion.target === undefined ? h.foolingRate : (h.targetSuccess ?? 0));
@@ -229,7 +237,8 @@ export async function runPasses(
     const order = permutation(n, rng);
     const out = await attack.run(ctx, pass, order, v);
     if (out === null || (await ctx.stopped())) return result(true);
-    const pertPred = await perturbedPredictions(ctx, out.v, (done) => onProgress?.({ phase: 'evaluate', pass, done, total: n }));
+    const onBatch = (done: number) => onProgress?.({ phase: 'evaluate', pass, done, total: n });
+    const pertPred = attack.predict ? await attack.predict(out.v, onBatch) : await perturbedPredictions(ctx, out.v, onBatch);
     if (pertPred === null) return result(true);
 
     v = out.v;

@@ -1,11 +1,12 @@
-import * as tf from '@tensorflow/tfjs';
-import { augmentImages, checkAugment, isIdentity, type AugmentOptions } from '../data/augment.js';
+import type * as tf from '@tensorflow/tfjs';
+import { checkAugment, type AugmentOptions } from '../data/augment.js';
 import { range, type ImageSource } from '../data/image-source.js';
 import { UapError } from '../errors.js';
 import type { Classifier } from '../models/classifier.js';
 import { createRng } from '../util/rng.js';
 import { checkDelta, checkInt, PASS_DEFAULTS, resolvePassOptions, runPasses, type PassContext, type PassOptions, type PassProgress, type PassResult, type ResolvedPassOptions } from './pass-driver.js';
 import { lpNorm, projectLp } from './project.js';
+import { localSgdEngine, type SgdEngine, type SgdEngineFactory } from './sgd-engine.js';
 
 /**
  * Universal perturbation by stochastic gradient (in the style of Shafahi, Najibi, Xu, Dickerson, Davis,
@@ -46,6 +47,8 @@ export interface SgdOptions extends PassOptions {
   delta?: number;
   /** Called as the attack goes (see SgdProgress). */
   onProgress?: (e: SgdProgress) => void;
+  /** Where minibatch gradients (and optionally predictions) are computed; default: here (src/attacks/sgd-engine.ts). */
+  engine?: SgdEngineFactory;
 }
 
 /** The SGD attack's defaults (the step size defaults to ξ/10: see defaultStepSize). */
@@ -65,7 +68,7 @@ function defaultStepSize(xi: number): number {
 /** The SGD attack's options after validation, with every default filled in. */
 export type ResolvedSgdOptions = ResolvedPassOptions &
   Required<Pick<SgdOptions, 'epochs' | 'batchSize' | 'stepSize' | 'schedule' | 'optimizer' | 'loss' | 'kappa'>> &
-  Pick<SgdOptions, 'delta' | 'augment' | 'onProgress'>;
+  Pick<SgdOptions, 'delta' | 'augment' | 'onProgress' | 'engine'>;
 
 function oneOf<T extends string>(value: T, allowed: readonly T[], option: string): T {
   if (!allowed.includes(value)) throw new UapError('BAD_ARGUMENT', `unknown ${option} ${JSON.stringify(value)} (expected ${allowed.join(' or ')})`, option);
@@ -92,59 +95,15 @@ export function resolveSgdOptions(o: SgdOptions): ResolvedSgdOptions {
     delta: o.delta === undefined ? undefined : checkDelta(o.delta),
     augment: o.augment ? checkAugment(o.augment, 'augment') : undefined,
     onProgress: o.onProgress,
+    engine: o.engine,
   };
 }
 
 /** Progress events of the SGD attack: the shared pass events plus the running loss within an epoch. */
 export type SgdProgress = PassProgress | { phase: 'epoch'; pass: number; done: number; total: number; loss: number };
 
-/**
- * ∂J/∂logits for a minibatch, where J (minimised) is the mean over the batch of
- *   untargeted: −CE(z, y)  or  max(z_y − max_{k≠y} z_k, −κ)
- *   targeted:   CE(z, t)   or  max(max_{k≠t} z_k − z_t, −κ)
- * `cls` holds y (untargeted) or t (targeted) per row.
- */
-export function lossGradient(z: tf.Tensor2D, cls: tf.Tensor1D, loss: 'ce' | 'margin', kappa: number, targeted: boolean): tf.Tensor2D {
-  return tf.tidy(() => {
-    const [b, K] = z.shape;
-    const onehot = tf.oneHot(cls, K).toFloat();
-    if (loss === 'ce') {
-      const g = tf.sub(tf.softmax(z), onehot); // ∂CE/∂z
-      return tf.div(targeted ? g : tf.neg(g), b) as tf.Tensor2D;
-    }
-    // The strongest other class k* and whether the clamp is inactive (the margin still counts).
-    const other = tf.oneHot(tf.argMax(tf.sub(z, tf.mul(onehot, 1e30)), 1), K).toFloat();
-    const zc = tf.sum(tf.mul(z, onehot), 1);
-    const zo = tf.sum(tf.mul(z, other), 1);
-    const m = targeted ? tf.sub(zo, zc) : tf.sub(zc, zo);
-    const active = tf.reshape(tf.greater(m, -kappa).toFloat(), [b, 1]);
-    const g = targeted ? tf.sub(other, onehot) : tf.sub(onehot, other);
-    return tf.div(tf.mul(g, active), b) as tf.Tensor2D;
-  });
-}
-
-/** Mean of J (see lossGradient) on the host, for reporting. */
-export function lossValue(z: Float32Array, cls: Int32Array, K: number, loss: 'ce' | 'margin', kappa: number, targeted: boolean): number {
-  let s = 0;
-  const b = cls.length;
-  for (let i = 0; i < b; i++) {
-    const row = z.subarray(i * K, (i + 1) * K);
-    const c = cls[i]!;
-    if (loss === 'ce') {
-      let mx = -Infinity;
-      for (const a of row) mx = Math.max(mx, a);
-      let se = 0;
-      for (const a of row) se += Math.exp(a - mx);
-      const ce = mx + Math.log(se) - row[c]!;
-      s += targeted ? ce : -ce;
-    } else {
-      let other = -Infinity;
-      for (let k = 0; k < K; k++) if (k !== c) other = Math.max(other, row[k]!);
-      s += Math.max(targeted ? other - row[c]! : row[c]! - other, -kappa);
-    }
-  }
-  return s / b;
-}
+// The loss and its gradient live in sgd-loss.ts (shared with the engines in sgd-engine.ts).
+export { lossGradient, lossValue } from './sgd-loss.js';
 
 /**
  * Computes a universal perturbation for the images X by projected stochastic gradient steps on v (see SgdOptions).
@@ -155,6 +114,9 @@ export async function sgdPerturbation(classifier: Classifier, X: tf.Tensor4D | I
   const state = { m1: new Float32Array(0), m2: new Float32Array(0), adamT: 0 };
   // Augmentation draws come from their own stream, so turning it on does not change the visiting order.
   const augmentRng = createRng(o.seed + 0x5eed);
+  const settings = { loss: o.loss, kappa: o.kappa, targeted: o.target !== undefined, clip: o.clip, evalBatchSize: o.evalBatchSize, augment: o.augment, augmentRng, signal: o.signal };
+  const remote = o.engine ? await o.engine(settings) : undefined;
+  let engine: SgdEngine | undefined = remote;
   return runPasses(
     classifier,
     X,
@@ -165,7 +127,8 @@ export async function sgdPerturbation(classifier: Classifier, X: tf.Tensor4D | I
       skipPass: (n) => {
         for (let k = 0; k < 4 * n; k++) augmentRng(); // augmentImages draws 4 numbers per image
       },
-      run: (ctx, pass, order, v) => sgdEpoch(ctx, o, state, augmentRng, pass, order, v),
+      ...(remote?.predict ? { predict: remote.predict } : {}),
+      run: (ctx, pass, order, v) => sgdEpoch(ctx, o, state, (engine ??= localSgdEngine(ctx.classifier, ctx.source, settings)), pass, order, v),
     },
     o.onProgress,
   );
@@ -176,15 +139,14 @@ async function sgdEpoch(
   ctx: PassContext,
   o: ResolvedSgdOptions,
   state: { m1: Float32Array; m2: Float32Array; adamT: number },
-  augmentRng: () => number,
+  engine: SgdEngine,
   pass: number,
   order: Int32Array,
   v: Float32Array,
 ) {
-  const { classifier, source, shape, d, cleanPred, criterion } = ctx;
+  const { source, d, cleanPred, criterion } = ctx;
   const { batchSize, loss, kappa, clip, norm, stepSize, optimizer } = o;
   const n = source.size;
-  const K = classifier.labels.ids.length;
   const target = criterion.target;
   const targeted = target !== undefined;
   const stepsPerEpoch = Math.ceil(n / batchSize);
@@ -201,31 +163,10 @@ async function sgdEpoch(
     if (await ctx.stopped()) return null;
     const idx = range(start, Math.min(n, start + batchSize), order);
     const cls = targeted ? new Int32Array(idx.length).fill(target) : Int32Array.from(idx, (i) => cleanPred[i]!);
-    let x = await source.get(idx);
-    if (o.augment && !isIdentity(o.augment)) {
-      const a = augmentImages(x, o.augment, augmentRng);
-      x.dispose();
-      x = a;
-    }
-    const vt = tf.tensor3d(w, shape);
-    const clsT = tf.tensor1d(cls, 'int32');
-    const sum = tf.add(x, vt) as tf.Tensor4D;
-    const input = clip ? tf.clipByValue(sum, 0, 255) : sum;
-    // clip's derivative: 1 where x + v is inside [0, 255], 0 where it is clipped. The closed interval lets
-    // pure black / white pixels (x + v exactly 0 or 255, common at v = 0) pass their gradient: a step
-    // inward changes them, a step outward is clipped away and costs nothing.
-    const mask = clip ? tf.tidy(() => tf.logicalAnd(tf.greaterEqual(sum, 0), tf.lessEqual(sum, 255)).toFloat()) : null;
-    let g: Float32Array;
-    try {
-      const out = await classifier.vjp(input, (z) => lossGradient(z, clsT, loss, kappa, targeted));
-      const gv = tf.tidy(() => tf.sum(mask ? tf.mul(out.grad, mask) : out.grad, 0));
-      g = (await gv.data()) as Float32Array;
-      const z = (await out.logits.data()) as Float32Array;
-      lossSum += lossValue(z, cls, K, loss, kappa, targeted) * idx.length;
-      tf.dispose([gv, out.logits, out.grad]);
-    } finally {
-      tf.dispose([x, vt, clsT, sum, input, mask ?? []]);
-    }
+    const out = await engine.gradient({ v: w, indices: idx, cls, batchSize: idx.length });
+    if (out === null) return null;
+    const g = out.grad;
+    lossSum += out.lossSum;
 
     // One projected descent step on J (the minimised objective): v ← P(v − α·direction(g)).
     const t = (pass - 1) * stepsPerEpoch + steps;

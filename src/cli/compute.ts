@@ -7,6 +7,7 @@ import {
   sgdPerturbation,
   UapError,
   universalPerturbation,
+  type Batch,
   type LpNorm,
   type PassRecord,
   type PassState,
@@ -33,8 +34,9 @@ import {
   type SgdFlags,
 } from './options.js';
 import { stageBar, withInterrupts } from './progress.js';
+import { addQueueOptions, openQueuedSgd, type QueueFlags } from './queued.js';
 
-export interface ComputeFlags extends Algorithm1Flags, SgdFlags {
+export interface ComputeFlags extends Algorithm1Flags, SgdFlags, QueueFlags {
   model: string;
   data: string;
   limit?: string;
@@ -62,7 +64,7 @@ export function registerCompute(program: Command): void {
     .option('--seed <n>', 'seed of the visiting order and of --limit', '1')
     .requiredOption('--out <dir>', 'where perturbation.npy/.json/.png go')
     .option('--resume', 'continue from the checkpoint in --out');
-  addRunOptions(cmd, { clip: 'do not clip x + v to 0..255', json: 'print the final record as JSON on stdout' }).action(async (flags: ComputeFlags) => {
+  addRunOptions(addQueueOptions(cmd, { gradients: true }), { clip: 'do not clip x + v to 0..255', json: 'print the final record as JSON on stdout' }).action(async (flags: ComputeFlags) => {
     const record = await computeCommand(program, flags);
     if (flags.json) console.log(JSON.stringify(record, null, 2));
   });
@@ -117,7 +119,9 @@ export async function computeCommand(program: Command, f: ComputeFlags): Promise
       if (target < 0) throw new UapError('BAD_ARGUMENT', `no class "${f.target}" in ${model.id}'s labels (give an index, a wnid or a name)`, '--target');
       console.error(`target: class ${target} (${model.labels.ids[target]} ${model.labels.names[target]})`);
     }
-    const X = await openData(f.data, model, { limit: s.limit ?? undefined, seed: s.seed, label: 'decode' });
+    // With --queue the workers decode the data; here only the images the attack asks for (one, for a shape check).
+    const queued = f.queue ? await openQueuedSgd({ ...f, queue: f.queue }, model, { limit: s.limit ?? undefined, seed: s.seed }) : undefined;
+    const X = queued ? { n: queued.source.size } : await openData(f.data, model, { limit: s.limit ?? undefined, seed: s.seed, label: 'decode' });
     const started = Date.now();
     const makeRecord = (v: Float32Array, history: PassRecord[], complete: boolean): PerturbationRecord =>
       perturbationRecord({
@@ -163,9 +167,12 @@ export async function computeCommand(program: Command, f: ComputeFlags): Promise
         },
       };
       return s.sgd
-        ? sgdPerturbation(model, batchSource(X), { ...common, delta: s.alg1.delta, epochs: s.alg1.maxPasses, ...s.sgd })
-        : universalPerturbation(model, batchSource(X), { ...common, ...s.alg1 });
-    }).finally(() => bar.stop());
+        ? sgdPerturbation(model, queued?.source ?? batchSource(X as Batch), { ...common, delta: s.alg1.delta, epochs: s.alg1.maxPasses, ...s.sgd, ...queued?.options })
+        : universalPerturbation(model, batchSource(X as Batch), { ...common, ...s.alg1 });
+    }).finally(() => {
+      bar.stop();
+      return queued?.close();
+    });
     if (result.aborted) {
       throw new UapError('INTERRUPTED', `interrupted after ${result.passes} completed passes; continue with --resume`, f.out);
     }

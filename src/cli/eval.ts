@@ -15,8 +15,9 @@ import { loadPerturbation } from '../node/index.js';
 import { openData, openModel } from './context.js';
 import { addImageOptions, addModelAndData, addRunOptions, fmtPct, int, norm, positive, type SharedFlags } from './options.js';
 import { progressBar } from './progress.js';
+import { addQueueOptions, queuedEvalCommand, type QueueFlags } from './queued.js';
 
-interface EvalFlags extends SharedFlags {
+interface EvalFlags extends SharedFlags, QueueFlags {
   perturbation?: string;
   random?: string;
   norm: string;
@@ -33,7 +34,7 @@ export function registerEval(program: Command): void {
     .option('--xi <x>', 'norm of the random noise, pixel units')
     .option('--target <class>', 'also report the share sent to this class (index, wnid or name)');
   addImageOptions(cmd, { limit: 'first n images of a seeded shuffle', seed: 'seed for --limit and --random' });
-  addRunOptions(cmd, { clip: 'do not clip x + v to 0..255', batchSize: true, json: 'print one JSON object on stdout' }).action(async (f: EvalFlags) => {
+  addRunOptions(addQueueOptions(cmd), { clip: 'do not clip x + v to 0..255', batchSize: true, json: 'print one JSON object on stdout' }).action(async (f: EvalFlags) => {
     const out = await evalCommand(program, f);
     if (f.json) console.log(serializeResult(EvalResultSchema, out, 'uap eval --json', 0));
     else for (const line of out.lines) console.log(line);
@@ -41,6 +42,7 @@ export function registerEval(program: Command): void {
 }
 
 export async function evalCommand(program: Command, f: EvalFlags): Promise<Record<string, unknown> & { lines: string[] }> {
+  if (f.queue) return queuedEvalCommand({ ...f, queue: f.queue });
   const seed = int('--seed', f.seed);
   const batchSize = int('--batch-size', f.batchSize, 1);
   const limit = f.limit === undefined ? undefined : int('--limit', f.limit, 1);

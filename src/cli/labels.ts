@@ -12,8 +12,9 @@ import { loadPerturbation } from '../node/index.js';
 import { openData, openModel } from './context.js';
 import { addImageOptions, addModelAndData, addRunOptions, fmtPct, int, type SharedFlags } from './options.js';
 import { printResult, progressBar, type CommandOutput } from './progress.js';
+import { addQueueOptions, queuedLabelsCommand, type QueueFlags } from './queued.js';
 
-interface LabelsFlags extends SharedFlags {
+interface LabelsFlags extends SharedFlags, QueueFlags {
   perturbation: string;
   top: string;
   resize?: boolean;
@@ -26,7 +27,7 @@ export function registerLabels(program: Command): void {
     .option('--top <k>', 'how many labels to list', '10')
     .option('--resize', 'resize a perturbation of another H×W to the model’s input');
   addImageOptions(cmd, { limit: 'first n images of a seeded shuffle', seed: 'seed of --limit' });
-  addRunOptions(cmd, { clip: 'do not clip x + v to 0..255', batchSize: true, json: 'print one JSON object on stdout' }).action(async (f: LabelsFlags) =>
+  addRunOptions(addQueueOptions(cmd), { clip: 'do not clip x + v to 0..255', batchSize: true, json: 'print one JSON object on stdout' }).action(async (f: LabelsFlags) =>
     printResult(f.json, await labelsCommand(program, f), LabelsResultSchema, 'uap labels --json'),
   );
 }
@@ -36,6 +37,7 @@ export async function labelsCommand(program: Command, f: LabelsFlags): Promise<C
   const top = int('--top', f.top, 1);
   const batchSize = int('--batch-size', f.batchSize, 1);
   const limit = f.limit === undefined ? undefined : int('--limit', f.limit, 1);
+  if (f.queue) return queuedLabelsCommand({ ...f, queue: f.queue });
   const model = await openModel(program, f.model, f.modelsDir);
   try {
     const p = await loadPerturbation(f.perturbation, f.resize ? {} : { expectShape: model.inputShape });

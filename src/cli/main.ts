@@ -12,6 +12,8 @@ import { registerSweep } from './sweep.js';
 import { registerLabels } from './labels.js';
 import { registerSubspace } from './subspace.js';
 import { registerHarden } from './harden.js';
+import { registerWorker } from './worker.js';
+import { registerQueue } from './queue-status.js';
 import { packageVersion } from './context.js';
 
 /**
@@ -37,6 +39,8 @@ registerSweep(program);
 registerLabels(program);
 registerSubspace(program);
 registerHarden(program);
+registerWorker(program);
+registerQueue(program);
 
 oneLineCommanderErrors(program);
 

@@ -18,8 +18,9 @@ import { loadPerturbation, PERTURBATION_FILES, writeFileAtomic } from '../node/i
 import { openData, openModel } from './context.js';
 import { addImageOptions, addRunOptions, int, type SharedFlags } from './options.js';
 import { printResult, stageBar, type CommandOutput } from './progress.js';
+import { addQueueOptions, queuedTransferMatrixCommand, type QueueFlags } from './queued.js';
 
-interface TransferFlags extends Omit<SharedFlags, 'model'> {
+interface TransferFlags extends Omit<SharedFlags, 'model'>, QueueFlags {
   models: string;
   perturbations: string;
   resize?: boolean;
@@ -40,7 +41,7 @@ export function registerTransfer(program: Command): void {
     .option('--resize', 'resize perturbations of another H×W to each model’s input (bilinear, then re-projected)')
     .option('--out <file>', 'write the matrix as JSON to this file');
   addImageOptions(cmd, { limit: 'first n images of a seeded shuffle', seed: 'seed of --limit' });
-  addRunOptions(cmd, { clip: 'do not clip x + v to 0..255', batchSize: true, json: 'print the matrix as JSON on stdout instead of a table' }).action(
+  addRunOptions(addQueueOptions(cmd), { clip: 'do not clip x + v to 0..255', batchSize: true, json: 'print the matrix as JSON on stdout instead of a table' }).action(
     async (f: TransferFlags) => printResult(f.json, await transferCommand(program, f), TransferResultSchema, 'uap transfer --json'),
   );
 }
@@ -140,7 +141,10 @@ export async function transferCommand(program: Command, f: TransferFlags): Promi
   }));
 
   const bar = stageBar('transfer');
-  const matrix = await transferMatrix(rows, columns, {
+  const queued = f.queue
+    ? await queuedTransferMatrixCommand({ ...f, queue: f.queue }, rows, modelNames.map((model, j) => ({ label: labels[j]!, model })))
+    : undefined;
+  const matrix = queued ?? await transferMatrix(rows, columns, {
     resize: Boolean(f.resize),
     clip: f.clip,
     batchSize,

@@ -40,3 +40,13 @@ export { folderModelStore, hardenInFolder, type FolderHardenOptions } from './ha
 
 // a Classifier on worker threads
 export { WorkerPoolClassifier, type WorkerPoolOptions } from './worker-pool-classifier.js';
+
+// the job queue (BullMQ on Redis): workers, the coordinator, and evaluations / SGD gradients over shards
+export { checkRedis, parseQueueUrl, QUEUE_NAME, redactUrl } from './queue/connection.js';
+export { Coordinator, type RunJobsOptions, type ShardJob } from './queue/coordinator.js';
+export type { DataRef, EvalJob, GradientJob, PerturbationRef, PredictJob, QueueJob, RowResult } from './queue/jobs.js';
+export { perturbationRef, queuedEvaluate, queuedTransferMatrix, type QueuedEvalRequest, type QueuedEvaluation } from './queue/queued-eval.js';
+export { queuedSgdEngine, type QueuedSgdOptions } from './queue/sgd-engine.js';
+export { datasetSize, openIndexedData, type DataSpec, type IndexedData } from './queue/shard-data.js';
+export { formatQueueStatus, queueStatus, type QueueStatus } from './queue/status.js';
+export { startWorker, type RunningWorker, type WorkerOptions } from './queue/worker.js';
