@@ -5,11 +5,11 @@
  */
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../src/tensor/backend.js';
-import { loadModel } from '../src/models/load.js';
-import { repoRoot } from '../src/node/model-files.js';
-import { forwardValues, applyOp } from '../src/models/net/forward.js';
-import { backwardNet, setBackwardProfiler } from '../src/models/net/backward.js';
+import { applyOp, backwardNet, forwardValues, setBackwardProfiler } from '../src/index.js';
+import { fileURLToPath } from 'node:url';
+import { initBackend, loadModel } from '../src/node/index.js';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 await initBackend('wasm');
 const name = process.argv[2] ?? 'mobilenet_v1_0.25_224';
 const n = Number(process.argv[3] ?? 8), k = Number(process.argv[4] ?? 1);

@@ -5,7 +5,7 @@
  *   node --import tsx scripts/harden-note.ts runs/harden/mobilenet_v1_0.25_224-finetune [runs/harden/OTHER …] > docs/harden-mobilenet.md
  */
 import { existsSync, readFileSync } from 'node:fs';
-import type { HardenReport } from '../src/cli/harden-run.js';
+import type { HardenReport } from '../src/index.js';
 
 const dirs = process.argv.slice(2);
 if (dirs.length === 0) {

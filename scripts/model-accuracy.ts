@@ -9,9 +9,9 @@ import '@tensorflow/tfjs-backend-wasm';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadModel } from '../src/models/load.js';
-import { ZOO } from '../src/models/zoo.js';
-import { decodeBatchForTests } from '../src/node/decode-for-tests.js';
+import { ZOO } from '../src/index.js';
+import { loadModel } from '../src/node/index.js';
+import { decodeBatchForTests } from '../src/node/testing/photos.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const shared = process.env.UAP_SHARED ?? path.resolve(repoRoot, '../shared');

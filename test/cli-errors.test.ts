@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { test } from 'node:test';
 import { writeNpy } from '../src/io/npy.js';
 
@@ -70,4 +72,69 @@ test('an empty dataset is refused', () => {
   const r = uap('eval', '--model', 'mnist', '--data', empty);
   assert.equal(r.code, 3, r.stderr);
   assert.match(r.stderr, /empty|no image/i);
+});
+
+const lines = (text: string) => text.split('\n').filter((l) => l.trim() !== '');
+
+test("Commander's own errors (unknown flag, missing option, unknown command) are one uap: line and exit 2", () => {
+  for (const args of [
+    ['eval', '--model', 'mnist', '--data', 'mnist:test', '--no-such-flag'],
+    ['eval', '--data', 'mnist:test'],
+    ['no-such-command'],
+  ]) {
+    const r = uap(...args);
+    assert.equal(r.code, 2, `${args.join(' ')}: exit ${r.code}, ${r.stderr}`);
+    assert.equal(lines(r.stderr).length, 1, r.stderr);
+    assert.match(r.stderr, /^uap: (unknown option '--no-such-flag'|required option '--model <name>' not specified|unknown command 'no-such-command')/);
+  }
+});
+
+test('a library option in a message becomes the flag of the running command', () => {
+  const r = uap(...computeArgs(path.join(tmp, 'overshoot'), ['--overshoot', '-1']));
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(lines(r.stderr).at(-1)!, /^uap: --overshoot: /);
+});
+
+test('the advice to pass --resize is given only by commands that have --resize', () => {
+  const wrong = path.join(tmp, 'wrong-shape.npy');
+  writeFileSync(wrong, writeNpy(new Float32Array(2 * 2 * 3), [2, 2, 3]));
+  const evalRun = uap('eval', '--model', 'mnist', '--data', 'mnist:test', '--limit', '10', '--perturbation', wrong);
+  assert.equal(evalRun.code, 3, evalRun.stderr);
+  assert.match(lines(evalRun.stderr).at(-1)!, /^uap: .*wrong-shape\.npy: computed at 2×2×3, model takes 28×28×1$/);
+  const labelsRun = uap('labels', '--model', 'mnist', '--data', 'mnist:test', '--limit', '10', '--perturbation', wrong);
+  assert.equal(labelsRun.code, 3, labelsRun.stderr);
+  assert.match(lines(labelsRun.stderr).at(-1)!, /model takes 28×28×1; pass --resize to resize the perturbation to 28×28×1$/);
+});
+
+test('a tfjs/wasm failure is one line (its first, bounded), exit 1; UAP_DEBUG=1 adds the stack', () => {
+  // Fault injection: every convolution on the backend throws an error with a 40 KB first line, like a
+  // wasm abort that quotes minified source.
+  const fault = path.join(tmp, 'fault.mjs');
+  const tfjs = pathToFileURL(createRequire(import.meta.url).resolve('@tensorflow/tfjs')).href;
+  writeFileSync(
+    fault,
+    `import * as tf from '${tfjs}';
+    const engine = tf.engine();
+    const run = engine.runKernel.bind(engine);
+    engine.runKernel = (name, ...rest) => {
+      if (/Conv2D/.test(name)) throw new Error('kernel failed: ' + 'x'.repeat(40000) + '\\n    at wasm-function[123]');
+      return run(name, ...rest);
+    };`,
+  );
+  const run = (env: Record<string, string>) =>
+    spawnSync(process.execPath, ['--import', pathToFileURL(fault).href, bin, 'eval', '--model', 'mnist', '--data', 'mnist:test', '--limit', '5'], {
+      encoding: 'utf8',
+      timeout: 120_000,
+      env: { ...process.env, ...env },
+    });
+  const r = run({});
+  assert.equal(r.status, 1, r.stderr.slice(0, 2000));
+  const errorLines = lines(r.stderr).filter((l) => l.startsWith('uap: '));
+  assert.equal(errorLines.length, 1, r.stderr.slice(0, 2000));
+  assert.match(errorLines[0]!, /^uap: kernel failed: x+…$/);
+  assert.ok(r.stderr.length < 2000, `stderr is ${r.stderr.length} characters`);
+  assert.doesNotMatch(r.stderr, /wasm-function/);
+  const debug = run({ UAP_DEBUG: '1' });
+  assert.equal(debug.status, 1);
+  assert.match(debug.stderr, /wasm-function\[123\]/);
 });

@@ -40,7 +40,7 @@ test('Ctrl-C during uap harden keeps the pool and fresh-before perturbations; --
   child.kill('SIGINT');
   const code = await exited;
   assert.equal(code, 130, stderr);
-  assert.match(stderr, /continue with --resume/);
+  assert.match(stderr, /keeps all completed work; pass --resume \(with the same settings\) to continue/);
   assert.equal(existsSync(path.join(out, 'harden.json')), false, 'an interrupted run writes no harden.json');
   const saved = readState()!;
   assert.equal(saved.pool.length, 1);

@@ -1,12 +1,22 @@
 import * as tf from '@tensorflow/tfjs';
-import { UapError } from '../src/errors.js';
-import { randomPerturbation } from '../src/eval/random-noise.js';
-import { readNpy } from '../src/io/npy.js';
-import { addPerturbation, perturbationToImage, pixelsToImage, type Image8 } from '../src/io/perturbation-image.js';
-import { parsePerturbationJson, validatePerturbation, type PerturbationRecord } from '../src/io/perturbation-record.js';
-import type { Classifier } from '../src/models/classifier.js';
-import { fetchModelIO, loadModel, type LoadOptions } from '../src/models/load.js';
-import { ZOO, type ZooEntry } from '../src/models/zoo.js';
+import {
+  addPerturbation,
+  fetchModelIO,
+  loadModel,
+  parsePerturbationJson,
+  perturbationToImage,
+  pixelsToImage,
+  randomPerturbation,
+  readNpy,
+  UapError,
+  validatePerturbation,
+  ZOO,
+  type Classifier,
+  type Image8,
+  type LoadOptions,
+  type PerturbationRecord,
+  type ZooEntry,
+} from '../src/index.js';
 
 /**
  * The page: a model (the repo's MNIST CNN or a TF.js model by URL), an image (drawn or uploaded), a
@@ -25,8 +35,9 @@ const state: {
 
 function showError(e: unknown): void {
   const box = $<HTMLParagraphElement>('error');
-  // The library's advice names a CLI flag; here the way out is another file.
-  const text = (e instanceof Error ? e.message : String(e)).replace(/; pass --resize to resize the perturbation to \S+$/, ' — load a perturbation computed for this model');
+  let text = e instanceof Error ? e.message : String(e);
+  // The library's advice names an option of the CLI (resize); on the page the way out is another file.
+  if (e instanceof UapError && e.hint?.option === 'resize') text += ' — load a perturbation computed for this model';
   box.textContent = text;
   box.scrollIntoView({ block: 'nearest' });
   box.hidden = false;

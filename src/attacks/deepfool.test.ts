@@ -56,6 +56,12 @@ function randomAffine(seed: number, K: number): { W: Float32Array; b: Float32Arr
   return { W, b, clf: new AffineClassifier(SHAPE, W, b) };
 }
 
+/** A random affine classifier with K classes and n Gaussian images around mid-grey (pixels seeded by `dataSeed`). */
+function affineCase(seed: number, K: number, n: number, dataSeed: number) {
+  const xs = gaussianArray(n * D, createRng(dataSeed), 128, 60);
+  return { ...randomAffine(seed, K), xs, x: tf.tensor4d(xs, [n, ...SHAPE]) };
+}
+
 test('ℓ2 DeepFool on an affine classifier equals the closed-form minimal perturbation (binary and multi-class)', async () => {
   for (const K of [2, 5]) {
     const { W, b, clf } = randomAffine(10 + K, K);
@@ -93,10 +99,8 @@ test('ℓ2 DeepFool on an affine classifier equals the closed-form minimal pertu
 });
 
 test('ℓ∞ DeepFool on an affine classifier equals |f′|/‖w′‖₁·sign(w′)', async () => {
-  const { W, b, clf } = randomAffine(3, 4);
   const n = 5;
-  const xs = gaussianArray(n * D, createRng(5), 128, 60);
-  const x = tf.tensor4d(xs, [n, ...SHAPE]);
+  const { W, b, clf, xs, x } = affineCase(3, 4, n, 5);
   const res = await deepfool(clf, x, { norm: 'inf', overshoot: 0 });
   for (let i = 0; i < n; i++) {
     const cf = closedForm(W, b, xs.subarray(i * D, (i + 1) * D), 'inf');
@@ -112,10 +116,8 @@ test('ℓ∞ DeepFool on an affine classifier equals |f′|/‖w′‖₁·sign(
 });
 
 test('candidates = 2 restricts DeepFool to the runner-up class of the clean prediction', async () => {
-  const { W, b, clf } = randomAffine(41, 6);
   const n = 6;
-  const xs = gaussianArray(n * D, createRng(6), 128, 60);
-  const x = tf.tensor4d(xs, [n, ...SHAPE]);
+  const { W, b, clf, xs, x } = affineCase(41, 6, n, 6);
   const logits = (await clf.logits(x)).arraySync() as number[][];
   const res = await deepfool(clf, x, { candidates: 2, overshoot: 0 });
   let differs = 0;

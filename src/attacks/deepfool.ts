@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { UapError } from '../errors.js';
 import type { Classifier } from '../models/classifier.js';
-import { argmaxRows } from './source.js';
+import { argmaxRows } from '../models/predict.js';
+import { interrupted, stopRequested } from './abort.js';
 
 /**
  * DeepFool (Moosavi-Dezfooli, Fawzi, Frossard, CVPR 2016), multi-class, Algorithm 2 of that paper,
@@ -43,8 +44,14 @@ export interface DeepFoolOptions {
   target?: Int32Array;
   /** Images per jacobian call (default 32): memory is batchSize × candidates × H·W·C floats. */
   batchSize?: number;
+  /** Checked before every jacobian call; an abort throws UapError INTERRUPTED (the partial steps are dropped). */
+  signal?: AbortSignal;
 }
 
+/**
+ * DeepFool's result for each image: its perturbation, the steps taken, whether it converged and the labels before
+ * and after.
+ */
 export interface DeepFoolResult {
   /** Per image, row-major [N, H·W·C]: the perturbation (1 + overshoot)·Σ r_i to add to x + offset. */
   r: Float32Array;
@@ -59,36 +66,42 @@ export interface DeepFoolResult {
   label: Int32Array;
 }
 
-/** Resolved options with defaults, for callers that validate once and call DeepFool many times. */
-export function deepfoolDefaults(o: DeepFoolOptions = {}): Required<Omit<DeepFoolOptions, 'offset' | 'target'>> {
+/** DeepFool's defaults: the paper's candidates and overshoot; 50 steps, ℓ2 steps, no clipping, 32 images per call. */
+export const DEEPFOOL_DEFAULTS = { candidates: 10, overshoot: 0.02, maxIter: 50, norm: 2, clip: false, batchSize: 32 } as const;
+
+/** DeepFool's options after validation, with every default filled in. */
+export type ResolvedDeepFoolOptions = Required<Omit<DeepFoolOptions, 'offset' | 'target' | 'signal'>> & Pick<DeepFoolOptions, 'signal'>;
+
+/**
+ * Validates DeepFool's options and fills in the defaults, for callers that validate once and call DeepFool many
+ * times. UapError BAD_ARGUMENT naming the option; `names` renames options for a caller that spells them
+ * otherwise (Algorithm 1 calls maxIter "maxIterDeepFool").
+ */
+export function resolveDeepFoolOptions(o: DeepFoolOptions = {}, names: Partial<Record<keyof DeepFoolOptions, string>> = {}): ResolvedDeepFoolOptions {
+  const D = DEEPFOOL_DEFAULTS;
   const r = {
-    candidates: o.candidates ?? 10,
-    overshoot: o.overshoot ?? 0.02,
-    maxIter: o.maxIter ?? 50,
-    norm: o.norm ?? 2,
-    clip: o.clip ?? false,
-    batchSize: o.batchSize ?? 32,
+    candidates: o.candidates ?? D.candidates,
+    overshoot: o.overshoot ?? D.overshoot,
+    maxIter: o.maxIter ?? D.maxIter,
+    norm: o.norm ?? D.norm,
+    clip: o.clip ?? D.clip,
+    batchSize: o.batchSize ?? D.batchSize,
+    ...(o.signal ? { signal: o.signal } : {}),
   };
-  if (!Number.isInteger(r.candidates) || r.candidates < 2) {
-    throw new UapError('BAD_ARGUMENT', `must be an integer ≥ 2, got ${r.candidates}`, 'candidates');
-  }
-  if (!Number.isFinite(r.overshoot) || r.overshoot < 0) {
-    throw new UapError('BAD_ARGUMENT', `must be a finite number ≥ 0, got ${r.overshoot}`, 'overshoot');
-  }
-  if (!Number.isInteger(r.maxIter) || r.maxIter < 1) {
-    throw new UapError('BAD_ARGUMENT', `must be an integer ≥ 1, got ${r.maxIter}`, 'maxIter');
-  }
-  if (r.norm !== 2 && r.norm !== 'inf') {
-    throw new UapError('BAD_ARGUMENT', `DeepFool steps support 2 or 'inf', got ${JSON.stringify(r.norm)}`, 'step norm');
-  }
-  if (!Number.isInteger(r.batchSize) || r.batchSize < 1) {
-    throw new UapError('BAD_ARGUMENT', `must be an integer ≥ 1, got ${r.batchSize}`, 'batchSize');
-  }
+  const bad = (option: keyof DeepFoolOptions, message: string) => new UapError('BAD_ARGUMENT', message, names[option] ?? option);
+  if (!Number.isInteger(r.candidates) || r.candidates < 2) throw bad('candidates', `must be an integer ≥ 2, got ${r.candidates}`);
+  if (!Number.isFinite(r.overshoot) || r.overshoot < 0) throw bad('overshoot', `must be a finite number ≥ 0, got ${r.overshoot}`);
+  if (!Number.isInteger(r.maxIter) || r.maxIter < 1) throw bad('maxIter', `must be an integer ≥ 1, got ${r.maxIter}`);
+  if (r.norm !== 2 && r.norm !== 'inf') throw bad('norm', `DeepFool steps support 2 or 'inf', got ${JSON.stringify(r.norm)}`);
+  if (!Number.isInteger(r.batchSize) || r.batchSize < 1) throw bad('batchSize', `must be an integer ≥ 1, got ${r.batchSize}`);
   return r;
 }
 
+/**
+ * Runs DeepFool on a batch of images: for each, a small perturbation that changes its top-1 (see DeepFoolOptions).
+ */
 export async function deepfool(classifier: Classifier, x: tf.Tensor4D, options: DeepFoolOptions = {}): Promise<DeepFoolResult> {
-  const opts = deepfoolDefaults(options);
+  const opts = resolveDeepFoolOptions(options);
   const [n, h, w, c] = x.shape;
   const d = h * w * c;
   if (n === 0) throw new UapError('BAD_ARGUMENT', 'no images', 'images');
@@ -138,7 +151,7 @@ async function deepfoolChunk(
   classifier: Classifier,
   base: tf.Tensor4D, // x + offset for this chunk; not owned
   start: number,
-  opts: ReturnType<typeof deepfoolDefaults>,
+  opts: ResolvedDeepFoolOptions,
   target: Int32Array | undefined,
   out: DeepFoolResult,
 ): Promise<void> {
@@ -185,6 +198,7 @@ async function deepfoolChunk(
     }
 
     for (let iter = 0; active.length > 0; iter++) {
+      if (await stopRequested(opts.signal)) throw interrupted('DeepFool');
       const mA = active.length;
       const xp = point();
       let logits: tf.Tensor2D;

@@ -1,12 +1,12 @@
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
+import { checkAugment, type AugmentOptions } from '../data/augment.js';
+import { range, type ImageSource } from '../data/image-source.js';
 import { UapError } from '../errors.js';
-import { evaluatePerturbation, predict } from '../eval/fooling-rate.js';
 import type { Classifier } from '../models/classifier.js';
-import { augmentImages, checkAugment, isIdentity, type AugmentOptions } from '../data/augment.js';
-import { createRng, permutation } from '../util/rng.js';
-import { checkNorm, checkXi, lpNorm, projectLp, type LpNorm } from './project.js';
-import { range, toSource, type ImageSource } from './source.js';
-import type { PassRecord, UniversalResult } from './universal.js';
+import { createRng } from '../util/rng.js';
+import { checkDelta, checkInt, PASS_DEFAULTS, resolvePassOptions, runPasses, type PassContext, type PassOptions, type PassProgress, type PassResult, type ResolvedPassOptions } from './pass-driver.js';
+import { lpNorm, projectLp } from './project.js';
+import { localSgdEngine, type SgdEngine, type SgdEngineFactory } from './sgd-engine.js';
 
 /**
  * Universal perturbation by stochastic gradient (in the style of Shafahi, Najibi, Xu, Dickerson, Davis,
@@ -26,22 +26,18 @@ import type { PassRecord, UniversalResult } from './universal.js';
  * With `augment`, each minibatch is seen through random mirrors and crops (src/data/augment.ts): with a few
  * hundred photos v otherwise fits X itself (see docs/results.md: 41.5% → 80.0% on val for mobilenet_v1_0.75_224).
  */
-export interface SgdOptions {
-  norm: LpNorm;
-  xi: number;
-  /** Passes over X (default 10). */
+export interface SgdOptions extends PassOptions {
+  /** Passes over X. */
   epochs?: number;
-  /** Images per gradient step (default 32). */
+  /** Images per gradient step. */
   batchSize?: number;
   /** Largest step, in pixels (per coordinate for ℓ∞ sign steps and Adam; in ℓ2 length otherwise). Default ξ/10. */
   stepSize?: number;
   schedule?: 'cosine' | 'constant';
   optimizer?: 'sgd' | 'adam';
   loss?: 'ce' | 'margin';
-  /** Margin loss clamp κ ≥ 0 (default 0: stop at the decision boundary). */
+  /** Margin loss clamp κ ≥ 0 (0: stop at the decision boundary). */
   kappa?: number;
-  /** Targeted: the class every image should be pushed to. */
-  target?: number;
   /**
    * Random flips and crops of each minibatch's images (not of v), so that v fits photos like X rather than X
    * itself. Evaluation on X stays on the images as given. Default: none.
@@ -49,243 +45,154 @@ export interface SgdOptions {
   augment?: AugmentOptions;
   /** Stop once the fooling rate (targeted: target success) reaches 1 − δ; by default all epochs run. */
   delta?: number;
-  seed?: number;
-  clip?: boolean;
-  evalBatchSize?: number;
+  /** Called as the attack goes (see SgdProgress). */
   onProgress?: (e: SgdProgress) => void;
-  /** Stops before the next minibatch; the result holds the v of the last completed epoch. */
-  signal?: AbortSignal;
-  initial?: { v: Float32Array; pass: number; history?: PassRecord[] };
-  onPassEnd?: (v: Float32Array, history: PassRecord[]) => void | Promise<void>;
+  /** Where minibatch gradients (and optionally predictions) are computed; default: here (src/attacks/sgd-engine.ts). */
+  engine?: SgdEngineFactory;
 }
 
-export type SgdProgress =
-  | { phase: 'clean'; done: number; total: number }
-  | { phase: 'epoch'; pass: number; done: number; total: number; loss: number }
-  | { phase: 'evaluate'; pass: number; done: number; total: number }
-  | { phase: 'pass-end'; pass: number; record: PassRecord };
+/** The SGD attack's defaults (the step size defaults to ξ/10: see defaultStepSize). */
+export const SGD_DEFAULTS = { ...PASS_DEFAULTS, epochs: 10, batchSize: 32, schedule: 'cosine', optimizer: 'sgd', loss: 'ce', kappa: 0 } as const;
 
-function positiveInt(value: number, option: string): number {
-  if (!Number.isInteger(value) || value < 1) throw new UapError('BAD_ARGUMENT', `must be an integer ≥ 1, got ${value}`, option);
+/** The losses the SGD attack can maximise: softmax cross-entropy and the clamped margin. */
+export const SGD_LOSSES = ['ce', 'margin'] as const;
+/** The SGD attack's update rules: sign or normalised gradient steps, or Adam. */
+export const SGD_OPTIMIZERS = ['sgd', 'adam'] as const;
+const SGD_SCHEDULES = ['cosine', 'constant'] as const;
+
+/** The default largest step: a tenth of the radius. */
+function defaultStepSize(xi: number): number {
+  return xi / 10;
+}
+
+/** The SGD attack's options after validation, with every default filled in. */
+export type ResolvedSgdOptions = ResolvedPassOptions &
+  Required<Pick<SgdOptions, 'epochs' | 'batchSize' | 'stepSize' | 'schedule' | 'optimizer' | 'loss' | 'kappa'>> &
+  Pick<SgdOptions, 'delta' | 'augment' | 'onProgress' | 'engine'>;
+
+function oneOf<T extends string>(value: T, allowed: readonly T[], option: string): T {
+  if (!allowed.includes(value)) throw new UapError('BAD_ARGUMENT', `unknown ${option} ${JSON.stringify(value)} (expected ${allowed.join(' or ')})`, option);
   return value;
 }
 
-/**
- * ∂J/∂logits for a minibatch, where J (minimised) is the mean over the batch of
- *   untargeted: −CE(z, y)  or  max(z_y − max_{k≠y} z_k, −κ)
- *   targeted:   CE(z, t)   or  max(max_{k≠t} z_k − z_t, −κ)
- * `cls` holds y (untargeted) or t (targeted) per row.
- */
-export function lossGradient(z: tf.Tensor2D, cls: tf.Tensor1D, loss: 'ce' | 'margin', kappa: number, targeted: boolean): tf.Tensor2D {
-  return tf.tidy(() => {
-    const [b, K] = z.shape;
-    const onehot = tf.oneHot(cls, K).toFloat();
-    if (loss === 'ce') {
-      const g = tf.sub(tf.softmax(z), onehot); // ∂CE/∂z
-      return tf.div(targeted ? g : tf.neg(g), b) as tf.Tensor2D;
-    }
-    // The strongest other class k* and whether the clamp is inactive (the margin still counts).
-    const other = tf.oneHot(tf.argMax(tf.sub(z, tf.mul(onehot, 1e30)), 1), K).toFloat();
-    const zc = tf.sum(tf.mul(z, onehot), 1);
-    const zo = tf.sum(tf.mul(z, other), 1);
-    const m = targeted ? tf.sub(zo, zc) : tf.sub(zc, zo);
-    const active = tf.reshape(tf.greater(m, -kappa).toFloat(), [b, 1]);
-    const g = targeted ? tf.sub(other, onehot) : tf.sub(onehot, other);
-    return tf.div(tf.mul(g, active), b) as tf.Tensor2D;
-  });
-}
-
-/** Mean of J (see lossGradient) on the host, for reporting. */
-export function lossValue(z: Float32Array, cls: Int32Array, K: number, loss: 'ce' | 'margin', kappa: number, targeted: boolean): number {
-  let s = 0;
-  const b = cls.length;
-  for (let i = 0; i < b; i++) {
-    const row = z.subarray(i * K, (i + 1) * K);
-    const c = cls[i]!;
-    if (loss === 'ce') {
-      let mx = -Infinity;
-      for (const a of row) mx = Math.max(mx, a);
-      let se = 0;
-      for (const a of row) se += Math.exp(a - mx);
-      const ce = mx + Math.log(se) - row[c]!;
-      s += targeted ? ce : -ce;
-    } else {
-      let other = -Infinity;
-      for (let k = 0; k < K; k++) if (k !== c) other = Math.max(other, row[k]!);
-      s += Math.max(targeted ? other - row[c]! : row[c]! - other, -kappa);
-    }
-  }
-  return s / b;
-}
-
-export async function sgdPerturbation(
-  classifier: Classifier,
-  X: tf.Tensor4D | ImageSource,
-  options: SgdOptions,
-): Promise<UniversalResult> {
-  const norm = checkNorm(options.norm);
-  const xi = checkXi(options.xi);
-  const epochs = positiveInt(options.epochs ?? 10, 'epochs');
-  const batchSize = positiveInt(options.batchSize ?? 32, 'batchSize');
-  const evalBatch = positiveInt(options.evalBatchSize ?? 64, 'evalBatchSize');
-  const stepSize = options.stepSize ?? xi / 10;
+/** Validates the SGD attack's options and fills in the defaults; UapError BAD_ARGUMENT naming the option. */
+export function resolveSgdOptions(o: SgdOptions): ResolvedSgdOptions {
+  const base = resolvePassOptions(o);
+  const D = SGD_DEFAULTS;
+  const stepSize = o.stepSize ?? defaultStepSize(base.xi);
   if (!(stepSize > 0) || !Number.isFinite(stepSize)) throw new UapError('BAD_ARGUMENT', `must be > 0, got ${stepSize}`, 'stepSize');
-  const schedule = options.schedule ?? 'cosine';
-  if (schedule !== 'cosine' && schedule !== 'constant') throw new UapError('BAD_ARGUMENT', `unknown schedule ${JSON.stringify(schedule)}`, 'schedule');
-  const optimizer = options.optimizer ?? 'sgd';
-  if (optimizer !== 'sgd' && optimizer !== 'adam') throw new UapError('BAD_ARGUMENT', `unknown optimizer ${JSON.stringify(optimizer)}`, 'optimizer');
-  const loss = options.loss ?? 'ce';
-  if (loss !== 'ce' && loss !== 'margin') throw new UapError('BAD_ARGUMENT', `unknown loss ${JSON.stringify(loss)}`, 'loss');
-  const kappa = options.kappa ?? 0;
+  const kappa = o.kappa ?? D.kappa;
   if (!(kappa >= 0) || !Number.isFinite(kappa)) throw new UapError('BAD_ARGUMENT', `must be a finite number ≥ 0, got ${kappa}`, 'kappa');
-  const delta = options.delta;
-  if (delta !== undefined && !(delta > 0 && delta < 1)) throw new UapError('BAD_ARGUMENT', `must be in (0, 1), got ${delta}`, 'delta');
-  const seed = options.seed ?? 0;
-  if (!Number.isFinite(seed)) throw new UapError('BAD_ARGUMENT', `must be a finite number, got ${seed}`, 'seed');
-  const clip = options.clip ?? true;
-  const K = classifier.labels.ids.length;
-  const target = options.target;
-  if (target !== undefined && !(Number.isInteger(target) && target >= 0 && target < K)) {
-    throw new UapError('BAD_ARGUMENT', `class ${target} outside 0..${K - 1}`, 'target');
-  }
-  const targeted = target !== undefined;
-  const augment = options.augment ? checkAugment(options.augment, 'augment') : undefined;
+  return {
+    ...base,
+    epochs: checkInt(o.epochs ?? D.epochs, 1, 'epochs'),
+    batchSize: checkInt(o.batchSize ?? D.batchSize, 1, 'batchSize'),
+    stepSize,
+    schedule: oneOf(o.schedule ?? D.schedule, SGD_SCHEDULES, 'schedule'),
+    optimizer: oneOf(o.optimizer ?? D.optimizer, SGD_OPTIMIZERS, 'optimizer'),
+    loss: oneOf(o.loss ?? D.loss, SGD_LOSSES, 'loss'),
+    kappa,
+    delta: o.delta === undefined ? undefined : checkDelta(o.delta),
+    augment: o.augment ? checkAugment(o.augment, 'augment') : undefined,
+    onProgress: o.onProgress,
+    engine: o.engine,
+  };
+}
 
-  const source = toSource(X, 'X');
-  const n = source.size;
-  const shape = [...classifier.inputShape] as [number, number, number];
-  const d = shape[0] * shape[1] * shape[2];
-  const startPass = options.initial?.pass ?? 0;
-  if (!Number.isInteger(startPass) || startPass < 0) {
-    throw new UapError('BAD_ARGUMENT', `must be an integer ≥ 0, got ${startPass}`, 'initial.pass');
-  }
-  if (options.initial && options.initial.v.length !== d) {
-    throw new UapError('BAD_ARGUMENT', `has ${options.initial.v.length} values, the model expects ${shape.join('×')}`, 'initial.v');
-  }
-  {
-    const first = await source.get(Int32Array.of(0));
-    const s = first.shape.slice(1).join('×');
-    first.dispose();
-    if (s !== shape.join('×')) throw new UapError('BAD_ARGUMENT', `images are ${s}, the model expects ${shape.join('×')}`, 'X');
-  }
+/** Progress events of the SGD attack: the shared pass events plus the running loss within an epoch. */
+export type SgdProgress = PassProgress | { phase: 'epoch'; pass: number; done: number; total: number; loss: number };
 
-  const history = options.initial?.history ? options.initial.history.slice() : [];
-  let v = options.initial ? projectLp(options.initial.v, xi, norm) : new Float32Array(d);
-  let completed = 0;
-  options.onProgress?.({ phase: 'clean', done: 0, total: n });
-  const cleanPred = await predict(classifier, source, evalBatch);
-  options.onProgress?.({ phase: 'clean', done: n, total: n });
-  const result = (aborted: boolean): UniversalResult => ({
-    v,
-    shape,
-    history,
-    foolingRate: history.at(-1)?.foolingRate ?? Number.NaN,
-    passes: startPass + completed,
-    aborted,
-    cleanPred,
-  });
+// The loss and its gradient live in sgd-loss.ts (shared with the engines in sgd-engine.ts).
+export { lossGradient, lossValue } from './sgd-loss.js';
 
+/**
+ * Computes a universal perturbation for the images X by projected stochastic gradient steps on v (see SgdOptions).
+ */
+export async function sgdPerturbation(classifier: Classifier, X: tf.Tensor4D | ImageSource, options: SgdOptions): Promise<PassResult> {
+  const o = resolveSgdOptions(options);
   // Optimiser state. Adam's moments restart on resume (they are not checkpointed); the schedule does not.
-  const stepsPerEpoch = Math.ceil(n / batchSize);
-  const totalSteps = epochs * stepsPerEpoch;
-  const m1 = new Float32Array(d);
-  const m2 = new Float32Array(d);
-  let adamT = 0;
-  const rng = createRng(seed);
+  const state = { m1: new Float32Array(0), m2: new Float32Array(0), adamT: 0 };
   // Augmentation draws come from their own stream, so turning it on does not change the visiting order.
-  const augmentRng = createRng(seed + 0x5eed);
-  for (let p = 0; p < startPass; p++) {
-    permutation(n, rng);
-    for (let k = 0; k < 4 * n; k++) augmentRng();
+  const augmentRng = createRng(o.seed + 0x5eed);
+  const settings = { loss: o.loss, kappa: o.kappa, targeted: o.target !== undefined, clip: o.clip, evalBatchSize: o.evalBatchSize, augment: o.augment, augmentRng, signal: o.signal };
+  const remote = o.engine ? await o.engine(settings) : undefined;
+  let engine: SgdEngine | undefined = remote;
+  return runPasses(
+    classifier,
+    X,
+    o,
+    {
+      maxPasses: o.epochs,
+      goal: o.delta === undefined ? undefined : 1 - o.delta,
+      skipPass: (n) => {
+        for (let k = 0; k < 4 * n; k++) augmentRng(); // augmentImages draws 4 numbers per image
+      },
+      ...(remote?.predict ? { predict: remote.predict } : {}),
+      run: (ctx, pass, order, v) => sgdEpoch(ctx, o, state, (engine ??= localSgdEngine(ctx.classifier, ctx.source, settings)), pass, order, v),
+    },
+    o.onProgress,
+  );
+}
+
+/** One epoch of projected SGD on v over X in `order`; null when stopped. */
+async function sgdEpoch(
+  ctx: PassContext,
+  o: ResolvedSgdOptions,
+  state: { m1: Float32Array; m2: Float32Array; adamT: number },
+  engine: SgdEngine,
+  pass: number,
+  order: Int32Array,
+  v: Float32Array,
+) {
+  const { source, d, cleanPred, criterion } = ctx;
+  const { batchSize, loss, kappa, clip, norm, stepSize, optimizer } = o;
+  const n = source.size;
+  const target = criterion.target;
+  const targeted = target !== undefined;
+  const stepsPerEpoch = Math.ceil(n / batchSize);
+  const totalSteps = o.epochs * stepsPerEpoch;
+  if (state.m1.length !== d) {
+    state.m1 = new Float32Array(d);
+    state.m2 = new Float32Array(d);
   }
+  const { m1, m2 } = state;
+  let w = v;
+  let lossSum = 0;
+  let steps = 0;
+  for (let start = 0; start < n; start += batchSize) {
+    if (await ctx.stopped()) return null;
+    const idx = range(start, Math.min(n, start + batchSize), order);
+    const cls = targeted ? new Int32Array(idx.length).fill(target) : Int32Array.from(idx, (i) => cleanPred[i]!);
+    const out = await engine.gradient({ v: w, indices: idx, cls, batchSize: idx.length });
+    if (out === null) return null;
+    const g = out.grad;
+    lossSum += out.lossSum;
 
-  for (let pass = startPass + 1; pass <= epochs; pass++) {
-    const t0 = performance.now();
-    const order = permutation(n, rng);
-    let w = v;
-    let lossSum = 0;
-    let steps = 0;
-    for (let start = 0; start < n; start += batchSize) {
-      if (options.signal?.aborted) return result(true);
-      const idx = range(start, Math.min(n, start + batchSize), order);
-      const cls = targeted ? new Int32Array(idx.length).fill(target) : Int32Array.from(idx, (i) => cleanPred[i]!);
-      let x = await source.get(idx);
-      if (augment && !isIdentity(augment)) {
-        const a = augmentImages(x, augment, augmentRng);
-        x.dispose();
-        x = a;
+    // One projected descent step on J (the minimised objective): v ← P(v − α·direction(g)).
+    const t = (pass - 1) * stepsPerEpoch + steps;
+    const alpha = o.schedule === 'constant' ? stepSize : (stepSize * (1 + Math.cos((Math.PI * t) / totalSteps))) / 2;
+    const next = new Float32Array(d);
+    if (optimizer === 'adam') {
+      const b1 = 0.9;
+      const b2 = 0.999;
+      state.adamT++;
+      const c1 = 1 - b1 ** state.adamT;
+      const c2 = 1 - b2 ** state.adamT;
+      for (let i = 0; i < d; i++) {
+        m1[i] = b1 * m1[i]! + (1 - b1) * g[i]!;
+        m2[i] = b2 * m2[i]! + (1 - b2) * g[i]! * g[i]!;
+        next[i] = w[i]! - (alpha * (m1[i]! / c1)) / (Math.sqrt(m2[i]! / c2) + 1e-8);
       }
-      const vt = tf.tensor3d(w, shape);
-      const clsT = tf.tensor1d(cls, 'int32');
-      const sum = tf.add(x, vt) as tf.Tensor4D;
-      const input = clip ? tf.clipByValue(sum, 0, 255) : sum;
-      // clip's derivative: 1 where x + v is inside [0, 255], 0 where it is clipped. The closed interval lets
-      // pure black / white pixels (x + v exactly 0 or 255, common at v = 0) pass their gradient: a step
-      // inward changes them, a step outward is clipped away and costs nothing.
-      const mask = clip ? tf.tidy(() => tf.logicalAnd(tf.greaterEqual(sum, 0), tf.lessEqual(sum, 255)).toFloat()) : null;
-      let g: Float32Array;
-      try {
-        const out = await classifier.vjp(input, (z) => lossGradient(z, clsT, loss, kappa, targeted));
-        const gv = tf.tidy(() => tf.sum(mask ? tf.mul(out.grad, mask) : out.grad, 0));
-        g = (await gv.data()) as Float32Array;
-        const z = (await out.logits.data()) as Float32Array;
-        lossSum += lossValue(z, cls, K, loss, kappa, targeted) * idx.length;
-        tf.dispose([gv, out.logits, out.grad]);
-      } finally {
-        tf.dispose([x, vt, clsT, sum, input, mask ?? []]);
-      }
-
-      // One projected descent step on J (the minimised objective): v ← P(v − α·direction(g)).
-      const t = (pass - 1) * stepsPerEpoch + steps;
-      const alpha = schedule === 'constant' ? stepSize : (stepSize * (1 + Math.cos((Math.PI * t) / totalSteps))) / 2;
-      const next = new Float32Array(d);
-      if (optimizer === 'adam') {
-        const b1 = 0.9;
-        const b2 = 0.999;
-        adamT++;
-        const c1 = 1 - b1 ** adamT;
-        const c2 = 1 - b2 ** adamT;
-        for (let i = 0; i < d; i++) {
-          m1[i] = b1 * m1[i]! + (1 - b1) * g[i]!;
-          m2[i] = b2 * m2[i]! + (1 - b2) * g[i]! * g[i]!;
-          next[i] = w[i]! - (alpha * (m1[i]! / c1)) / (Math.sqrt(m2[i]! / c2) + 1e-8);
-        }
-      } else if (norm === 'inf') {
-        for (let i = 0; i < d; i++) next[i] = w[i]! - alpha * Math.sign(g[i]!);
-      } else {
-        const gn = lpNorm(g, 2);
-        const s = gn > 0 ? alpha / gn : 0;
-        for (let i = 0; i < d; i++) next[i] = w[i]! - s * g[i]!;
-      }
-      w = projectLp(next, xi, norm);
-      steps++;
-      options.onProgress?.({ phase: 'epoch', pass, done: start + idx.length, total: n, loss: lossSum / (start + idx.length) });
+    } else if (norm === 'inf') {
+      for (let i = 0; i < d; i++) next[i] = w[i]! - alpha * Math.sign(g[i]!);
+    } else {
+      const gn = lpNorm(g, 2);
+      const s = gn > 0 ? alpha / gn : 0;
+      for (let i = 0; i < d; i++) next[i] = w[i]! - s * g[i]!;
     }
-
-    const ev = await evaluatePerturbation(classifier, source, null, w, {
-      clip,
-      batchSize: evalBatch,
-      cleanPred,
-      ...(targeted ? { target } : {}),
-      onProgress: (e) => options.onProgress?.({ phase: 'evaluate', pass, ...e }),
-    });
-    v = w;
-    completed++;
-    const record: PassRecord = {
-      pass,
-      foolingRate: ev.foolingRate,
-      deepfoolCalls: 0,
-      updates: steps,
-      seconds: (performance.now() - t0) / 1000,
-      normInf: lpNorm(v, 'inf'),
-      norm2: lpNorm(v, 2),
-      loss: lossSum / n,
-    };
-    if (targeted) record.targetSuccess = ev.targetSuccess!;
-    history.push(record);
-    options.onProgress?.({ phase: 'pass-end', pass, record });
-    await options.onPassEnd?.(v, history);
-    if (delta !== undefined && (targeted ? ev.targetSuccess! : ev.foolingRate) >= 1 - delta) break;
+    w = projectLp(next, o.xi, norm);
+    steps++;
+    o.onProgress?.({ phase: 'epoch', pass, done: start + idx.length, total: n, loss: lossSum / (start + idx.length) });
   }
-  return result(false);
+  return { v: w, stats: { updates: steps, loss: lossSum / n } };
 }

@@ -1,11 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
-import { UapError } from '../errors.js';
-import { evaluatePerturbation, predict, predictBatch } from '../eval/fooling-rate.js';
+import type { ImageSource } from '../data/image-source.js';
 import type { Classifier } from '../models/classifier.js';
-import { createRng, permutation } from '../util/rng.js';
-import { deepfool, deepfoolDefaults } from './deepfool.js';
-import { checkNorm, checkXi, lpNorm, projectLp, type LpNorm } from './project.js';
-import { toSource, type ImageSource } from './source.js';
+import { predictBatch } from '../models/predict.js';
+import { isInterrupted } from './abort.js';
+import { deepfool, resolveDeepFoolOptions } from './deepfool.js';
+import { checkDelta, checkInt, PASS_DEFAULTS, resolvePassOptions, runPasses, type PassContext, type PassOptions, type PassProgress, type PassResult, type ResolvedPassOptions } from './pass-driver.js';
+import { projectLp } from './project.js';
+
+export type { PassRecord } from './pass-driver.js';
 
 /**
  * Universal adversarial perturbations: Algorithm 1 of Moosavi-Dezfooli, Fawzi, Fawzi, Frossard,
@@ -32,259 +34,166 @@ import { toSource, type ImageSource } from './source.js';
  *
  * Determinism: pass p visits X in the p-th permutation drawn from createRng(seed), so the same seed, data
  * and backend give a bit-identical v, and a run resumed from a checkpoint (`initial`) continues exactly as
- * the uninterrupted run would have.
+ * the uninterrupted run would have. The passes, their evaluation, resume, abort and history are the shared
+ * pass driver's (pass-driver.ts); this file is the pass itself.
  */
-export interface UniversalOptions {
-  /** The ℓp ball the perturbation lives in. */
-  norm: LpNorm;
-  /** Its radius ξ, in pixel units (0..255 scale). */
-  xi: number;
-  /** Stop once the fooling rate on X reaches 1 − δ (paper: 0.2). */
+export interface UniversalOptions extends PassOptions {
+  /** Stop once the fooling rate on X (targeted: the target success) reaches 1 − δ (paper: 0.2). */
   delta?: number;
-  /** At most this many passes over X (default 10). */
+  /** At most this many passes over X. */
   maxPasses?: number;
   /** DeepFool: classes considered (paper: 10). */
   candidates?: number;
   /** DeepFool: overshoot (paper: 0.02). */
   overshoot?: number;
-  /** DeepFool: steps per image (default 10). */
+  /** DeepFool: steps per image. */
   maxIterDeepFool?: number;
   /**
    * Norm of DeepFool's steps. Default: 'inf' for norm 'inf' (the ℓ∞-minimal step fills the ℓ∞ ball
    * efficiently), 2 otherwise. The paper used ℓ2 DeepFool steps for both p = 2 and p = ∞.
    */
   step?: 2 | 'inf';
-  /**
-   * Targeted variant: push every image to this class. An image counts as done when clip(x + v) is classified
-   * as the target, DeepFool runs in its targeted form, and the stopping rule uses the target success rate
-   * (share of X classified as the target) instead of the fooling rate.
-   */
-  target?: number;
-  /** Seed of the visiting order (default 0). */
-  seed?: number;
-  /** Keep perturbed images in 0..255: classify clip(x + v) (default true). */
-  clip?: boolean;
-  /** Return the v of the pass with the highest fooling rate (targeted: target success) rather than the last one (default false). */
-  keepBest?: boolean;
-  /** Images per "already fooled?" forward pass (default 32). */
+  /** Images per "already fooled?" forward pass. */
   checkBatchSize?: number;
-  /** Images per DeepFool call; 1 (default) is the paper's exact sequential order (see above). */
+  /** Images per DeepFool call; 1 is the paper's exact sequential order (see above). */
   deepfoolBatchSize?: number;
-  /** Images per forward pass when measuring the fooling rate (default 64). */
-  evalBatchSize?: number;
+  /** Called as the attack goes (see UniversalProgress). */
   onProgress?: (e: UniversalProgress) => void;
-  /** Stops at the next image boundary; the result then holds the v of the last completed pass. */
-  signal?: AbortSignal;
-  /** Resume: the v after `pass` completed passes (and, optionally, their history). */
-  initial?: { v: Float32Array; pass: number; history?: PassRecord[] };
-  /** Called after each pass (for checkpoints); awaited. */
-  onPassEnd?: (v: Float32Array, history: PassRecord[]) => void | Promise<void>;
 }
 
-export interface PassRecord {
-  /** 1-based pass number. */
-  pass: number;
-  /** Fooling rate on X at the end of the pass. */
-  foolingRate: number;
-  /** DeepFool runs (images not fooled when visited). */
-  deepfoolCalls: number;
-  /** Of those, how many converged and moved v (SGD: optimiser steps). */
-  updates: number;
-  seconds: number;
-  normInf: number;
-  norm2: number;
-  /** SGD attacks: mean training objective over the epoch (the quantity minimised). */
-  loss?: number;
-  /** Targeted attacks: share of X predicted as the target at the end of the pass. */
-  targetSuccess?: number;
+/** Algorithm 1's defaults: the paper's δ, candidates and overshoot; the rest as in the authors' code. */
+export const UNIVERSAL_DEFAULTS = {
+  ...PASS_DEFAULTS,
+  delta: 0.2,
+  maxPasses: 10,
+  candidates: 10,
+  overshoot: 0.02,
+  maxIterDeepFool: 10,
+  checkBatchSize: 32,
+  deepfoolBatchSize: 1,
+} as const;
+
+/** The default DeepFool step norm for a ball: ℓ∞ steps for the ℓ∞ ball, ℓ2 steps otherwise. */
+function defaultStep(norm: UniversalOptions['norm']): 2 | 'inf' {
+  return norm === 'inf' ? 'inf' : 2;
 }
 
-export type UniversalProgress =
-  | { phase: 'clean'; done: number; total: number }
-  | { phase: 'pass'; pass: number; done: number; total: number; deepfoolCalls: number; updates: number }
-  | { phase: 'evaluate'; pass: number; done: number; total: number }
-  | { phase: 'pass-end'; pass: number; record: PassRecord };
+/** Algorithm 1's options after validation, with every default filled in. */
+export type ResolvedUniversalOptions = ResolvedPassOptions &
+  Required<Pick<UniversalOptions, 'delta' | 'maxPasses' | 'candidates' | 'overshoot' | 'maxIterDeepFool' | 'step' | 'checkBatchSize' | 'deepfoolBatchSize'>> &
+  Pick<UniversalOptions, 'onProgress'>;
 
-export interface UniversalResult {
-  /** The perturbation, HWC row-major, pixel units. */
-  v: Float32Array;
-  shape: [number, number, number];
-  history: PassRecord[];
-  /** Fooling rate of the returned v on X (NaN when no pass completed). */
-  foolingRate: number;
-  /** Completed passes, resumed ones included. */
-  passes: number;
-  /** True when `signal` stopped the run; v is then the last completed pass's (or the initial) v. */
-  aborted: boolean;
-  /** k̂(x) for every image of X. */
-  cleanPred: Int32Array;
+/** Validates Algorithm 1's options and fills in the defaults; UapError BAD_ARGUMENT naming the option. */
+export function resolveUniversalOptions(o: UniversalOptions): ResolvedUniversalOptions {
+  const base = resolvePassOptions(o);
+  const D = UNIVERSAL_DEFAULTS;
+  const r = {
+    ...base,
+    delta: checkDelta(o.delta ?? D.delta),
+    maxPasses: checkInt(o.maxPasses ?? D.maxPasses, 1, 'maxPasses'),
+    checkBatchSize: checkInt(o.checkBatchSize ?? D.checkBatchSize, 1, 'checkBatchSize'),
+    deepfoolBatchSize: checkInt(o.deepfoolBatchSize ?? D.deepfoolBatchSize, 1, 'deepfoolBatchSize'),
+    candidates: o.candidates ?? D.candidates,
+    overshoot: o.overshoot ?? D.overshoot,
+    maxIterDeepFool: o.maxIterDeepFool ?? D.maxIterDeepFool,
+    step: o.step ?? defaultStep(base.norm),
+    onProgress: o.onProgress,
+  };
+  // DeepFool's own validator names these options as Algorithm 1 spells them.
+  resolveDeepFoolOptions({ candidates: r.candidates, overshoot: r.overshoot, maxIter: r.maxIterDeepFool, norm: r.step }, {
+    maxIter: 'maxIterDeepFool',
+    norm: 'step',
+  });
+  return r;
 }
 
-function checkInt(value: number, min: number, option: string): number {
-  if (!Number.isInteger(value) || value < min) {
-    throw new UapError('BAD_ARGUMENT', `must be an integer ≥ ${min}, got ${value}`, option);
-  }
-  return value;
-}
+/** Progress events of Algorithm 1: the shared pass events plus the images visited in the current pass. */
+export type UniversalProgress = PassProgress | { phase: 'pass'; pass: number; done: number; total: number; deepfoolCalls: number; updates: number };
 
+/** What Algorithm 1 returns (the shared PassResult). */
+export type UniversalResult = PassResult;
+
+/** Computes a universal perturbation for the images X with Algorithm 1 of the paper (see UniversalOptions). */
 export async function universalPerturbation(
   classifier: Classifier,
   X: tf.Tensor4D | ImageSource,
   options: UniversalOptions,
 ): Promise<UniversalResult> {
-  const norm = checkNorm(options.norm);
-  const xi = checkXi(options.xi);
-  const delta = options.delta ?? 0.2;
-  if (!(delta > 0 && delta < 1)) throw new UapError('BAD_ARGUMENT', `must be in (0, 1), got ${delta}`, 'delta');
-  const maxPasses = checkInt(options.maxPasses ?? 10, 1, 'maxPasses');
-  const checkBatch = checkInt(options.checkBatchSize ?? 32, 1, 'checkBatchSize');
-  const dfBatch = checkInt(options.deepfoolBatchSize ?? 1, 1, 'deepfoolBatchSize');
-  const evalBatch = checkInt(options.evalBatchSize ?? 64, 1, 'evalBatchSize');
-  const seed = options.seed ?? 0;
-  if (!Number.isFinite(seed)) throw new UapError('BAD_ARGUMENT', `must be a finite number, got ${seed}`, 'seed');
-  const clip = options.clip ?? true;
-  const df = deepfoolDefaults({
-    candidates: options.candidates ?? 10,
-    overshoot: options.overshoot ?? 0.02,
-    maxIter: options.maxIterDeepFool ?? 10,
-    norm: options.step ?? (norm === 'inf' ? 'inf' : 2),
-    clip,
-    batchSize: dfBatch,
-  });
-  const target = options.target;
-  const K = classifier.labels.ids.length;
-  if (target !== undefined && !(Number.isInteger(target) && target >= 0 && target < K)) {
-    throw new UapError('BAD_ARGUMENT', `class ${target} outside 0..${K - 1}`, 'target');
-  }
-  const source = toSource(X, 'X');
+  const o = resolveUniversalOptions(options);
+  return runPasses(classifier, X, o, { maxPasses: o.maxPasses, goal: 1 - o.delta, run: (ctx, pass, order, v) => algorithm1Pass(ctx, o, pass, order, v) }, o.onProgress);
+}
+
+/** One pass of Algorithm 1 over X in `order`, from v; null when stopped. */
+async function algorithm1Pass(ctx: PassContext, o: ResolvedUniversalOptions, pass: number, order: Int32Array, v: Float32Array) {
+  const { classifier, source, shape, d, cleanPred, criterion } = ctx;
   const n = source.size;
-  const shape = [...classifier.inputShape] as [number, number, number];
-  const d = shape[0] * shape[1] * shape[2];
-  const startPass = options.initial ? checkInt(options.initial.pass, 0, 'initial.pass') : 0;
-  if (options.initial && options.initial.v.length !== d) {
-    throw new UapError('BAD_ARGUMENT', `has ${options.initial.v.length} values, the model expects ${shape.join('×')}`, 'initial.v');
-  }
-
-  const history = options.initial?.history ? options.initial.history.slice() : [];
-  let v = options.initial ? projectLp(options.initial.v, xi, norm) : new Float32Array(d);
-  let cleanPred: Int32Array = new Int32Array(0);
-  const lastRate = (): number => history.at(-1)?.foolingRate ?? Number.NaN;
-  let best = { v, foolingRate: lastRate() };
-  let bestScore = Number.NEGATIVE_INFINITY; // of `best`, by the stopping rule's measure
-  let completed = 0;
-  const result = (aborted: boolean): UniversalResult => {
-    const chosen = options.keepBest ? best : { v, foolingRate: lastRate() };
-    return { ...chosen, shape, history, passes: startPass + completed, aborted, cleanPred };
+  const checkBatch = o.checkBatchSize;
+  const dfBatch = o.deepfoolBatchSize;
+  const df = {
+    candidates: o.candidates,
+    overshoot: o.overshoot,
+    maxIter: o.maxIterDeepFool,
+    norm: o.step,
+    clip: o.clip,
+    batchSize: dfBatch,
+    ...(o.signal ? { signal: o.signal } : {}),
   };
+  const targets = criterion.target === undefined ? undefined : new Int32Array(dfBatch).fill(criterion.target);
+  let w = v; // the working v of this pass; the driver keeps it only when the pass completes
+  let calls = 0;
+  let updates = 0;
+  const progress = (done: number) => o.onProgress?.({ phase: 'pass', pass, done, total: n, deepfoolCalls: calls, updates });
 
-  // k̂(x_i) does not depend on v: compute it once (below, after the shape check).
-  {
-    const first = await source.get(Int32Array.of(0));
-    const s = first.shape.slice(1).join('×');
-    first.dispose();
-    if (s !== shape.join('×')) throw new UapError('BAD_ARGUMENT', `images are ${s}, the model expects ${shape.join('×')}`, 'X');
-  }
-  options.onProgress?.({ phase: 'clean', done: 0, total: n });
-  cleanPred = await predict(classifier, source, evalBatch);
-  options.onProgress?.({ phase: 'clean', done: n, total: n });
-
-  const rng = createRng(seed);
-  for (let p = 0; p < startPass; p++) permutation(n, rng); // the orders the resumed passes used
-
-  const goal = 1 - delta;
-  const score = (h: PassRecord): number => (target === undefined ? h.foolingRate : (h.targetSuccess ?? 0));
-  if (history.length > 0 && score(history[history.length - 1]!) >= goal) return result(false);
-  const targets = target === undefined ? undefined : new Int32Array(dfBatch).fill(target);
-
-  for (let pass = startPass + 1; pass <= maxPasses; pass++) {
-    const t0 = performance.now();
-    const order = permutation(n, rng);
-    let w = v; // the working v of this pass; v itself changes only when the pass completes
-    let calls = 0;
-    let updates = 0;
-
-    for (let start = 0; start < n; start += checkBatch) {
-      if (options.signal?.aborted) return result(true);
-      const idx = order.slice(start, Math.min(n, start + checkBatch));
-      const x = await source.get(idx);
-      try {
-        // fooled[j]: is image j of the chunk fooled by the current w? Recomputed for the unvisited rest
-        // whenever w changes (stale), so each image is judged against the w the sequential algorithm gives it.
-        let fooled = new Uint8Array(idx.length);
-        let stale = true;
-        let pos = 0;
-        while (pos < idx.length) {
-          if (stale) {
-            fooled = new Uint8Array(idx.length);
-            const rest = tf.slice(x, [pos], [idx.length - pos]);
-            const vt = tf.tensor3d(w, shape);
-            const pred = await predictBatch(classifier, rest, { v: vt, clip }, true).finally(() => vt.dispose());
-            for (let j = pos; j < idx.length; j++) {
-              const p = pred[j - pos]!;
-              fooled[j] = (target === undefined ? p !== cleanPred[idx[j]!] : p === target) ? 1 : 0;
-            }
-            stale = false;
-          }
-          // The next mini-batch of not-yet-fooled images, in visiting order.
-          const sel: number[] = [];
-          while (pos < idx.length && sel.length < dfBatch) {
-            if (!fooled[pos]) sel.push(pos);
-            pos++;
-          }
-          if (sel.length === 0) break;
-          if (options.signal?.aborted) return result(true);
-          const xs = tf.tidy(() => tf.gather(x, tf.tensor1d(sel, 'int32')) as tf.Tensor4D);
-          const r = await deepfool(classifier, xs, {
-            ...df,
-            offset: w,
-            ...(targets ? { target: targets.subarray(0, sel.length) } : {}),
-          }).finally(() => xs.dispose());
-          calls += sel.length;
-          for (let j = 0; j < sel.length; j++) {
-            if (!r.converged[j]) continue;
-            const next = new Float32Array(d);
-            for (let i = 0; i < d; i++) next[i] = w[i]! + r.r[j * d + i]!;
-            w = projectLp(next, xi, norm);
-            updates++;
-            stale = true;
-          }
-          options.onProgress?.({ phase: 'pass', pass, done: start + pos, total: n, deepfoolCalls: calls, updates });
+  for (let start = 0; start < n; start += checkBatch) {
+    if (await ctx.stopped()) return null;
+    const idx = order.slice(start, Math.min(n, start + checkBatch));
+    const x = await source.get(idx);
+    try {
+      // fooled[j]: is image j of the chunk fooled by the current w? Recomputed for the unvisited rest
+      // whenever w changes (stale), so each image is judged against the w the sequential algorithm gives it.
+      let fooled = new Uint8Array(idx.length);
+      let stale = true;
+      let pos = 0;
+      while (pos < idx.length) {
+        if (stale) {
+          fooled = new Uint8Array(idx.length);
+          const rest = tf.slice(x, [pos], [idx.length - pos]);
+          const vt = tf.tensor3d(w, shape);
+          const pred = await predictBatch(classifier, rest, { v: vt, clip: o.clip }, true).finally(() => vt.dispose());
+          for (let j = pos; j < idx.length; j++) fooled[j] = criterion.isAdversarial(cleanPred[idx[j]!]!, pred[j - pos]!) ? 1 : 0;
+          stale = false;
         }
-      } finally {
-        x.dispose();
+        // The next mini-batch of not-yet-fooled images, in visiting order.
+        const sel: number[] = [];
+        while (pos < idx.length && sel.length < dfBatch) {
+          if (!fooled[pos]) sel.push(pos);
+          pos++;
+        }
+        if (sel.length === 0) break;
+        if (await ctx.stopped()) return null;
+        const xs = tf.tidy(() => tf.gather(x, tf.tensor1d(sel, 'int32')) as tf.Tensor4D);
+        const r = await deepfool(classifier, xs, { ...df, offset: w, ...(targets ? { target: targets.subarray(0, sel.length) } : {}) })
+          .catch((e: unknown) => {
+            if (isInterrupted(e)) return null; // stopped between two DeepFool iterations
+            throw e;
+          })
+          .finally(() => xs.dispose());
+        if (r === null) return null;
+        calls += sel.length;
+        for (let j = 0; j < sel.length; j++) {
+          if (!r.converged[j]) continue;
+          const next = new Float32Array(d);
+          for (let i = 0; i < d; i++) next[i] = w[i]! + r.r[j * d + i]!;
+          w = projectLp(next, o.xi, o.norm);
+          updates++;
+          stale = true;
+        }
+        progress(start + pos);
       }
-      options.onProgress?.({ phase: 'pass', pass, done: Math.min(n, start + checkBatch), total: n, deepfoolCalls: calls, updates });
+    } finally {
+      x.dispose();
     }
-    if (options.signal?.aborted) return result(true);
-
-    const ev = await evaluatePerturbation(classifier, source, null, w, {
-      clip,
-      batchSize: evalBatch,
-      cleanPred,
-      ...(target === undefined ? {} : { target }),
-      onProgress: (e) => options.onProgress?.({ phase: 'evaluate', pass, ...e }),
-    });
-    v = w;
-    const record: PassRecord = {
-      pass,
-      foolingRate: ev.foolingRate,
-      deepfoolCalls: calls,
-      updates,
-      seconds: (performance.now() - t0) / 1000,
-      normInf: lpNorm(v, 'inf'),
-      norm2: lpNorm(v, 2),
-    };
-    if (target !== undefined) record.targetSuccess = ev.targetSuccess!;
-    history.push(record);
-    completed++;
-    if (!(score(record) <= bestScore)) {
-      best = { v, foolingRate: ev.foolingRate };
-      bestScore = score(record);
-    }
-
-    options.onProgress?.({ phase: 'pass-end', pass, record });
-    await options.onPassEnd?.(v, history);
-    if (score(record) >= goal) break;
+    progress(Math.min(n, start + checkBatch));
   }
-  return result(false);
+  return { v: w, stats: { deepfoolCalls: calls, updates } };
 }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { initBackend, type BackendName } from '../tensor/backend.js';
+import { initBackend, type BackendName } from '../node/index.js';
 
 /**
  * Picks the tfjs backend for a CLI command (global --backend flag; default: tfjs-node when installed,

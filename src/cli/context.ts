@@ -1,8 +1,6 @@
 import type { Command } from 'commander';
-import { createRequire } from 'node:module';
-import type { Batch } from '../data/batch.js';
-import type { Classifier } from '../models/classifier.js';
-import { loadDataset } from '../node/datasets.js';
+import { VERSION, type Batch, type Classifier } from '../index.js';
+import { loadDataset, loadModel } from '../node/index.js';
 import { initCliBackend } from './backend.js';
 import { openWithOrt } from './engine.js';
 import { progressBar } from './progress.js';
@@ -10,7 +8,8 @@ import { loadWithWorkers, workerCount } from './workers.js';
 
 /** What every command that runs a model needs: backend, model, data — with progress on stderr. */
 
-export const packageVersion: string = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+/** The version written into result files (package.json's, see src/version.ts). */
+export const packageVersion: string = VERSION;
 
 export async function openModel(program: Command, name: string, modelsDir?: string): Promise<Classifier> {
   const backend = await initCliBackend(program);

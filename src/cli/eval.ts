@@ -1,57 +1,48 @@
 import type { Command } from 'commander';
-import { batchSource } from '../data/batch-source.js';
-import { UapError } from '../errors.js';
-import { findClass } from '../models/labels.js';
-import { accuracy } from '../eval/accuracy.js';
-import { evaluatePerturbation, type Evaluation } from '../eval/fooling-rate.js';
-import { randomPerturbation, type NoiseKind } from '../eval/random-noise.js';
-import { loadPerturbation } from '../node/perturbation-files.js';
+import {
+  accuracy,
+  batchSource,
+  evaluatePerturbation,
+  findClass,
+  randomPerturbation,
+  serializeResult,
+  EvalResultSchema,
+  UapError,
+  type Evaluation,
+  type NoiseKind,
+} from '../index.js';
+import { loadPerturbation } from '../node/index.js';
 import { openData, openModel } from './context.js';
-import { fmtPct, int, norm, positive } from './options.js';
+import { addImageOptions, addModelAndData, addRunOptions, fmtPct, int, norm, positive, type SharedFlags } from './options.js';
 import { progressBar } from './progress.js';
+import { addQueueOptions, queuedEvalCommand, type QueueFlags } from './queued.js';
 
-interface EvalFlags {
-  model: string;
-  data: string;
+interface EvalFlags extends SharedFlags, QueueFlags {
   perturbation?: string;
   random?: string;
   norm: string;
   xi?: string;
-  limit?: string;
-  seed: string;
-  clip: boolean;
-  batchSize: string;
-  modelsDir?: string;
-  json?: boolean;
   target?: string;
 }
 
 /** `uap eval`: fooling rate of a perturbation (or of random noise), or plain accuracy without one. */
 export function registerEval(program: Command): void {
-  program
-    .command('eval')
-    .description('fooling rate and clean/perturbed accuracy of a perturbation; top-1/top-5 accuracy without one')
-    .requiredOption('--model <name>', 'zoo name, model folder, model.json, .tflite or URL')
-    .requiredOption('--data <spec>', 'mnist:test, a folder, a list file, or comma-separated files')
+  const cmd = addModelAndData(program.command('eval').description('fooling rate and clean/perturbed accuracy of a perturbation; top-1/top-5 accuracy without one'), 'mnist:test, a folder, a list file, or comma-separated files')
     .option('--perturbation <file>', 'perturbation.npy (or its folder)')
     .option('--random <kind>', 'evaluate random noise instead: sign, uniform or gaussian (needs --xi)')
     .option('--norm <p>', 'norm of the random noise', 'inf')
     .option('--xi <x>', 'norm of the random noise, pixel units')
-    .option('--target <class>', 'also report the share sent to this class (index, wnid or name)')
-    .option('--limit <n>', 'first n images of a seeded shuffle')
-    .option('--seed <n>', 'seed for --limit and --random', '1')
-    .option('--no-clip', 'do not clip x + v to 0..255')
-    .option('--batch-size <n>', 'images per forward pass', '64')
-    .option('--models-dir <dir>', 'local model mirror (default: env UAP_MODELS_DIR)')
-    .option('--json', 'print one JSON object on stdout')
-    .action(async (f: EvalFlags) => {
-      const out = await evalCommand(program, f);
-      if (f.json) console.log(JSON.stringify(out));
-      else for (const line of out.lines) console.log(line);
-    });
+    .option('--target <class>', 'also report the share sent to this class (index, wnid or name)');
+  addImageOptions(cmd, { limit: 'first n images of a seeded shuffle', seed: 'seed for --limit and --random' });
+  addRunOptions(addQueueOptions(cmd), { clip: 'do not clip x + v to 0..255', batchSize: true, json: 'print one JSON object on stdout' }).action(async (f: EvalFlags) => {
+    const out = await evalCommand(program, f);
+    if (f.json) console.log(serializeResult(EvalResultSchema, out, 'uap eval --json', 0));
+    else for (const line of out.lines) console.log(line);
+  });
 }
 
 export async function evalCommand(program: Command, f: EvalFlags): Promise<Record<string, unknown> & { lines: string[] }> {
+  if (f.queue) return queuedEvalCommand({ ...f, queue: f.queue });
   const seed = int('--seed', f.seed);
   const batchSize = int('--batch-size', f.batchSize, 1);
   const limit = f.limit === undefined ? undefined : int('--limit', f.limit, 1);

@@ -1,13 +1,11 @@
 import type { Command } from 'commander';
-import { UapError } from '../errors.js';
-import { loadModel } from '../models/load.js';
-import { loadDataset } from '../node/datasets.js';
+import { UapError, UNIVERSAL_DEFAULTS, type HardenMethod, type HardenReport, type HardenSettings } from '../index.js';
+import { hardenInFolder, loadDataset, loadModel } from '../node/index.js';
 import { initCliBackend } from './backend.js';
-import { fmtPct, int, norm, num, openUnit, positive } from './options.js';
-import { progressBar } from './progress.js';
-import { runHarden, type HardenMethod, type HardenReport, type HardenSettings } from './harden-run.js';
+import { addRunOptions, fmtPct, int, norm, num, openUnit, positive } from './options.js';
+import { stageBar, withInterrupts } from './progress.js';
 
-/** `uap harden`: flags, validation and progress output around runHarden (harden-run.ts). */
+/** `uap harden`: flags, validation and progress output around runHarden (src/defense/harden.ts, in a folder: src/node/harden-folder.ts). */
 
 export interface HardenFlags {
   model: string;
@@ -41,7 +39,7 @@ export interface HardenFlags {
 }
 
 export function registerHarden(program: Command): void {
-  program
+  const cmd = program
     .command('harden')
     .description('fine-tune a TF.js layers model against universal perturbations (finetune: the paper, Sec. 3; uat: Shafahi et al. 2020) and measure before/after')
     .requiredOption('--model <name>', 'zoo name (e.g. mnist), model folder or model.json of a TF.js layers model')
@@ -49,11 +47,11 @@ export function registerHarden(program: Command): void {
     .option('--xi <x>', 'ℓ∞ radius of the perturbations, pixel units', '77')
     .option('--pool <n>', 'universal perturbations in the pool (computed against the original model)', '3')
     .option('--attack-size <n>', '|X|: training images each universal perturbation is computed on', '1000')
-    .option('--delta <x>', 'stop a perturbation once it fools 1 − δ of its X (Algorithm 1 and sgd)', '0.2')
+    .option('--delta <x>', 'stop a perturbation once it fools 1 − δ of its X (Algorithm 1 and sgd)', String(UNIVERSAL_DEFAULTS.delta))
     .option('--max-passes <n>', 'at most this many passes over X (Algorithm 1) or epochs (sgd)', '5')
-    .option('--deepfool-batch <n>', 'Algorithm 1: images per DeepFool call', '1')
+    .option('--deepfool-batch <n>', 'Algorithm 1: images per DeepFool call', String(UNIVERSAL_DEFAULTS.deepfoolBatchSize))
     .option('--step <p>', "Algorithm 1: DeepFool step norm, 2 (the paper's) or inf", '2')
-    .option('--candidates <n>', 'Algorithm 1: DeepFool classes considered', '10')
+    .option('--candidates <n>', 'Algorithm 1: DeepFool classes considered', String(UNIVERSAL_DEFAULTS.candidates))
     .option('--epochs <n>', 'fine-tuning epochs', '1')
     .option('--batch-size <n>', 'minibatch size', '64')
     .option('--lr <x>', 'Adam learning rate', '0.0001')
@@ -68,13 +66,11 @@ export function registerHarden(program: Command): void {
     .option('--test-limit <n>', 'use n test images (default: all)')
     .option('--seed <n>', 'seed of the subsets, visiting orders and perturbation draws', '1')
     .requiredOption('--out <dir>', 'where the hardened model (model.json + weights.bin) and harden.json go')
-    .option('--resume', 'continue an interrupted run from the checkpoint in --out (same flags)')
-    .option('--models-dir <dir>', 'local model mirror (default: env UAP_MODELS_DIR)')
-    .option('--json', 'print harden.json on stdout')
-    .action(async (f: HardenFlags) => {
-      const report = await hardenCommand(program, f);
-      if (f.json) console.log(JSON.stringify(report, null, 2));
-    });
+    .option('--resume', 'continue an interrupted run from the checkpoint in --out (same flags)');
+  addRunOptions(cmd, { json: 'print harden.json on stdout' }).action(async (f: HardenFlags) => {
+    const report = await hardenCommand(program, f);
+    if (f.json) console.log(JSON.stringify(report, null, 2));
+  });
 }
 
 function stepNorm(value: string): 2 | 'inf' {
@@ -97,7 +93,6 @@ export async function hardenCommand(program: Command, f: HardenFlags): Promise<H
   if (labels !== 'true' && labels !== 'clean' && labels !== 'soft') throw new UapError('BAD_ARGUMENT', `must be true, clean or soft, got "${labels}"`, '--labels');
   const settings: HardenSettings = {
     model: f.model,
-    modelsDir: f.modelsDir,
     method,
     xi: positive('--xi', f.xi),
     pool: int('--pool', f.pool, method === 'finetune' ? 1 : 0),
@@ -116,7 +111,6 @@ export async function hardenCommand(program: Command, f: HardenFlags): Promise<H
     trainableLayers: f.trainableLayers === undefined ? undefined : int('--trainable-layers', f.trainableLayers, 1),
     labels,
     seed,
-    out: f.out,
     dataSpec: f.data + (limit ? ` (limit ${limit}, seed ${seed})` : ''),
     testSpec: f.test + (testLimit ? ` (limit ${testLimit}, seed ${seed})` : ''),
   };
@@ -130,40 +124,21 @@ export async function hardenCommand(program: Command, f: HardenFlags): Promise<H
     `harden (${method}): ${train.n} training images, ${test.n} test images, ξ = ${settings.xi} (ℓ∞), pool of ${settings.pool}, ` +
       `|X| = ${settings.attackSize}, attack ${settings.attack}`,
   );
-  // Ctrl-C: finish the current image or minibatch, keep the last checkpoint, exit 130 (as `uap compute`).
-  const controller = new AbortController();
-  const onSigint = () => {
-    console.error(`\ninterrupt: stopping after the current image or minibatch; completed work stays in ${f.out}/checkpoint`);
-    controller.abort();
-  };
-  process.once('SIGINT', onSigint);
-  const bar = progressBar(method);
-  let barEpoch = 0;
-  let report: HardenReport;
-  try {
-    report = await runHarden(
-      settings,
-      train,
-      test,
-      (l) => console.error(l),
-      (e) => {
-        if (e.epoch !== barEpoch) {
-          if (barEpoch) bar.stop();
-          bar.start(e.batches, 0, { status: '' });
-          barEpoch = e.epoch;
-        }
-        bar.update(e.batch, { status: `epoch ${e.epoch} loss ${e.loss.toFixed(4)}` });
-        if (e.batch === e.batches) {
-          bar.stop();
-          barEpoch = 0;
-        }
+  // Ctrl-C: stop at the next image or minibatch, keep the last checkpoint, exit 130 (as `uap compute`).
+  const bar = stageBar(method);
+  const report: HardenReport = await withInterrupts(`completed work stays in ${f.out}/checkpoint`, (signal) =>
+    hardenInFolder(settings, train, test, {
+      out: f.out,
+      modelsDir: f.modelsDir,
+      log: (l) => console.error(l),
+      onBatch: (e) => {
+        bar.update(`${e.epoch}`, e.batch, e.batches, `epoch ${e.epoch} loss ${e.loss.toFixed(4)}`);
+        if (e.batch === e.batches) bar.stop();
       },
-      { signal: controller.signal, resume: f.resume },
-    );
-  } finally {
-    bar.stop();
-    process.off('SIGINT', onSigint);
-  }
+      signal,
+      resume: f.resume,
+    }),
+  ).finally(() => bar.stop());
   const b = report.before;
   const a = report.after;
   console.error(

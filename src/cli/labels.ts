@@ -1,58 +1,43 @@
 import type { Command } from 'commander';
-import { batchSource } from '../data/batch-source.js';
-import { dominantLabels, formatDominantLabels, type DominantLabels } from '../eval/dominant-labels.js';
-import { evaluatePerturbation } from '../eval/fooling-rate.js';
-import { resizePerturbation } from '../eval/transfer.js';
-import { loadPerturbation } from '../node/perturbation-files.js';
+import {
+  batchSource,
+  dominantLabels,
+  evaluatePerturbation,
+  formatDominantLabels,
+  resizePerturbation,
+  LabelsResultSchema,
+  type DominantLabels,
+} from '../index.js';
+import { loadPerturbation } from '../node/index.js';
 import { openData, openModel } from './context.js';
-import { fmtPct, int } from './options.js';
-import { progressBar } from './progress.js';
+import { addImageOptions, addModelAndData, addRunOptions, fmtPct, int, type SharedFlags } from './options.js';
+import { printResult, progressBar, type CommandOutput } from './progress.js';
+import { addQueueOptions, queuedLabelsCommand, type QueueFlags } from './queued.js';
 
-interface LabelsFlags {
-  model: string;
+interface LabelsFlags extends SharedFlags, QueueFlags {
   perturbation: string;
-  data: string;
-  limit?: string;
-  seed: string;
   top: string;
   resize?: boolean;
-  clip: boolean;
-  batchSize: string;
-  modelsDir?: string;
-  json?: boolean;
 }
 
 /** `uap labels`: the labels perturbed images collapse onto (paper, Fig. 7). */
 export function registerLabels(program: Command): void {
-  program
-    .command('labels')
-    .description('dominant labels: which classes the fooled images are sent to (paper, Fig. 7)')
-    .requiredOption('--model <name>', 'zoo name, model folder, model.json, .tflite or URL')
+  const cmd = addModelAndData(program.command('labels').description('dominant labels: which classes the fooled images are sent to (paper, Fig. 7)'), 'mnist:test, a folder, a list file, or comma-separated files')
     .requiredOption('--perturbation <file>', 'perturbation.npy (or its folder)')
-    .requiredOption('--data <spec>', 'mnist:test, a folder, a list file, or comma-separated files')
-    .option('--limit <n>', 'first n images of a seeded shuffle')
-    .option('--seed <n>', 'seed of --limit', '1')
     .option('--top <k>', 'how many labels to list', '10')
-    .option('--resize', 'resize a perturbation of another H×W to the model’s input')
-    .option('--no-clip', 'do not clip x + v to 0..255')
-    .option('--batch-size <n>', 'images per forward pass', '64')
-    .option('--models-dir <dir>', 'local model mirror (default: env UAP_MODELS_DIR)')
-    .option('--json', 'print one JSON object on stdout')
-    .action(async (f: LabelsFlags) => {
-      const out = await labelsCommand(program, f);
-      if (f.json) console.log(JSON.stringify(out.json, null, 2));
-      else for (const line of out.lines) console.log(line);
-    });
+    .option('--resize', 'resize a perturbation of another H×W to the model’s input');
+  addImageOptions(cmd, { limit: 'first n images of a seeded shuffle', seed: 'seed of --limit' });
+  addRunOptions(addQueueOptions(cmd), { clip: 'do not clip x + v to 0..255', batchSize: true, json: 'print one JSON object on stdout' }).action(async (f: LabelsFlags) =>
+    printResult(f.json, await labelsCommand(program, f), LabelsResultSchema, 'uap labels --json'),
+  );
 }
 
-export async function labelsCommand(
-  program: Command,
-  f: LabelsFlags,
-): Promise<{ dominant: DominantLabels; json: Record<string, unknown>; lines: string[] }> {
+export async function labelsCommand(program: Command, f: LabelsFlags): Promise<CommandOutput<{ dominant: DominantLabels }>> {
   const seed = int('--seed', f.seed);
   const top = int('--top', f.top, 1);
   const batchSize = int('--batch-size', f.batchSize, 1);
   const limit = f.limit === undefined ? undefined : int('--limit', f.limit, 1);
+  if (f.queue) return queuedLabelsCommand({ ...f, queue: f.queue });
   const model = await openModel(program, f.model, f.modelsDir);
   try {
     const p = await loadPerturbation(f.perturbation, f.resize ? {} : { expectShape: model.inputShape });

@@ -1,6 +1,16 @@
-import { UapError } from '../errors.js';
-import type { LpNorm } from '../attacks/project.js';
-import type { AugmentOptions } from '../data/augment.js';
+import {
+  resolveSgdOptions,
+  resolveUniversalOptions,
+  SGD_DEFAULTS,
+  SGD_LOSSES,
+  SGD_OPTIMIZERS,
+  UapError,
+  UNIVERSAL_DEFAULTS,
+  type AugmentOptions,
+  type LpNorm,
+  type SgdOptions,
+  type UniversalOptions,
+} from '../index.js';
 
 /** Parsers for CLI values: each names the flag it rejects. */
 
@@ -39,7 +49,39 @@ export function fmtPct(x: number): string {
   return Number.isNaN(x) ? 'n/a' : `${(x * 100).toFixed(1)}%`;
 }
 
-/** The flags of Algorithm 1 (paper defaults), shared by `compute` and `sweep`. */
+/**
+ * The CLI flag of each attack option whose flag is not simply its kebab-case name, for the library
+ * validators' messages: they name `maxIterDeepFool`, the user typed --max-iter-deepfool.
+ */
+const FLAG_OF: Record<string, string> = {
+  maxIterDeepFool: '--max-iter-deepfool',
+  deepfoolBatchSize: '--deepfool-batch',
+  epochs: '--max-passes',
+};
+
+/**
+ * Runs a library validator; a BAD_ARGUMENT naming an option is re-thrown naming the option's flag (`flags`
+ * overrides the usual spelling for a command whose flag names the option otherwise).
+ */
+export function asFlags<T>(validate: () => T, flags: Record<string, string> = {}): T {
+  try {
+    return validate();
+  } catch (e) {
+    if (!(e instanceof UapError) || e.code !== 'BAD_ARGUMENT' || e.input === undefined || !/^[a-z][A-Za-z]*$/.test(e.input)) throw e;
+    const flag = flags[e.input] ?? FLAG_OF[e.input] ?? `--${e.input.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+    throw new UapError(e.code, e.message.slice(e.input.length + 2), flag);
+  }
+}
+
+/** The ball of a perturbation, common to every attack's validation. */
+interface BallSettings {
+  norm: LpNorm;
+  xi: number;
+}
+
+type WithOption<T> = { option: (flags: string, description: string, value?: string) => T };
+
+/** The flags of Algorithm 1 (defaults: the library's UNIVERSAL_DEFAULTS), shared by `compute` and `sweep`. */
 export interface Algorithm1Flags {
   delta: string;
   maxPasses: string;
@@ -51,31 +93,97 @@ export interface Algorithm1Flags {
   keepBest?: boolean;
 }
 
-export function addAlgorithm1Options<T extends { option: (flags: string, description: string, value?: string) => T }>(cmd: T): T {
+/** The flags' defaults: the library's UNIVERSAL_DEFAULTS, as the strings a command line gives. */
+export function algorithm1FlagDefaults(): Algorithm1Flags {
+  const D = UNIVERSAL_DEFAULTS;
+  return {
+    delta: String(D.delta),
+    maxPasses: String(D.maxPasses),
+    candidates: String(D.candidates),
+    overshoot: String(D.overshoot),
+    maxIterDeepfool: String(D.maxIterDeepFool),
+    deepfoolBatch: String(D.deepfoolBatchSize),
+  };
+}
+
+export function addAlgorithm1Options<T extends WithOption<T>>(cmd: T): T {
+  const d = algorithm1FlagDefaults();
   return cmd
-    .option('--delta <x>', 'stop when the fooling rate on X reaches 1 − δ', '0.2')
-    .option('--max-passes <n>', 'at most this many passes over X (sgd: epochs)', '10')
+    .option('--delta <x>', 'stop when the fooling rate on X reaches 1 − δ', d.delta)
+    .option('--max-passes <n>', 'at most this many passes over X (sgd: epochs)', d.maxPasses)
     .option('--step <p>', "DeepFool step norm: 2 (the paper's) or inf (default: matches --norm)")
-    .option('--candidates <n>', 'DeepFool: classes considered', '10')
-    .option('--overshoot <x>', 'DeepFool: overshoot', '0.02')
-    .option('--max-iter-deepfool <n>', 'DeepFool: iterations per image', '10')
-    .option('--deepfool-batch <n>', 'images per DeepFool call (1 = the paper’s exact sequential order)', '1')
+    .option('--candidates <n>', 'DeepFool: classes considered', d.candidates)
+    .option('--overshoot <x>', 'DeepFool: overshoot', d.overshoot)
+    .option('--max-iter-deepfool <n>', 'DeepFool: iterations per image', d.maxIterDeepfool)
+    .option('--deepfool-batch <n>', 'images per DeepFool call (1 = the paper’s exact sequential order)', d.deepfoolBatch)
     .option('--keep-best', 'return the pass with the highest fooling rate on X, not the last');
 }
 
-export function parseAlgorithm1Options(f: Algorithm1Flags, p: LpNorm) {
+/** Algorithm 1's settings from its flags, checked by the library's own validator before any work. */
+export function parseAlgorithm1Options(f: Algorithm1Flags, ball: BallSettings) {
   const step = f.step === undefined ? undefined : norm('--step', f.step);
   if (step === 1) throw new UapError('BAD_ARGUMENT', 'must be 2 or inf', '--step');
-  return {
-    delta: openUnit('--delta', f.delta),
-    maxPasses: int('--max-passes', f.maxPasses, 1),
-    step: (step ?? (p === 'inf' ? 'inf' : 2)) as 2 | 'inf',
-    candidates: int('--candidates', f.candidates, 2),
+  const o = {
+    delta: num('--delta', f.delta),
+    maxPasses: num('--max-passes', f.maxPasses),
+    candidates: num('--candidates', f.candidates),
     overshoot: num('--overshoot', f.overshoot),
-    maxIterDeepFool: int('--max-iter-deepfool', f.maxIterDeepfool, 1),
-    deepfoolBatchSize: int('--deepfool-batch', f.deepfoolBatch, 1),
+    maxIterDeepFool: num('--max-iter-deepfool', f.maxIterDeepfool),
+    deepfoolBatchSize: num('--deepfool-batch', f.deepfoolBatch),
     keepBest: Boolean(f.keepBest),
+    ...(step === undefined ? {} : { step }),
+  } satisfies Partial<UniversalOptions>;
+  const r = asFlags(() => resolveUniversalOptions({ ...ball, ...o }));
+  // The settings a perturbation.json records for Algorithm 1, in this order.
+  return {
+    delta: r.delta,
+    maxPasses: r.maxPasses,
+    step: r.step,
+    candidates: r.candidates,
+    overshoot: r.overshoot,
+    maxIterDeepFool: r.maxIterDeepFool,
+    deepfoolBatchSize: r.deepfoolBatchSize,
+    keepBest: r.keepBest,
   };
+}
+
+/** The flags of the SGD attack (defaults: the library's SGD_DEFAULTS); --delta and --max-passes are Algorithm 1's. */
+export interface SgdFlags {
+  batchSize: string;
+  stepSize?: string;
+  loss: string;
+  optimizer: string;
+  augment: string;
+}
+
+/** The flags' defaults: the library's SGD_DEFAULTS (no augmentation), as command-line strings. */
+export function sgdFlagDefaults(): SgdFlags {
+  const D = SGD_DEFAULTS;
+  return { batchSize: String(D.batchSize), loss: D.loss, optimizer: D.optimizer, augment: 'none' };
+}
+
+export function addSgdOptions<T extends WithOption<T>>(cmd: T): T {
+  const d = sgdFlagDefaults();
+  return cmd
+    .option('--batch-size <n>', 'sgd: images per gradient step', d.batchSize)
+    .option('--step-size <x>', 'sgd: largest step in pixels (default ξ/10)')
+    .option('--loss <name>', `sgd: ${SGD_LOSSES.join(' or ')}: cross-entropy of the clean prediction or the clamped CW margin`, d.loss)
+    .option('--optimizer <name>', `sgd: ${SGD_OPTIMIZERS.join(' or ')} (sgd takes sign steps for ℓ∞)`, d.optimizer)
+    .option('--augment <list>', 'sgd: random views of X at each step, so v fits new photos too: flip, crop (crops of 80–100% of the side), crop:SCALE, or none', d.augment);
+}
+
+/** The SGD attack's own settings from its flags, checked by the library's validator before any work. */
+export function parseSgdOptions(f: SgdFlags, ball: BallSettings) {
+  const o = {
+    batchSize: num('--batch-size', f.batchSize),
+    ...(f.stepSize === undefined ? {} : { stepSize: num('--step-size', f.stepSize) }),
+    loss: f.loss as SgdOptions['loss'],
+    optimizer: f.optimizer as SgdOptions['optimizer'],
+    augment: augment('--augment', f.augment),
+  } satisfies Partial<SgdOptions>;
+  const r = asFlags(() => resolveSgdOptions({ ...ball, ...o }));
+  // The settings a perturbation.json records for SGD, in this order.
+  return { batchSize: r.batchSize, stepSize: r.stepSize, loss: r.loss, optimizer: r.optimizer, augment: o.augment };
 }
 
 /** `--augment flip,crop` or `crop:0.7` (smallest crop side; `crop` alone means 0.8). */
@@ -93,4 +201,37 @@ export function augment(flag: string, value: string): AugmentOptions {
     }
   }
   return out;
+}
+
+/** The flags that pick images, shared by every command that reads a data set. */
+export function addImageOptions<T extends WithOption<T>>(cmd: T, help: { limit: string; seed: string }): T {
+  return cmd.option('--limit <n>', help.limit).option('--seed <n>', help.seed, '1');
+}
+
+/**
+ * The flags of how a command runs a model and reports, shared by the commands that classify images: `clip`
+ * (--no-clip) and `batchSize` (--batch-size, images per forward pass) where the command has them; every one
+ * has --models-dir and --json.
+ */
+export function addRunOptions<T extends WithOption<T>>(cmd: T, help: { clip?: string; batchSize?: true | string; json: string }): T {
+  if (help.clip) cmd.option('--no-clip', help.clip);
+  if (help.batchSize) cmd.option('--batch-size <n>', help.batchSize === true ? 'images per forward pass' : help.batchSize, '64');
+  return cmd.option('--models-dir <dir>', 'local model mirror (default: env UAP_MODELS_DIR)').option('--json', help.json);
+}
+
+/** --model and --data, which every command that classifies a data set requires. */
+export function addModelAndData<T extends { requiredOption: (flags: string, description: string) => T }>(cmd: T, data: string, model = 'zoo name (see `uap models`), model folder, model.json, .tflite or URL'): T {
+  return cmd.requiredOption('--model <name>', model).requiredOption('--data <spec>', data);
+}
+
+/** The values of addModelAndData, addImageOptions and addRunOptions (clip and batchSize where declared). */
+export interface SharedFlags {
+  model: string;
+  data: string;
+  limit?: string;
+  seed: string;
+  clip: boolean;
+  batchSize: string;
+  modelsDir?: string;
+  json?: boolean;
 }

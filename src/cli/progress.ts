@@ -1,4 +1,6 @@
 import cliProgress from 'cli-progress';
+import type { ZodType } from 'zod';
+import { serializeResult } from '../index.js';
 
 /** A progress bar on stderr (stdout stays clean for --json), silent when stderr is not a terminal or in CI. */
 export function progressBar(label: string): cliProgress.SingleBar {
@@ -13,3 +15,70 @@ export function progressBar(label: string): cliProgress.SingleBar {
     cliProgress.Presets.shades_classic,
   );
 }
+
+/**
+ * A progress bar that restarts whenever its key changes (a new pass, a new epoch, a new |X|): the one bar of
+ * every long command. `stop` is idempotent.
+ */
+interface StageBar {
+  update(key: string, done: number, total: number, status: string): void;
+  stop(): void;
+}
+
+export function stageBar(label: string): StageBar {
+  const bar = progressBar(label);
+  let current = '';
+  return {
+    update(key, done, total, status) {
+      if (key !== current) {
+        if (current) bar.stop();
+        bar.start(total, 0, { status });
+        current = key;
+      }
+      bar.update(done, { status });
+    },
+    stop() {
+      if (current) bar.stop();
+      current = '';
+    },
+  };
+}
+
+/**
+ * Ctrl-C for long commands. The first SIGINT (or SIGTERM) aborts the signal handed to `work`: the attack stops
+ * at its next step (well under a second: the attacks check the signal between DeepFool iterations, images and
+ * SGD steps) and the command keeps what its last checkpoint holds — `kept` says where, in the message. A second
+ * one exits at once with 130. The handlers are removed when `work` settles without an interrupt.
+ */
+export async function withInterrupts<T>(kept: string, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  const onSignal = (name: NodeJS.Signals) => {
+    if (controller.signal.aborted) {
+      process.stderr.write(`\n${name} again: exiting now\n`);
+      process.exit(130);
+    }
+    process.stderr.write(`\ninterrupt (${name}): stopping; ${kept} (press Ctrl-C again to exit at once)\n`);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    return await work(controller.signal);
+  } finally {
+    // Once interrupted, the command is on its way out: a further Ctrl-C during that exits 130 at once, rather
+    // than meeting no handler and killing the process by the signal.
+    if (!controller.signal.aborted) {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  }
+}
+
+/** What a command prints on stdout: with --json its result (checked against the result file's schema), else its lines. */
+export function printResult(asJson: boolean | undefined, out: { json: unknown; lines: string[] }, schema: ZodType, name: string, indent = 2): void {
+  if (asJson) console.log(serializeResult(schema, out.json, name, indent));
+  else for (const line of out.lines) console.log(line);
+}
+
+/** What a command that prints a result returns: the JSON of its result file, the lines of its report, and `T`. */
+export type CommandOutput<T = unknown> = T & { json: Record<string, unknown>; lines: string[] };

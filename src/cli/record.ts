@@ -1,8 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { lpNorm, type LpNorm } from '../attacks/project.js';
-import type { PassRecord } from '../attacks/universal.js';
-import type { Classifier } from '../models/classifier.js';
-import { PERTURBATION_FORMAT_VERSION, type PerturbationRecord } from '../io/perturbation-record.js';
+import { lpNorm, PERTURBATION_FORMAT_VERSION, type Classifier, type LpNorm, type PassRecord, type PerturbationRecord } from '../index.js';
 import { packageVersion } from './context.js';
 
 /** The perturbation.json of a computed perturbation: one builder for every command that saves one. */

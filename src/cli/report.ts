@@ -1,12 +1,7 @@
 import type { Command } from 'commander';
 import path from 'node:path';
-import { UapError } from '../errors.js';
-import type { Classifier } from '../models/classifier.js';
-import { loadPerturbation, writeFileAtomic } from '../node/perturbation-files.js';
-import { collectReportData, hasContent } from '../node/report-files.js';
-import type { ReportData } from '../report/html.js';
-import { renderReport } from '../report/html.js';
-import { makeSamples } from '../report/samples.js';
+import { makeSamples, renderReport, UapError, type Classifier, type ReportData } from '../index.js';
+import { collectReportData, hasContent, loadPerturbation, writeFileAtomic } from '../node/index.js';
 import { openData, openModel, packageVersion } from './context.js';
 import { int } from './options.js';
 

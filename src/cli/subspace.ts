@@ -1,70 +1,48 @@
 import type { Command } from 'commander';
 import path from 'node:path';
-import { batchSource } from '../data/batch-source.js';
-import { UapError } from '../errors.js';
-import { subspaceAnalysis, type SubspaceResult } from '../eval/subspace.js';
-import { writeJsonAtomic } from '../node/perturbation-files.js';
+import { batchSource, DEEPFOOL_DEFAULTS, resolveDeepFoolOptions, serializeResult, subspaceAnalysis, SubspaceResultSchema, UapError, type SubspaceResult } from '../index.js';
+import { writeFileAtomic } from '../node/index.js';
 import { openData, openModel } from './context.js';
-import { fmtPct, int, num, positive } from './options.js';
-import { progressBar } from './progress.js';
+import { addImageOptions, addModelAndData, addRunOptions, asFlags, fmtPct, int, num, positive, type SharedFlags } from './options.js';
+import { printResult, stageBar, type CommandOutput } from './progress.js';
 
-interface SubspaceFlags {
-  model: string;
-  data: string;
-  limit?: string;
+interface SubspaceFlags extends SharedFlags {
   val?: string;
   valLimit?: string;
   dims: string;
   xi: string;
   samples: string;
-  seed: string;
   candidates: string;
   overshoot: string;
   maxIterDeepfool: string;
   deepfoolBatch: string;
-  clip: boolean;
-  batchSize: string;
   maxImages?: string;
   out: string;
-  modelsDir?: string;
-  json?: boolean;
 }
 
 /** `uap subspace`: the paper's Section 4 — singular values of DeepFool normals, fooling rate of their span. */
 export function registerSubspace(program: Command): void {
-  program
-    .command('subspace')
-    .description('singular values of the decision-boundary normals and the fooling rate of random vectors of their top subspace (paper, Sec. 4, Fig. 9)')
-    .requiredOption('--model <name>', 'zoo name, model folder, model.json, .tflite or URL')
-    .requiredOption('--data <spec>', 'images whose DeepFool normals are collected')
-    .option('--limit <n>', 'first n images of a seeded shuffle')
+  const cmd = addModelAndData(program.command('subspace').description('singular values of the decision-boundary normals and the fooling rate of random vectors of their top subspace (paper, Sec. 4, Fig. 9)'), 'images whose DeepFool normals are collected')
     .option('--val <spec>', 'images the random perturbations are measured on (default: --data)')
     .option('--val-limit <n>', 'first n of --val')
     .option('--dims <list>', "subspace dimensions d′, comma-separated", '10,50,100')
     .requiredOption('--xi <x>', 'ℓ2 norm of the random perturbations, pixel units (paper: 2000 on 224×224×3)')
     .option('--samples <n>', 'random vectors per d′ (fooling rates averaged)', '5')
-    .option('--seed <n>', 'seed of --limit and of the random vectors', '1')
-    .option('--candidates <n>', 'DeepFool: classes considered', '10')
-    .option('--overshoot <x>', 'DeepFool: overshoot', '0.02')
-    .option('--max-iter-deepfool <n>', 'DeepFool: iterations per image', '50')
+    .option('--candidates <n>', 'DeepFool: classes considered', String(DEEPFOOL_DEFAULTS.candidates))
+    .option('--overshoot <x>', 'DeepFool: overshoot', String(DEEPFOOL_DEFAULTS.overshoot))
+    .option('--max-iter-deepfool <n>', 'DeepFool: iterations per image', String(DEEPFOOL_DEFAULTS.maxIter))
     .option('--deepfool-batch <n>', 'images per DeepFool call', '8')
-    .option('--no-clip', 'do not clip x + v to 0..255 when measuring fooling rates')
-    .option('--batch-size <n>', 'images per forward pass when measuring', '64')
     .option('--max-images <n>', 'refuse more images than this for the normals (Gram matrix n×n, O(n³) eigen-decomposition)', '2000')
-    .requiredOption('--out <dir>', 'DIR/subspace.json')
-    .option('--models-dir <dir>', 'local model mirror (default: env UAP_MODELS_DIR)')
-    .option('--json', 'print subspace.json on stdout')
-    .action(async (f: SubspaceFlags) => {
-      const out = await subspaceCommand(program, f);
-      if (f.json) console.log(JSON.stringify(out.json, null, 2));
-      else for (const line of out.lines) console.log(line);
-    });
+    .requiredOption('--out <dir>', 'DIR/subspace.json');
+  addImageOptions(cmd, { limit: 'first n images of a seeded shuffle', seed: 'seed of --limit and of the random vectors' });
+  addRunOptions(cmd, {
+    clip: 'do not clip x + v to 0..255 when measuring fooling rates',
+    batchSize: 'images per forward pass when measuring',
+    json: 'print subspace.json on stdout',
+  }).action(async (f: SubspaceFlags) => printResult(f.json, await subspaceCommand(program, f), SubspaceResultSchema, 'uap subspace --json'));
 }
 
-export async function subspaceCommand(
-  program: Command,
-  f: SubspaceFlags,
-): Promise<{ result: SubspaceResult; json: Record<string, unknown>; lines: string[] }> {
+export async function subspaceCommand(program: Command, f: SubspaceFlags): Promise<CommandOutput<{ result: SubspaceResult }>> {
   const seed = int('--seed', f.seed);
   const limit = f.limit === undefined ? undefined : int('--limit', f.limit, 1);
   const valLimit = f.valLimit === undefined ? undefined : int('--val-limit', f.valLimit, 1);
@@ -77,11 +55,12 @@ export async function subspaceCommand(
   const xi = positive('--xi', f.xi);
   const samples = int('--samples', f.samples, 1);
   const normals = {
-    candidates: int('--candidates', f.candidates, 2),
+    candidates: num('--candidates', f.candidates),
     overshoot: num('--overshoot', f.overshoot),
-    maxIter: int('--max-iter-deepfool', f.maxIterDeepfool, 1),
-    batchSize: int('--deepfool-batch', f.deepfoolBatch, 1),
+    maxIter: num('--max-iter-deepfool', f.maxIterDeepfool),
+    batchSize: num('--deepfool-batch', f.deepfoolBatch),
   };
+  asFlags(() => resolveDeepFoolOptions(normals), { maxIter: '--max-iter-deepfool', batchSize: '--deepfool-batch' });
   const batchSize = int('--batch-size', f.batchSize, 1);
   const maxImages = int('--max-images', f.maxImages ?? '2000', 1);
 
@@ -94,8 +73,7 @@ export async function subspaceCommand(
   try {
     const data = await openData(f.data, model, { limit, seed });
     const val = f.val ? await openData(f.val, model, { limit: valLimit, seed, label: 'decode val' }) : undefined;
-    const bar = progressBar('subspace');
-    let barKey = '';
+    const bar = stageBar('subspace');
     const started = Date.now();
     const { basis: _basis, ...result } = await subspaceAnalysis(
       model,
@@ -111,24 +89,17 @@ export async function subspaceCommand(
         normals,
         onProgress: (e) => {
           if (e.phase === 'spectrum') {
-            if (barKey) bar.stop();
-            barKey = '';
+            bar.stop();
             console.error('singular values (Gram matrix eigen-decomposition) …');
             return;
           }
-          const key = e.phase === 'normals' ? 'normals' : e.what;
           const status = e.phase === 'normals' ? `DeepFool normals (${e.converged} converged)` : e.what;
-          if (key !== barKey) {
-            if (barKey) bar.stop();
-            bar.start(e.total, 0, { status });
-            barKey = key;
-          }
-          bar.update(e.done, { status });
+          bar.update(e.phase === 'normals' ? 'normals' : e.what, e.done, e.total, status);
         },
       },
       val ? batchSource(val) : undefined,
     );
-    if (barKey) bar.stop();
+    bar.stop();
     const json = {
       model: f.model,
       modelId: model.id,
@@ -143,7 +114,7 @@ export async function subspaceCommand(
       createdAt: new Date().toISOString(),
     };
     const file = path.join(f.out, 'subspace.json');
-    await writeJsonAtomic(file, json);
+    await writeFileAtomic(file, serializeResult(SubspaceResultSchema, json, file) + '\n');
     const sv = result.singularValues;
     const rsv = result.randomSingularValues;
     const at = (xs: number[], i: number) => (i < xs.length ? xs[i]!.toFixed(2) : '-');

@@ -1,14 +1,10 @@
 import type { Command } from 'commander';
 import path from 'node:path';
-import type { LpNorm } from '../attacks/project.js';
-import { batchSource } from '../data/batch-source.js';
-import { UapError } from '../errors.js';
-import { sizeSweep, sweepSummary, type SweepPoint } from '../eval/sweep.js';
-import type { PerturbationRecord } from '../io/perturbation-record.js';
-import { savePerturbation, writeJsonAtomic } from '../node/perturbation-files.js';
+import { batchSource, serializeResult, sizeSweep, sweepSummary, SweepResultSchema, UapError, type LpNorm, type PerturbationRecord, type SweepPoint } from '../index.js';
+import { savePerturbation, writeFileAtomic } from '../node/index.js';
 import { openData, openModel } from './context.js';
-import { addAlgorithm1Options, fmtPct, int, norm, parseAlgorithm1Options, positive, type Algorithm1Flags } from './options.js';
-import { progressBar } from './progress.js';
+import { addAlgorithm1Options, addModelAndData, addRunOptions, fmtPct, int, norm, parseAlgorithm1Options, positive, type Algorithm1Flags } from './options.js';
+import { stageBar, withInterrupts } from './progress.js';
 import { perturbationRecord } from './record.js';
 
 interface SweepFlags extends Algorithm1Flags {
@@ -31,23 +27,18 @@ export function registerSweep(program: Command): void {
   const cmd = program
     .command('sweep')
     .description('compute a perturbation for several |X| (nested subsets) and measure each on validation data (paper, Fig. 6)')
-    .requiredOption('--model <name>', 'zoo name, model folder, model.json, .tflite or URL')
-    .requiredOption('--data <spec>', 'training images X is drawn from (mnist:train, a folder, a list file …)')
     .requiredOption('--val <spec>', 'validation images the fooling rate is measured on')
     .option('--val-limit <n>', 'first n validation images of a seeded shuffle')
     .requiredOption('--sizes <list>', 'comma-separated |X| values, e.g. 50,100,200,500')
     .option('--norm <p>', 'ℓp ball: inf, 2 or 1', 'inf')
     .requiredOption('--xi <x>', 'radius ξ of the ball, pixel units');
-  addAlgorithm1Options(cmd)
+  addAlgorithm1Options(addModelAndData(cmd, 'training images X is drawn from (mnist:train, a folder, a list file …)'))
     .option('--seed <n>', 'seed of the shuffle that picks X, of the visiting order and of --val-limit', '1')
-    .option('--no-clip', 'do not clip x + v to 0..255')
-    .requiredOption('--out <dir>', 'DIR/n-<size>/perturbation.* and DIR/sweep.json')
-    .option('--models-dir <dir>', 'local model mirror (default: env UAP_MODELS_DIR)')
-    .option('--json', 'print sweep.json on stdout')
-    .action(async (f: SweepFlags) => {
-      const out = await sweepCommand(program, f);
-      if (f.json) console.log(JSON.stringify(out, null, 2));
-    });
+    .requiredOption('--out <dir>', 'DIR/n-<size>/perturbation.* and DIR/sweep.json');
+  addRunOptions(cmd, { clip: 'do not clip x + v to 0..255', json: 'print sweep.json on stdout' }).action(async (f: SweepFlags) => {
+    const out = await sweepCommand(program, f);
+    if (f.json) console.log(serializeResult(SweepResultSchema, out, 'uap sweep --json'));
+  });
 }
 
 export async function sweepCommand(program: Command, f: SweepFlags): Promise<Record<string, unknown>> {
@@ -65,7 +56,7 @@ export async function sweepCommand(program: Command, f: SweepFlags): Promise<Rec
   ].sort((a, b) => a - b);
   if (sizes.length === 0) throw new UapError('BAD_ARGUMENT', 'no sizes', '--sizes');
   const valLimit = f.valLimit === undefined ? undefined : int('--val-limit', f.valLimit, 1);
-  const options = parseAlgorithm1Options(f, p);
+  const options = parseAlgorithm1Options(f, { norm: p, xi });
 
   const maxSize = sizes[sizes.length - 1]!;
 
@@ -113,60 +104,33 @@ export async function sweepCommand(program: Command, f: SweepFlags): Promise<Rec
       return record;
     };
 
-    const controller = new AbortController();
-    const onSigint = () => {
-      console.error('\ninterrupt: stopping; finished sizes stay in ' + f.out);
-      controller.abort();
-    };
-    process.once('SIGINT', onSigint);
-    const bar = progressBar('sweep');
-    let barKey = '';
-    try {
-      const result = await sizeSweep(model, batchSource(train), batchSource(val), val.labels, {
+    const bar = stageBar('sweep');
+    const result = await withInterrupts(`finished sizes stay in ${f.out}`, (signal) =>
+      sizeSweep(model, batchSource(train), batchSource(val), val.labels, {
         sizes,
         universal: { norm: p, xi, seed, clip: f.clip, ...options },
         noShuffle: true,
-        signal: controller.signal,
+        signal,
         onProgress: (e) => {
           const u = e.universal;
-          let key: string;
-          let done: number;
-          let total: number;
-          let status: string;
-          if (u && u.phase === 'pass') {
-            key = `${e.size}/pass${u.pass}`;
-            ({ done, total } = u);
-            status = `|X| = ${e.size}, pass ${u.pass}: ${u.deepfoolCalls} DeepFool calls, ${u.updates} updates`;
-          } else if (e.validation) {
-            key = `${e.size}/val`;
-            ({ done, total } = e.validation);
-            status = `|X| = ${e.size}: validation`;
-          } else return;
-          if (key !== barKey) {
-            if (barKey) bar.stop();
-            bar.start(total, 0, { status });
-            barKey = key;
-          }
-          bar.update(done, { status });
+          if (u && u.phase === 'pass') bar.update(`${e.size}/pass${u.pass}`, u.done, u.total, `|X| = ${e.size}, pass ${u.pass}: ${u.deepfoolCalls} DeepFool calls, ${u.updates} updates`);
+          else if (e.validation) bar.update(`${e.size}/val`, e.validation.done, e.validation.total, `|X| = ${e.size}: validation`);
         },
         onSizeEnd: async (pt) => {
-          if (barKey) bar.stop();
-          barKey = '';
+          bar.stop();
           const dir = path.join(f.out, `n-${pt.size}`);
           await savePerturbation(dir, pt.v, model.inputShape, makeRecord(pt));
           summary.sizes.push({ ...sweepSummary(pt), dir: `n-${pt.size}` });
-          await writeJsonAtomic(path.join(f.out, 'sweep.json'), summary);
+          const file = path.join(f.out, 'sweep.json');
+          await writeFileAtomic(file, serializeResult(SweepResultSchema, summary, file) + '\n');
           console.error(
             `|X| = ${pt.size}: fooling rate on X ${fmtPct(pt.foolingRateX)}, on ${val.n} validation images ${fmtPct(pt.foolingRateVal)} ` +
               `(${pt.passes} passes, ${pt.seconds.toFixed(1)} s)`,
           );
         },
-      });
-      if (barKey) bar.stop();
-      if (result.aborted) throw new UapError('INTERRUPTED', `stopped after ${result.points.length} of ${sizes.length} sizes`, f.out);
-    } finally {
-      process.off('SIGINT', onSigint);
-    }
+      }),
+    ).finally(() => bar.stop());
+    if (result.aborted) throw new UapError('INTERRUPTED', `stopped after ${result.points.length} of ${sizes.length} sizes`, f.out);
     console.error(`saved ${path.join(f.out, 'sweep.json')}`);
     return summary;
   } finally {

@@ -2,10 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import type { Command } from 'commander';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { UapError } from '../errors.js';
-import { buildMnistCnn, trainClassifier } from '../models/train/mnist-cnn.js';
-import { loadMnist } from '../node/mnist-files.js';
-import { saveLayersModel } from '../node/save-layers-model.js';
+import { buildMnistCnn, trainClassifier, UapError } from '../index.js';
+import { loadMnist, saveLayersModel } from '../node/index.js';
 import { initCliBackend } from './backend.js';
 import { progressBar } from './progress.js';
 

@@ -1,39 +1,35 @@
 import type { Command } from 'commander';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { batchSource } from '../data/batch-source.js';
-import type { Batch } from '../data/batch.js';
-import { UapError } from '../errors.js';
 import {
+  batchSource,
   formatTransferTable,
+  serializeResult,
+  TransferResultSchema,
   transferMatrix,
+  UapError,
   uniqueLabels,
+  type Batch,
   type LazyTransferColumn,
   type TransferMatrix,
   type TransferRow,
-} from '../eval/transfer.js';
-import { loadPerturbation, PERTURBATION_FILES, writeJsonAtomic } from '../node/perturbation-files.js';
+} from '../index.js';
+import { loadPerturbation, PERTURBATION_FILES, writeFileAtomic } from '../node/index.js';
 import { openData, openModel } from './context.js';
-import { int } from './options.js';
-import { progressBar } from './progress.js';
+import { addImageOptions, addRunOptions, int, type SharedFlags } from './options.js';
+import { printResult, stageBar, type CommandOutput } from './progress.js';
+import { addQueueOptions, queuedTransferMatrixCommand, type QueueFlags } from './queued.js';
 
-interface TransferFlags {
+interface TransferFlags extends Omit<SharedFlags, 'model'>, QueueFlags {
   models: string;
   perturbations: string;
-  data: string;
-  limit?: string;
-  seed: string;
   resize?: boolean;
-  clip: boolean;
-  batchSize: string;
   out?: string;
-  modelsDir?: string;
-  json?: boolean;
 }
 
 /** `uap transfer`: fooling rate of every perturbation on every model (the paper's Table 2). */
 export function registerTransfer(program: Command): void {
-  program
+  const cmd = program
     .command('transfer')
     .description('cross-model fooling rates: rows = perturbations, columns = models (paper, Table 2)')
     .requiredOption('--models <list>', 'comma-separated models (zoo names, folders, model.json, .tflite)')
@@ -42,19 +38,12 @@ export function registerTransfer(program: Command): void {
       'comma-separated perturbation folders or .npy files; a folder without perturbation.npy contributes every .npy in it',
     )
     .requiredOption('--data <spec>', 'images to measure on: mnist:test, a folder, a list file, or comma-separated files')
-    .option('--limit <n>', 'first n images of a seeded shuffle')
-    .option('--seed <n>', 'seed of --limit', '1')
     .option('--resize', 'resize perturbations of another H×W to each model’s input (bilinear, then re-projected)')
-    .option('--no-clip', 'do not clip x + v to 0..255')
-    .option('--batch-size <n>', 'images per forward pass', '64')
-    .option('--out <file>', 'write the matrix as JSON to this file')
-    .option('--models-dir <dir>', 'local model mirror (default: env UAP_MODELS_DIR)')
-    .option('--json', 'print the matrix as JSON on stdout instead of a table')
-    .action(async (f: TransferFlags) => {
-      const out = await transferCommand(program, f);
-      if (f.json) console.log(JSON.stringify(out.json, null, 2));
-      else for (const line of out.lines) console.log(line);
-    });
+    .option('--out <file>', 'write the matrix as JSON to this file');
+  addImageOptions(cmd, { limit: 'first n images of a seeded shuffle', seed: 'seed of --limit' });
+  addRunOptions(addQueueOptions(cmd), { clip: 'do not clip x + v to 0..255', batchSize: true, json: 'print the matrix as JSON on stdout instead of a table' }).action(
+    async (f: TransferFlags) => printResult(f.json, await transferCommand(program, f), TransferResultSchema, 'uap transfer --json'),
+  );
 }
 
 function splitList(value: string, flag: string): string[] {
@@ -120,10 +109,7 @@ export function columnLabel(name: string): string {
   return base.replace(/\.(tflite|json)$/i, '') || trimmed;
 }
 
-export async function transferCommand(
-  program: Command,
-  f: TransferFlags,
-): Promise<{ matrix: TransferMatrix; json: Record<string, unknown>; lines: string[] }> {
+export async function transferCommand(program: Command, f: TransferFlags): Promise<CommandOutput<{ matrix: TransferMatrix }>> {
   const seed = int('--seed', f.seed);
   const batchSize = int('--batch-size', f.batchSize, 1);
   const limit = f.limit === undefined ? undefined : int('--limit', f.limit, 1);
@@ -154,24 +140,19 @@ export async function transferCommand(
     },
   }));
 
-  const bar = progressBar('transfer');
-  let barKey = '';
-  const matrix = await transferMatrix(rows, columns, {
+  const bar = stageBar('transfer');
+  const queued = f.queue
+    ? await queuedTransferMatrixCommand({ ...f, queue: f.queue }, rows, modelNames.map((model, j) => ({ label: labels[j]!, model })))
+    : undefined;
+  const matrix = queued ?? await transferMatrix(rows, columns, {
     resize: Boolean(f.resize),
     clip: f.clip,
     batchSize,
     onProgress: (e) => {
-      const key = `${e.column}/${e.row}`;
       const what = e.row < 0 ? 'clean predictions' : rows[e.row]!.label;
-      if (key !== barKey) {
-        if (barKey) bar.stop();
-        bar.start(e.total, 0, { status: `${labels[e.column]}: ${what}` });
-        barKey = key;
-      }
-      bar.update(e.done, { status: `${labels[e.column]}: ${what}` });
+      bar.update(`${e.column}/${e.row}`, e.done, e.total, `${labels[e.column]}: ${what}`);
     },
-  });
-  if (barKey) bar.stop();
+  }).finally(() => bar.stop());
 
   const json = {
     data: f.data,
@@ -187,7 +168,7 @@ export async function transferCommand(
     createdAt: new Date().toISOString(),
   };
   if (f.out) {
-    await writeJsonAtomic(f.out, json);
+    await writeFileAtomic(f.out, serializeResult(TransferResultSchema, json, f.out) + '\n');
     console.error(`saved ${f.out}`);
   }
   const lines = [

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { ImageSource } from '../attacks/source.js';
+import type { ImageSource } from './image-source.js';
 import { imageSize, type Batch } from './batch.js';
 
 /**

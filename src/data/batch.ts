@@ -17,6 +17,7 @@ export interface Batch {
   names: string[];
 }
 
+/** Values in one image of shape [H, W, C]: H · W · C. */
 export function imageSize(shape: readonly [number, number, number]): number {
   return shape[0] * shape[1] * shape[2];
 }

@@ -8,6 +8,7 @@ import { UapError } from '../errors.js';
 const IMAGES_MAGIC = 0x00000803; // ubyte, 3 dimensions
 const LABELS_MAGIC = 0x00000801; // ubyte, 1 dimension
 
+/** The images of an IDX file: `count` greyscale images of `rows` × `cols` uint8 pixels. */
 export interface MnistImages {
   count: number;
   rows: number;
@@ -16,6 +17,10 @@ export interface MnistImages {
   pixels: Uint8Array;
 }
 
+/**
+ * Parses an IDX image file (magic 0x803); throws UapError BAD_INPUT naming `name` when the bytes are not one or are
+ * cut short.
+ */
 export function parseIdxImages(bytes: Uint8Array, name: string): MnistImages {
   if (bytes.length < 16) throw new UapError('BAD_INPUT', 'too short to be an IDX image file', name);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -30,6 +35,10 @@ export function parseIdxImages(bytes: Uint8Array, name: string): MnistImages {
   return { count, rows, cols, pixels: bytes.subarray(16, 16 + size) };
 }
 
+/**
+ * Parses an IDX label file (magic 0x801) into one class index per image; throws UapError BAD_INPUT naming `name`
+ * otherwise.
+ */
 export function parseIdxLabels(bytes: Uint8Array, name: string): Int32Array {
   if (bytes.length < 8) throw new UapError('BAD_INPUT', 'too short to be an IDX label file', name);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);

@@ -6,16 +6,16 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { before, describe, test } from 'node:test';
-import { runHarden, type HardenReport } from '../cli/harden-run.js';
 import { UapError } from '../errors.js';
-import { loadModel } from '../models/load.js';
 import { buildMnistCnn } from '../models/train/mnist-cnn.js';
 import { loadDataset } from '../node/datasets.js';
+import { hardenInFolder } from '../node/harden-folder.js';
 import { loadMnist } from '../node/mnist-files.js';
-import { localFolder, repoRoot } from '../node/model-files.js';
+import { loadModel, localFolder, repoRoot } from '../node/model-files.js';
 import { saveLayersModel } from '../node/save-layers-model.js';
 import { registerConv2DBackpropFilterForWasm } from '../tensor/conv2d_backprop_filter.js';
 import { finetuneWithPerturbations, type TrainingSet } from './finetune.js';
+import type { HardenReport } from './harden.js';
 import { loadLayersModelFromFolder } from './layers-model.js';
 import { universalAdversarialTraining } from './universal-adversarial-training.js';
 
@@ -117,7 +117,7 @@ describe('harden on MNIST (fine-tuning with a pool, the paper’s recipe)', { sk
     try {
       const train = await loadDataset('mnist:train', { inputShape: [28, 28, 1], limit: 2000, seed: 1 });
       const testSet = await loadDataset('mnist:test', { inputShape: [28, 28, 1], limit: 500, seed: 1 });
-      const report: HardenReport = await runHarden(
+      const report: HardenReport = await hardenInFolder(
         {
           model: 'mnist',
           method: 'finetune',
@@ -134,13 +134,12 @@ describe('harden on MNIST (fine-tuning with a pool, the paper’s recipe)', { sk
           learningRate: 1e-4,
           probability: 0.5,
           seed: 1,
-          out,
           dataSpec: 'mnist:train',
           testSpec: 'mnist:test',
         },
         train,
         testSet,
-        () => undefined,
+        { out, log: () => undefined },
       );
       const { before: b, after: a } = report;
       const summary = JSON.stringify({ before: { ...b, fresh: undefined }, after: { ...a, fresh: undefined }, seconds: report.wallSeconds });

@@ -27,6 +27,7 @@ export interface TrainingSet {
   targets?: Float32Array;
 }
 
+/** Progress of a defence: the minibatch just trained and its loss. */
 export interface DefenseProgress {
   epoch: number;
   /** 1-based minibatch number within the epoch. */
@@ -61,6 +62,7 @@ export interface TrainLoopOptions {
   seed?: number;
   /** Keep perturbed images in 0..255 (default true). */
   clip?: boolean;
+  /** Called after every minibatch. */
   onBatch?: (e: DefenseProgress) => void;
   /** Stops at the next minibatch boundary (the weights keep the steps taken so far). */
   signal?: AbortSignal;
@@ -89,6 +91,10 @@ export interface EpochEnd {
   v?: Float32Array;
 }
 
+/**
+ * Options of finetuneWithPerturbations: the training loop's, plus the pool of perturbations and how often one is
+ * applied.
+ */
 export interface FinetuneOptions extends TrainLoopOptions {
   /** The pool of universal perturbations, each HWC in pixel units. */
   pool: readonly Float32Array[];
@@ -96,6 +102,7 @@ export interface FinetuneOptions extends TrainLoopOptions {
   probability?: number;
 }
 
+/** What a defence did: one record per epoch, the optimiser steps and the time taken. */
 export interface DefenseResult {
   epochs: EpochRecord[];
   /** Optimiser steps taken. */

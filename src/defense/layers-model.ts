@@ -53,20 +53,27 @@ export function trainableVariables(model: tf.LayersModel): tf.Variable[] {
   return model.trainableWeights.map((w) => (w as unknown as { read(): tf.Variable }).read());
 }
 
-/** Top-1 accuracy of a layers model on labelled pixels (batched). */
-export function layersAccuracy(model: tf.LayersModel, images: Float32Array, labels: Int32Array, shape: readonly [number, number, number], batchSize = 500): number {
-  const size = shape[0] * shape[1] * shape[2];
-  const n = labels.length;
-  let correct = 0;
-  for (let s = 0; s < n; s += batchSize) {
-    const e = Math.min(n, s + batchSize);
-    const pred = tf.tidy(() => {
-      const x = tf.tensor4d(images.subarray(s * size, e * size), [e - s, ...shape]);
-      return tf.argMax(model.apply(x) as tf.Tensor2D, 1);
-    });
-    const p = pred.dataSync();
-    pred.dispose();
-    for (let i = 0; i < e - s; i++) if (p[i] === labels[s + i]) correct++;
-  }
-  return n ? correct / n : Number.NaN;
+/**
+ * A layers model as the files of a TF.js model folder: model.json and one weights.bin shard (what
+ * loadLayersModelFromFolder and loadModel read back). Browser-safe; uap/node's saveLayersModel writes them.
+ */
+export async function layersModelFiles(model: tf.LayersModel): Promise<Map<string, Uint8Array>> {
+  const files = new Map<string, Uint8Array>();
+  await model.save(
+    tf.io.withSaveHandler(async (artifacts) => {
+      const weightsPath = 'weights.bin';
+      const modelJson = {
+        format: 'layers-model',
+        generatedBy: `TensorFlow.js tfjs-layers v${tf.version.tfjs}`,
+        convertedBy: null,
+        modelTopology: artifacts.modelTopology,
+        weightsManifest: [{ paths: [weightsPath], weights: artifacts.weightSpecs }],
+      };
+      const data = new Uint8Array(artifacts.weightData as ArrayBuffer);
+      files.set(weightsPath, data);
+      files.set('model.json', new TextEncoder().encode(JSON.stringify(modelJson)));
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON', weightDataBytes: data.length } };
+    }),
+  );
+  return files;
 }

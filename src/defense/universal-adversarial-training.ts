@@ -18,8 +18,10 @@ import { trainableVariables } from './layers-model.js';
  * Training", AAAI 2020 (arXiv 1811.11304), ℓ∞ with FGSM-style steps. One universal perturbation v is trained
  * alongside the weights; for every minibatch B:
  *
+ * ```text
  *   v ← clip_[−ξ, ξ](v + α · sign(∇_v L(clip(B + v))))      (ascent on v: a stronger universal perturbation)
  *   θ ← optimiser step on L(clip(B' + v))                    (descent on the weights, against that v)
+ * ```
  *
  * where L is the mean softmax cross-entropy and B' perturbs each image with probability `probability`
  * (default 1: every image, as in the paper; ½ mixes clean and perturbed like the fine-tuning defence).
@@ -40,11 +42,16 @@ export interface UatOptions extends TrainLoopOptions {
   simultaneous?: boolean;
 }
 
+/** What universal adversarial training did, with the perturbation it trained against. */
 export interface UatResult extends DefenseResult {
   /** The universal perturbation trained alongside (HWC, pixel units). */
   v: Float32Array;
 }
 
+/**
+ * Universal adversarial training (see UatOptions): trains `model` in place against a universal perturbation that is
+ * updated on every minibatch.
+ */
 export async function universalAdversarialTraining(model: tf.LayersModel, data: TrainingSet, opts: UatOptions): Promise<UatResult> {
   const K = checkTrainingSet(model, data);
   const xi = opts.xi;

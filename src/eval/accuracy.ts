@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
-import { range, toSource, type ImageSource } from '../attacks/source.js';
+import { range, toSource, type ImageSource } from '../data/image-source.js';
 import type { Classifier } from '../models/classifier.js';
 
+/** Top-1 and top-5 accuracy over the `labelled` of `n` images that have a known label. */
 export interface Accuracy {
   top1: number;
   top5: number;

@@ -18,6 +18,7 @@ export interface DominantLabel {
   share: number;
 }
 
+/** The labels the fooled images were sent to, most frequent first. */
 export interface DominantLabels {
   n: number;
   /** Images whose prediction changed. */
@@ -30,6 +31,10 @@ export interface DominantLabels {
   topShare: number;
 }
 
+/**
+ * Counts the perturbed predictions of the fooled images (those whose prediction changed) and returns the `top` most
+ * frequent.
+ */
 export function dominantLabels(
   cleanPred: Int32Array,
   pertPred: Int32Array,

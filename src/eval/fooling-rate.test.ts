@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { tensorSource } from '../attacks/source.js';
+import { tensorSource } from '../data/image-source.js';
 import { AffineClassifier } from '../attacks/testing/affine-classifier.js';
 import { UapError } from '../errors.js';
-import { evaluatePerturbation, predict } from './fooling-rate.js';
+import { predict } from '../models/predict.js';
+import { evaluatePerturbation } from './fooling-rate.js';
 
 await tf.setBackend('cpu');
 

@@ -1,8 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
-import { argmaxRows, range, toSource, type ImageSource } from '../attacks/source.js';
+import { range, toSource, type ImageSource } from '../data/image-source.js';
 import { UapError } from '../errors.js';
 import type { Classifier } from '../models/classifier.js';
+import { checkBatchSize, predictBatch } from '../models/predict.js';
 
+/** Options of evaluatePerturbation. */
 export interface EvaluateOptions {
   /** Evaluate on clip(x + v, 0, 255) (default true: perturbed images are valid images). */
   clip?: boolean;
@@ -12,11 +14,13 @@ export interface EvaluateOptions {
   target?: number | Int32Array;
   /** Clean predictions when already known (they do not depend on v): skips the clean forward passes. */
   cleanPred?: Int32Array;
+  /** Called after every batch with the images done so far. */
   onProgress?: (e: { done: number; total: number }) => void;
   /** Checked between batches; an abort throws UapError INTERRUPTED. */
   signal?: AbortSignal;
 }
 
+/** What evaluatePerturbation measured: the fooling rate, clean and perturbed accuracy, and every prediction. */
 export interface Evaluation {
   /** Share of images whose top-1 on clip(x + v) differs from their top-1 on x (the paper's definition). */
   foolingRate: number;
@@ -31,55 +35,6 @@ export interface Evaluation {
   labelled: number;
   cleanPred: Int32Array;
   pertPred: Int32Array;
-}
-
-function checkBatchSize(b: number): number {
-  if (!Number.isInteger(b) || b < 1) throw new UapError('BAD_ARGUMENT', `must be an integer ≥ 1, got ${b}`, 'batchSize');
-  return b;
-}
-
-/** Top-1 predictions for every image, batchSize images per forward pass. */
-export async function predict(
-  classifier: Classifier,
-  images: tf.Tensor4D | ImageSource,
-  batchSize = 64,
-  perturbation?: { v: tf.Tensor3D; clip: boolean },
-): Promise<Int32Array> {
-  const source = toSource(images);
-  checkBatchSize(batchSize);
-  const out = new Int32Array(source.size);
-  for (let start = 0; start < source.size; start += batchSize) {
-    const end = Math.min(source.size, start + batchSize);
-    out.set(await predictBatch(classifier, await source.get(range(start, end)), perturbation, true), start);
-  }
-  return out;
-}
-
-/** Top-1 of one batch (disposed when `owned`), optionally on clip(x + v). */
-export async function predictBatch(
-  classifier: Classifier,
-  x: tf.Tensor4D,
-  perturbation?: { v: tf.Tensor3D | null; clip: boolean },
-  owned = false,
-): Promise<Int32Array> {
-  let input = x;
-  if (perturbation?.v) {
-    const v = perturbation.v;
-    input = tf.tidy(() => {
-      const s = tf.add(x, v) as tf.Tensor4D;
-      return perturbation.clip ? tf.clipByValue(s, 0, 255) : s;
-    });
-  }
-  try {
-    const logits = await classifier.logits(input);
-    const data = (await logits.data()) as Float32Array;
-    const k = logits.shape[1];
-    logits.dispose();
-    return argmaxRows(data, k);
-  } finally {
-    if (input !== x) input.dispose();
-    if (owned) x.dispose();
-  }
 }
 
 /**

@@ -13,6 +13,10 @@ import { createRng, gaussianArray, randomSigns } from '../util/rng.js';
  */
 export type NoiseKind = 'sign' | 'uniform' | 'gaussian';
 
+/**
+ * A random perturbation of `size` values whose ℓp norm is ξ (see NoiseKind), reproducible from `seed`: the baseline
+ * a universal perturbation is compared with.
+ */
 export function randomPerturbation(kind: NoiseKind, size: number, norm: LpNorm, xi: number, seed: number): Float32Array {
   if (!(xi > 0)) throw new UapError('BAD_ARGUMENT', `must be > 0, got ${xi}`, 'xi');
   const rng = createRng(seed);

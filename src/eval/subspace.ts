@@ -1,11 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
-import { deepfool } from '../attacks/deepfool.js';
-import { range, toSource, type ImageSource } from '../attacks/source.js';
+import { deepfool, DEEPFOOL_DEFAULTS } from '../attacks/deepfool.js';
+import { range, toSource, type ImageSource } from '../data/image-source.js';
 import { UapError } from '../errors.js';
 import type { Classifier } from '../models/classifier.js';
 import { createRng, gaussianArray, type Rng } from '../util/rng.js';
-import { evaluatePerturbation, predict } from './fooling-rate.js';
+import { predict } from '../models/predict.js';
+import { evaluatePerturbation } from './fooling-rate.js';
 
 /**
  * Section 4 of the UAP paper: the normals of the decision boundary near natural images are correlated, they
@@ -26,12 +27,13 @@ import { evaluatePerturbation, predict } from './fooling-rate.js';
 export interface NormalsOptions {
   /** Images per DeepFool call (default 16). */
   batchSize?: number;
-  /** DeepFool: classes considered (default 10), overshoot (0.02), iterations (50). */
+  /** DeepFool: classes considered, overshoot, iterations (defaults: DEEPFOOL_DEFAULTS). */
   candidates?: number;
   overshoot?: number;
   maxIter?: number;
   /** Evaluate DeepFool iterates on clip(x + r) (default false: the geometry of the classifier itself). */
   clip?: boolean;
+  /** Called after every DeepFool batch, with the normals that converged so far. */
   onProgress?: (e: { done: number; total: number; converged: number }) => void;
   signal?: AbortSignal;
 }
@@ -69,9 +71,9 @@ export async function deepfoolNormals(classifier: Classifier, images: tf.Tensor4
     try {
       r = await deepfool(classifier, x, {
         norm: 2,
-        candidates: options.candidates ?? 10,
-        overshoot: options.overshoot ?? 0.02,
-        maxIter: options.maxIter ?? 50,
+        candidates: options.candidates ?? DEEPFOOL_DEFAULTS.candidates,
+        overshoot: options.overshoot ?? DEEPFOOL_DEFAULTS.overshoot,
+        maxIter: options.maxIter ?? DEEPFOOL_DEFAULTS.maxIter,
         clip: options.clip ?? false,
         batchSize: batch,
       });
@@ -242,6 +244,10 @@ export function randomGaussian(d: number, xi: number, rng: Rng): Float32Array {
   return g;
 }
 
+/**
+ * Options of subspaceAnalysis: the dimensions d′ to test, the norm and number of random vectors, and DeepFool's
+ * settings.
+ */
 export interface SubspaceOptions {
   /** Subspace dimensions d′ to test (each clamped to the rank found). */
   dims: readonly number[];
@@ -259,6 +265,7 @@ export interface SubspaceOptions {
    */
   maxImages?: number;
   normals?: Omit<NormalsOptions, 'onProgress' | 'signal'>;
+  /** Called as the analysis goes: DeepFool normals, then the spectrum, then the evaluation of random vectors. */
   onProgress?: (e:
     | { phase: 'normals'; done: number; total: number; converged: number }
     | { phase: 'spectrum' }
@@ -275,6 +282,10 @@ export interface SubspaceFooling {
   samples: number[];
 }
 
+/**
+ * The Section 4 analysis: normals found, singular values of the normals and of random vectors, and fooling rates of
+ * random vectors from the subspace vs unstructured ones.
+ */
 export interface SubspaceResult {
   /** Images DeepFool ran on, and normals kept (converged). */
   attempted: number;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { tensorSource } from '../attacks/source.js';
+import { tensorSource } from '../data/image-source.js';
 import { centroidClassifier } from '../attacks/testing/affine-classifier.js';
 import { universalPerturbation } from '../attacks/universal.js';
 import { UapError } from '../errors.js';

@@ -1,10 +1,11 @@
 import type * as tf from '@tensorflow/tfjs';
-import { toSource, type ImageSource } from '../attacks/source.js';
+import { toSource, type ImageSource } from '../data/image-source.js';
 import { universalPerturbation, type PassRecord, type UniversalOptions, type UniversalProgress } from '../attacks/universal.js';
 import { UapError } from '../errors.js';
 import type { Classifier } from '../models/classifier.js';
 import { createRng, permutation } from '../util/rng.js';
-import { evaluatePerturbation, predict } from './fooling-rate.js';
+import { predict } from '../models/predict.js';
+import { evaluatePerturbation } from './fooling-rate.js';
 
 /**
  * How the fooling rate on unseen images grows with the size of X (UAP paper, Fig. 6: GoogLeNet ≈31% with
@@ -25,12 +26,17 @@ export interface SweepOptions {
   noShuffle?: boolean;
   /** Images per forward pass on the validation set (default 64). */
   evalBatchSize?: number;
+  /** Called with Algorithm 1's progress for the current size, then with the validation progress. */
   onProgress?: (e: { size: number; index: number; sizes: number; universal?: UniversalProgress; validation?: { done: number; total: number } }) => void;
   /** Called after each size (e.g. to save its perturbation); awaited. */
   onSizeEnd?: (point: SweepPoint, index: number) => void | Promise<void>;
   signal?: AbortSignal;
 }
 
+/**
+ * One size of the sweep: the perturbation computed on the first `size` training images, and how it does on X and on
+ * the validation images.
+ */
 export interface SweepPoint {
   size: number;
   /** Fooling rate of v on its own X. */
@@ -47,6 +53,7 @@ export interface SweepPoint {
   shape: [number, number, number];
 }
 
+/** All sizes of a sweep, with the training order that defines each X. */
 export interface SweepResult {
   points: SweepPoint[];
   /** The training-image order; X of size n = order[0 .. n−1]. */
@@ -73,6 +80,10 @@ export function checkSizes(sizes: readonly number[], available: number): number[
   return [...new Set(sizes)].sort((a, b) => a - b);
 }
 
+/**
+ * Fooling rate on unseen images as a function of |X| (see SweepOptions): Algorithm 1 on nested subsets of `train`,
+ * each perturbation measured on `val`.
+ */
 export async function sizeSweep(
   classifier: Classifier,
   train: tf.Tensor4D | ImageSource,

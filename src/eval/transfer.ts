@@ -1,9 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { lpNorm, projectLp, type LpNorm } from '../attacks/project.js';
-import { toSource, type ImageSource } from '../attacks/source.js';
+import { toSource, type ImageSource } from '../data/image-source.js';
 import { UapError } from '../errors.js';
 import type { Classifier } from '../models/classifier.js';
-import { evaluatePerturbation, predict } from './fooling-rate.js';
+import { predict } from '../models/predict.js';
+import { evaluatePerturbation } from './fooling-rate.js';
 
 /**
  * Cross-model transfer (UAP paper, Table 2): the fooling rate of every perturbation on every model.
@@ -41,9 +42,17 @@ export interface TransferColumn {
 /** A column opened on demand (so a matrix over big models holds one model at a time), released afterwards. */
 export interface LazyTransferColumn {
   label: string;
-  open(): Promise<TransferColumn & { release?: () => void | Promise<void> }>;
+  /** Loads the column's model and images; `release`, when given, frees them after the column is done. */
+  open(): Promise<TransferColumn & {
+    /** Frees the column's model and images once the column is done. */
+    release?: () => void | Promise<void>;
+  }>;
 }
 
+/**
+ * One cell of the matrix: the perturbation's fooling rate on the column's model, or why it could not be applied
+ * (size mismatch).
+ */
 export type TransferCell =
   | {
       status: 'ok';
@@ -72,6 +81,7 @@ export interface TransferColumnSummary {
   accuracyClean: number;
 }
 
+/** The transfer matrix (paper Table 2): rows are perturbations, columns models, cells[row][column] the results. */
 export interface TransferMatrix {
   rows: Array<{ label: string; shape: Shape3; norm: LpNorm; normValue: number }>;
   columns: TransferColumnSummary[];
@@ -81,12 +91,14 @@ export interface TransferMatrix {
   resize: boolean;
 }
 
+/** Options of transferMatrix. */
 export interface TransferOptions {
   /** Resize perturbations whose H×W differs from a model's input (default false: such cells say size mismatch). */
   resize?: boolean;
   /** Evaluate on clip(x + v, 0, 255) (default true). */
   clip?: boolean;
   batchSize?: number;
+  /** Called as the images of each cell are evaluated. */
   onProgress?: (e: { column: number; columns: number; row: number; rows: number; done: number; total: number }) => void;
   signal?: AbortSignal;
 }

@@ -11,6 +11,7 @@ import { UapError } from '../errors.js';
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 
+/** A float32 array read from a .npy file, with its shape (C order). */
 export interface NpyArray {
   data: Float32Array;
   shape: number[];

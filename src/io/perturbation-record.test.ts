@@ -53,7 +53,10 @@ test('validatePerturbation: shape, length, NaN/Inf', () => {
   assert.deepEqual(validatePerturbation(v, [1, 4, 5, 3], undefined, 'v.npy'), [4, 5, 3]);
   assert.throws(
     () => validatePerturbation(new Float32Array(224 * 224 * 3), [224, 224, 3], [28, 28, 1], 'v.npy'),
-    isBad(/^v\.npy: computed at 224×224×3, model takes 28×28×1; pass --resize/),
+    (e: unknown) =>
+      isBad(/^v\.npy: computed at 224×224×3, model takes 28×28×1$/)(e) &&
+      (e as UapError).hint?.option === 'resize' &&
+      (e as UapError).hint?.text === 'to resize the perturbation to 28×28×1',
   );
   assert.throws(() => validatePerturbation(v, [4, 5, 2], undefined, 'v.npy'), isBad(/60 values.*40/));
   assert.throws(() => validatePerturbation(v, [60], undefined, 'v.npy'), isBad(/not an image/));

@@ -17,12 +17,12 @@ export const PassRecordSchema = z.object({
   pass: z.number().int().nonnegative(),
   /** Fooling rate on X after this pass, in [0, 1]. */
   foolingRate: rate,
-  /** How many images needed a DeepFool step (or SGD steps taken) in this pass. */
-  deepfoolCalls: z.number().int().nonnegative(),
+  /** Algorithm 1: how many images needed a DeepFool step in this pass (absent for SGD; records before 0.2 hold 0). */
+  deepfoolCalls: z.number().int().nonnegative().optional(),
   seconds: nonNeg,
   /** ‖v‖ in the record's norm after this pass. */
   norm: nonNeg,
-  /** Algorithm 1: DeepFool steps that converged and moved v. */
+  /** Algorithm 1: DeepFool steps that converged and moved v; SGD: optimiser steps. */
   updates: z.number().int().nonnegative().optional(),
   normInf: nonNeg.optional(),
   norm2: nonNeg.optional(),
@@ -64,9 +64,11 @@ export const PerturbationRecordSchema = z.object({
     .optional(),
 });
 
-export type PassRecord = z.infer<typeof PassRecordSchema>;
+/**
+ * The contents of perturbation.json: settings, data, backend, per-pass history and results of a computed
+ * perturbation.
+ */
 export type PerturbationRecord = z.infer<typeof PerturbationRecordSchema>;
-export type Norm = PerturbationRecord['norm'];
 
 /** Validates parsed JSON as a record; UapError BAD_INPUT naming `name` and every problem otherwise. */
 export function parsePerturbationRecord(json: unknown, name: string): PerturbationRecord {
@@ -153,8 +155,9 @@ export function validatePerturbation(
   if (expectedShape && (expectedShape.length !== 3 || hwc.some((d, i) => d !== expectedShape[i]))) {
     throw new UapError(
       'BAD_INPUT',
-      `computed at ${formatShape(hwc)}, model takes ${formatShape(expectedShape)}; pass --resize to resize the perturbation to ${formatShape(expectedShape)}`,
+      `computed at ${formatShape(hwc)}, model takes ${formatShape(expectedShape)}`,
       name,
+      { hint: { option: 'resize', text: `to resize the perturbation to ${formatShape(expectedShape)}` } },
     );
   }
   return hwc;

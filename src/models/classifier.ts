@@ -38,9 +38,11 @@ export interface Classifier {
     upstream: (logits: tf.Tensor2D) => tf.Tensor2D,
   ): Promise<{ logits: tf.Tensor2D; grad: tf.Tensor4D }>;
 
+  /** Frees the model's weights; the classifier cannot be used afterwards. */
   dispose(): void;
 }
 
+/** The number of classes (logits) of a classifier. */
 export function numClasses(c: Classifier): number {
   return c.labels.ids.length;
 }

@@ -10,6 +10,7 @@ export interface Labels {
   readonly names: readonly string[];
 }
 
+/** The ten MNIST classes, ids and names '0'..'9'. */
 export function digitLabels(): Labels {
   const ids = Array.from({ length: 10 }, (_, i) => String(i));
   return { ids, names: ids };

@@ -8,9 +8,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { UapError, type UapErrorCode } from '../errors.js';
-import { sharedDir } from '../node/decode-for-tests.js';
-import { nodeModelIO } from '../node/model-files.js';
-import { checkWeightPath, loadModel, type ModelFolder } from './load.js';
+import { sharedDir } from '../node/testing/photos.js';
+import { loadModel, nodeModelIO } from '../node/model-files.js';
+import { checkWeightPath, type ModelFolder } from './load.js';
 import { ZOO, zooNames, type ZooEntry } from './zoo.js';
 
 const models = path.join(sharedDir(), 'models');

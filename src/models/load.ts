@@ -10,8 +10,9 @@ import { findZooEntry, guessLayout, labelLayout, zooNames, ZOO, type LabelLayout
 
 /**
  * loadModel: a zoo name, a folder, a model.json, a .tflite or .onnx file or an http(s) URL → NetClassifier.
- * Browser-safe: file access goes through a ModelIO (Node: src/node/model-files.ts, offline first:
- * models dir, then cache, then download; browser: fetch).
+ * Browser-safe: file access goes through a ModelIO, by default fetchModelIO (zoo models from their
+ * URLs, paths as URLs relative to the page). `uap/node` supplies the file-system one (src/node/model-files.ts,
+ * offline first: models dir, then cache, then download) and a loadModel that uses it.
  */
 
 /** The files of one model: reads them by their path relative to the main file. */
@@ -24,6 +25,10 @@ export interface ModelFolder {
   read(rel: string): Promise<Uint8Array>;
 }
 
+/**
+ * How loadModel reaches model files: zoo models by entry, anything else by path or URL (fetchModelIO in a browser,
+ * nodeModelIO from uap/node).
+ */
 export interface ModelIO {
   /** The files of a zoo model. */
   zoo(entry: ZooEntry): ModelFolder;
@@ -31,18 +36,16 @@ export interface ModelIO {
   open(location: string): Promise<{ folder: ModelFolder; file: string }>;
 }
 
+/** The part of fetch that downloads use (inject one to test, or to add headers). */
 export type FetchLike = (url: string, init?: { signal?: AbortSignal }) => Promise<Response>;
 
+/** Options of loadModel. */
 export interface LoadOptions {
-  /** A local mirror laid out like ../shared/models (default: env UAP_MODELS_DIR). Node only. */
-  modelsDir?: string;
-  /** Download cache (default: env UAP_CACHE, else ~/.cache/uap). Node only. */
-  cacheDir?: string;
   /** fetch to use for downloads (default: globalThis.fetch). */
   fetch?: FetchLike;
   /** Largest file a download may be (default 256 MiB). */
   maxBytes?: number;
-  /** File access; default: Node files + downloads in Node, fetch in a browser. */
+  /** File access (default: fetchModelIO, i.e. downloads; uap/node's loadModel passes the file-system one). */
   io?: ModelIO;
   /** For models outside the zoo: pixels → model input (default identity; quantised TFLite: from the file). */
   preprocessing?: Preprocessing;
@@ -155,17 +158,6 @@ export function fetchModelIO(opts: { fetch?: FetchLike; maxBytes?: number; baseU
   };
 }
 
-const NODE_IO = '../node/model-files.js';
-
-async function defaultIO(opts: LoadOptions): Promise<ModelIO> {
-  const isNode = typeof process !== 'undefined' && !!process.versions?.node;
-  if (isNode) {
-    const m = (await import(/* @vite-ignore */ NODE_IO)) as { nodeModelIO(o: LoadOptions): ModelIO };
-    return m.nodeModelIO(opts);
-  }
-  return fetchModelIO(opts);
-}
-
 function looksLikeName(s: string): boolean {
   return !/[\\/]/.test(s) && !/\.(json|tflite|onnx)$/i.test(s) && !/^[a-z]+:/i.test(s);
 }
@@ -194,8 +186,12 @@ async function readJson(folder: ModelFolder, file: string): Promise<unknown> {
   }
 }
 
+/**
+ * Loads a classifier: a zoo name, a folder, a model.json (TF.js layers or graph), a .tflite file or a URL, through
+ * `opts.io`. The result takes pixels (0..255) and returns logits in the standard label order.
+ */
 export async function loadModel(nameOrPath: string, opts: LoadOptions = {}): Promise<NetClassifier> {
-  const io = opts.io ?? (await defaultIO(opts));
+  const io = opts.io ?? fetchModelIO(opts);
   let entry = findZooEntry(nameOrPath);
   let folder: ModelFolder;
   let file: string;

@@ -90,6 +90,7 @@ export class NetClassifier implements Classifier {
     });
   }
 
+  /** Frees the weight tensors of the net. */
   dispose(): void {
     disposeNet(this.net);
   }

@@ -20,6 +20,10 @@ export type ModelFormat = 'layers' | 'graph' | 'tflite' | 'onnx';
  */
 export type LabelLayout = 'imagenet' | 'imagenet-background' | 'darknet' | 'digits';
 
+/**
+ * One model of the zoo: its name, format, where its files are (models dir, canonical URL or this package), input
+ * shape, preprocessing and label layout.
+ */
 export interface ZooEntry {
   readonly name: string;
   readonly description: string;
@@ -59,6 +63,10 @@ function tflite(name: string, size: number, description: string, top1: number, t
   };
 }
 
+/**
+ * Every model `loadModel` knows by name: the shared ImageNet models (TF.js layers and graph, TFLite) and the MNIST
+ * CNN that ships with uap.
+ */
 export const ZOO: readonly ZooEntry[] = [
   {
     name: 'mobilenet_v1_0.25_224',
@@ -140,14 +148,17 @@ export const ZOO: readonly ZooEntry[] = [
   },
 ];
 
+/** The names of the zoo's models, in the zoo's order. */
 export function zooNames(): string[] {
   return ZOO.map((e) => e.name);
 }
 
+/** The zoo entry called `name`, or undefined. */
 export function findZooEntry(name: string): ZooEntry | undefined {
   return ZOO.find((e) => e.name === name);
 }
 
+/** The zoo entry called `name`; throws UapError NOT_FOUND listing the known names otherwise. */
 export function getZooEntry(name: string): ZooEntry {
   const e = findZooEntry(name);
   if (!e) throw new UapError('NOT_FOUND', `unknown model; known models: ${zooNames().join(', ')}`, name);

@@ -1,6 +1,6 @@
 import { parentPort } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
-import { loadModel } from '../models/load.js';
+import { loadModel } from './model-files.js';
 import type { NetClassifier } from '../models/net-classifier.js';
 import { backwardNet } from '../models/net/backward.js';
 import { forwardValues } from '../models/net/forward.js';

@@ -26,6 +26,7 @@ export interface LoadDatasetOptions {
   limit?: number;
   /** Seed of that shuffle (default 0). */
   seed?: number;
+  /** Called as images are decoded, with the number done so far. */
   onProgress?: (done: number, total: number) => void;
   /** Label space for wnids / class names (default: ImageNet's 1000 classes). */
   labels?: Labels;
@@ -135,7 +136,7 @@ function shapeText(shape: readonly number[]): string {
 /** Indices to load: all in order, or the first `limit` of a seeded shuffle. */
 export function selectIndices(n: number, limit: number | undefined, seed = 0): Int32Array {
   if (limit === undefined) return Int32Array.from({ length: n }, (_, i) => i);
-  if (!Number.isInteger(limit) || limit <= 0) throw new UapError('BAD_ARGUMENT', `--limit must be a positive integer, got ${limit}`);
+  if (!Number.isInteger(limit) || limit <= 0) throw new UapError('BAD_ARGUMENT', `must be a positive integer, got ${limit}`, 'limit');
   return permutation(n, createRng(seed)).slice(0, Math.min(limit, n));
 }
 

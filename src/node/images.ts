@@ -32,6 +32,10 @@ export function isImageFileName(file: string): boolean {
   return IMAGE_EXTENSIONS.includes(path.extname(file).toLowerCase());
 }
 
+/**
+ * How decodeImage turns a photo into model input: output shape, centre-crop fraction, resampling kernel, pixel
+ * limit and cache.
+ */
 export interface DecodeOptions {
   /** [H, W, C] of the output; C is 1 or 3. */
   shape: readonly [number, number, number];
@@ -45,6 +49,7 @@ export interface DecodeOptions {
   kernel?: ResizeKernel;
 }
 
+/** sharp's resampling kernels for the resize ('linear' is bilinear). */
 export type ResizeKernel = 'linear' | 'cubic' | 'lanczos3' | 'nearest';
 
 function firstLine(e: unknown): string {

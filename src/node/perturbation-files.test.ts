@@ -8,7 +8,8 @@ import sharp from 'sharp';
 import { UapError } from '../errors.js';
 import { writeNpy } from '../io/npy.js';
 import type { PerturbationRecord } from '../io/perturbation-record.js';
-import { loadPerturbation, savePerturbation, writeFileAtomic, writeJsonAtomic } from './perturbation-files.js';
+import { writeFileAtomic, writeJsonAtomic } from './atomic-files.js';
+import { loadPerturbation, savePerturbation } from './perturbation-files.js';
 import { encodePng } from './png.js';
 
 const root = await mkdtemp(path.join(tmpdir(), 'uap-pf-'));

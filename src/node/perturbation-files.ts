@@ -1,5 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { UapError } from '../errors.js';
 import { isNpy, readNpy, writeNpy } from '../io/npy.js';
@@ -11,6 +10,7 @@ import {
   validatePerturbation,
   type PerturbationRecord,
 } from '../io/perturbation-record.js';
+import { writeTemp } from './atomic-files.js';
 import { encodePng } from './png.js';
 
 /** Names of the files a perturbation folder holds. */
@@ -19,43 +19,6 @@ export const PERTURBATION_FILES = {
   json: 'perturbation.json',
   png: 'perturbation.png',
 } as const;
-
-function tempName(file: string): string {
-  return path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-}
-
-/** Writes bytes to a temporary file beside `file` and syncs it; returns the temporary name. */
-async function writeTemp(file: string, bytes: Uint8Array | string): Promise<string> {
-  const tmp = tempName(file);
-  const fh = await open(tmp, 'wx');
-  try {
-    await fh.writeFile(bytes);
-    await fh.sync();
-  } catch (e) {
-    await fh.close().catch(() => {});
-    await unlink(tmp).catch(() => {});
-    throw e;
-  }
-  await fh.close();
-  return tmp;
-}
-
-/** Writes a file so that readers see either the old content or the new, never a partial file. */
-export async function writeFileAtomic(file: string, bytes: Uint8Array | string): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
-  const tmp = await writeTemp(file, bytes);
-  try {
-    await rename(tmp, file);
-  } catch (e) {
-    await unlink(tmp).catch(() => {});
-    throw e;
-  }
-}
-
-/** JSON (2-space indented, trailing newline), written atomically. */
-export async function writeJsonAtomic(file: string, obj: unknown): Promise<void> {
-  await writeFileAtomic(file, JSON.stringify(obj, null, 2) + '\n');
-}
 
 /**
  * Writes perturbation.npy, perturbation.json and perturbation.png into `dir` (created if needed).
@@ -102,6 +65,7 @@ export async function savePerturbation(
   return files;
 }
 
+/** A perturbation read from disk: its values (HWC, pixels), shape, file and record. */
 export interface LoadedPerturbation {
   data: Float32Array;
   shape: [number, number, number];

@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import type { Image8 } from '../io/perturbation-image.js';
-import { writeFileAtomic } from './perturbation-files.js';
+import { writeFileAtomic } from './atomic-files.js';
 
 /** PNG bytes of an 8-bit image (sharp/libpng, deterministic for the same pixels). */
 export async function encodePng(image: Image8): Promise<Uint8Array> {

@@ -8,7 +8,7 @@ import { reportCommand } from '../cli/report.js';
 import { UapError } from '../errors.js';
 import { writeNpy } from '../io/npy.js';
 import { renderReport } from '../report/html.js';
-import { HOSTILE, writeReportFixture } from './report-fixture.js';
+import { HOSTILE, writeReportFixture } from './testing/report-fixture.js';
 import { collectReportData, kindOfFile } from './report-files.js';
 
 await tf.setBackend('cpu');

@@ -25,6 +25,7 @@ import { encodePng } from './png.js';
 const MAX_JSON_BYTES = 64 * 1024 * 1024;
 const SKIP_DIRS = new Set(['node_modules', '.git', '.cache']);
 
+/** Options of collectReportData. */
 export interface CollectOptions {
   /** How deep to walk below the root (default 8). */
   maxDepth?: number;

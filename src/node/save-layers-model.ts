@@ -1,26 +1,13 @@
-import * as tf from '@tensorflow/tfjs';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import type * as tf from '@tensorflow/tfjs';
 import path from 'node:path';
+import { layersModelFiles } from '../defense/layers-model.js';
+import { writeFileAtomic } from './atomic-files.js';
 
-/** Saves a tfjs layers model as model.json + one weights.bin shard, atomically (temp files, then rename). */
+/**
+ * Saves a tfjs layers model into `dir` as model.json + one weights.bin shard, each written atomically, the
+ * weights first: a reader never finds a model.json whose weights are missing or partial.
+ */
 export async function saveLayersModel(model: tf.LayersModel, dir: string): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  await model.save(
-    tf.io.withSaveHandler(async (artifacts) => {
-      const weightsPath = 'weights.bin';
-      const modelJson = {
-        format: 'layers-model',
-        generatedBy: `TensorFlow.js tfjs-layers v${tf.version.tfjs}`,
-        convertedBy: null,
-        modelTopology: artifacts.modelTopology,
-        weightsManifest: [{ paths: [weightsPath], weights: artifacts.weightSpecs }],
-      };
-      const data = new Uint8Array(artifacts.weightData as ArrayBuffer);
-      await writeFile(path.join(dir, `${weightsPath}.tmp`), data);
-      await writeFile(path.join(dir, 'model.json.tmp'), JSON.stringify(modelJson));
-      await rename(path.join(dir, `${weightsPath}.tmp`), path.join(dir, weightsPath));
-      await rename(path.join(dir, 'model.json.tmp'), path.join(dir, 'model.json'));
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON', weightDataBytes: data.length } };
-    }),
-  );
+  const files = await layersModelFiles(model);
+  for (const name of ['weights.bin', 'model.json']) await writeFileAtomic(path.join(dir, name), files.get(name)!);
 }

@@ -3,9 +3,9 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { loadModel } from '../models/load.js';
+import { loadModel } from './model-files.js';
 import type { NetClassifier } from '../models/net-classifier.js';
-import { randomTensor, relativeError, seededRandom, useWasm } from '../tensor/grad_testing.js';
+import { randomTensor, relativeError, seededRandom, useWasm } from '../tensor/testing/grad.js';
 import { repoRoot } from './model-files.js';
 import { WorkerPoolClassifier } from './worker-pool-classifier.js';
 

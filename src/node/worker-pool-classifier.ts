@@ -111,7 +111,7 @@ export class WorkerPoolClassifier implements Classifier {
   /** Starts the workers and loads the model in each (in parallel). */
   static async create(spec: string, opts: WorkerPoolOptions = {}): Promise<WorkerPoolClassifier> {
     const count = opts.workers ?? 2;
-    if (!Number.isInteger(count) || count < 1) throw new UapError('BAD_ARGUMENT', 'workers must be a positive integer', String(count));
+    if (!Number.isInteger(count) || count < 1) throw new UapError('BAD_ARGUMENT', `must be a positive integer, got ${count}`, 'workers');
     const started = Array.from({ length: count }, () => startWorker());
     try {
       const readies = await Promise.all(

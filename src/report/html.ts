@@ -31,6 +31,7 @@ export interface Found<T> {
   value: T;
 }
 
+/** Everything a report page shows: the runs found under a folder and their results. */
 export interface ReportData {
   title?: string;
   /** The folder the report was made from, as the user named it. */
@@ -132,8 +133,8 @@ function renderRun(run: ReportRun, i: number, root: string): string {
 
   let chart = '';
   if (r && r.history.length) {
-    const hist = `<table class="data compact"><thead><tr><th class="num">pass</th><th class="num">fooling rate on X</th><th class="num">DeepFool calls</th><th class="num">‖v‖${esc(({ inf: '∞', '2': '₂', '1': '₁' } as Record<string, string>)[String(r.norm)] ?? '')}</th><th class="num">time</th></tr></thead><tbody>${r.history
-      .map((p) => `<tr><td class="num">${esc(p.pass)}</td><td class="num">${esc(fmtPct(p.foolingRate))}</td><td class="num">${esc(p.deepfoolCalls)}</td><td class="num">${esc(fmtNum(p.norm))}</td><td class="num">${esc(fmtSeconds(p.seconds))}</td></tr>`)
+    const hist = `<table class="data compact"><thead><tr><th class="num">pass</th><th class="num">fooling rate on X</th><th class="num">${r.method === 'sgd' ? 'steps' : 'DeepFool calls'}</th><th class="num">‖v‖${esc(({ inf: '∞', '2': '₂', '1': '₁' } as Record<string, string>)[String(r.norm)] ?? '')}</th><th class="num">time</th></tr></thead><tbody>${r.history
+      .map((p) => `<tr><td class="num">${esc(p.pass)}</td><td class="num">${esc(fmtPct(p.foolingRate))}</td><td class="num">${esc(r.method === 'sgd' ? p.updates : p.deepfoolCalls)}</td><td class="num">${esc(fmtNum(p.norm))}</td><td class="num">${esc(fmtSeconds(p.seconds))}</td></tr>`)
       .join('')}</tbody></table>`;
     chart = `<div class="chart-row"><figure class="chart-box">${lineChart(
       [{ name: 'fooling rate on X', points: r.history.map((p) => [p.pass, p.foolingRate] as const) }],

@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { PNG } from 'pngjs';
 import sharp from 'sharp';
 import { collectReportData } from '../node/report-files.js';
-import { HOSTILE, writeReportFixture } from '../node/report-fixture.js';
+import { HOSTILE, writeReportFixture } from '../node/testing/report-fixture.js';
 import { renderReport } from './html.js';
 
 /**

@@ -18,6 +18,7 @@ export interface SampleOptions {
   perturbation?: string;
 }
 
+/** Classifies each image clean and perturbed by v and returns both pictures (PNG data URIs) with their top-1 labels, as samples.json holds them. */
 export async function makeSamples(classifier: Classifier, images: Batch, v: Float32Array, opts: SampleOptions = {}): Promise<SampleSet> {
   checkBatch(images, 'samples');
   const [h, w, c] = classifier.inputShape;

@@ -1,11 +1,23 @@
 import { z } from 'zod';
 import { UapError } from '../errors.js';
+import { EvalResultSchema, LabelsResultSchema, SubspaceResultSchema, SweepResultSchema, TransferResultSchema } from '../io/results.js';
 
 /**
- * The JSON files a report reads besides perturbation.json, parsed loosely: each evaluation writes its own
- * shape, and the report draws whatever it can recognise. Every reader returns a normalised form or throws
+ * The JSON files a report reads besides perturbation.json. uap's own result files are parsed with the schemas
+ * their writers are checked against (io/results.ts); anything else is parsed loosely: other tools write their
+ * own shapes, and the report draws whatever it can recognise. Every reader returns a normalised form or throws
  * UapError BAD_INPUT naming the file. Browser-safe.
  */
+
+/** The finite numbers of `o`'s keys, leaving out nulls (NaN rates in the file). */
+function numbers<K extends string>(o: Partial<Record<K, number | null | undefined>>, keys: readonly K[]): Partial<Record<K, number>> {
+  const out: Partial<Record<K, number>> = {};
+  for (const k of keys) {
+    const x = o[k];
+    if (typeof x === 'number') out[k] = x;
+  }
+  return out;
+}
 
 const num = z.number();
 const optNum = z.number().nullable().optional();
@@ -95,6 +107,12 @@ function metaOf(json: unknown): Record<string, string> {
 }
 
 export function readSweep(json: unknown, name: string): Sweep {
+  const ours = SweepResultSchema.safeParse(json);
+  if (ours.success) {
+    const keys = ['foolingRateX', 'foolingRateVal', 'accuracyCleanVal', 'accuracyPerturbedVal', 'passes', 'seconds'] as const;
+    const points = ours.data.sizes.map((p) => ({ size: p.size, ...numbers(p, keys) })).sort((a, b) => a.size - b.size);
+    if (points.length > 0) return { points, meta: metaOf(json) };
+  }
   const rows = parse(SweepSchema, json, name, 'sweep (expected [{size, foolingRateX, foolingRateVal, seconds}])');
   const points: SweepPoint[] = [];
   for (const r of rows) {
@@ -176,6 +194,11 @@ function fromEntries(entries: z.infer<typeof EntrySchema>[]): Pick<TransferMatri
 }
 
 export function readTransfer(json: unknown, name: string): TransferMatrix {
+  const ours = TransferResultSchema.safeParse(json);
+  if (ours.success && ours.data.rows.length > 0 && ours.data.columns.length > 0) {
+    const t = ours.data;
+    return { rows: t.rows.map((r) => r.label), columns: t.columns.map((c) => c.label), values: t.foolingRates.map((r) => r.map((c) => c ?? Number.NaN)), meta: metaOf(json) };
+  }
   const what = 'transfer matrix (expected {rows|perturbations, columns|models, matrix|foolingRates} or [{perturbation, model, foolingRate}])';
   if (Array.isArray(json)) return { ...fromEntries(parse(z.array(EntrySchema), json, name, what)), meta: {} };
   const o = parse(TransferObject, json, name, what);
@@ -226,6 +249,17 @@ const SubspaceSchema = z.object({
 });
 
 export function readSubspace(json: unknown, name: string): Subspace {
+  const ours = SubspaceResultSchema.safeParse(json);
+  if (ours.success && ours.data.singularValues.length > 0) {
+    const s = ours.data;
+    return {
+      singularValues: s.singularValues,
+      ...(s.randomSingularValues.length ? { randomSingularValues: s.randomSingularValues } : {}),
+      ...(s.foolingRates.length ? { foolingRates: s.foolingRates.map((r) => ({ dim: r.dim, foolingRate: r.foolingRate })).sort((a, b) => a.dim - b.dim) } : {}),
+      randomFoolingRate: s.randomFoolingRate.foolingRate,
+      meta: metaOf(json),
+    };
+  }
   const o = parse(SubspaceSchema, json, name, 'subspace analysis (expected {singularValues, randomSingularValues, foolingRates, randomFoolingRate})');
   const out: Subspace = { singularValues: o.singularValues, meta: metaOf(json) };
   if (o.randomSingularValues?.length) out.randomSingularValues = o.randomSingularValues;
@@ -283,6 +317,11 @@ const DominantSchema = z.union([
 ]);
 
 export function readDominantLabels(json: unknown, name: string): DominantLabels {
+  const ours = LabelsResultSchema.safeParse(json);
+  if (ours.success) {
+    const labels = ours.data.top.map((t) => ({ label: t.name ?? t.id ?? String(t.index), count: t.count, share: t.share }));
+    return { labels, meta: metaOf(json) };
+  }
   const entries = parse(DominantSchema, json, name, 'dominant-label list (expected [{label, count|share}])');
   const labels = entries.map((e) => {
     const raw = e as Record<string, unknown>;
@@ -322,6 +361,14 @@ const EvalSchema = z.object({
 });
 
 export function readEval(json: unknown, name: string): EvalResult[] {
+  const ours = EvalResultSchema.safeParse(json);
+  if (ours.success && ours.data.foolingRate !== undefined) {
+    const e = ours.data;
+    const out: EvalResult = { foolingRate: e.foolingRate!, n: e.n, model: e.model, data: e.data, ...numbers(e, ['accuracyClean', 'accuracyPerturbed'] as const) };
+    if (e.perturbation !== undefined) out.perturbation = e.perturbation;
+    if (e.clip !== undefined) out.clip = e.clip;
+    return [out];
+  }
   const list = parse(z.union([EvalSchema, z.array(EvalSchema).min(1)]), json, name, 'evaluation (expected {foolingRate, accuracyClean, accuracyPerturbed, n})');
   return (Array.isArray(list) ? list : [list]).map((e) => {
     const out: EvalResult = { foolingRate: e.foolingRate };

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { Activation } from '../models/net/ir.js';
+import type { Activation } from './activation.js';
 import { mulRepeated } from './repeat_rows.js';
 
 /**

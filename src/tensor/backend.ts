@@ -16,6 +16,7 @@ import { registerMissingKernels } from './register_kernels.js';
 
 export type BackendName = 'wasm' | 'cpu' | 'tensorflow' | 'webgl';
 
+/** Options of initBackend. */
 export interface InitBackendOptions {
   /** Called with one line saying which backend was chosen (default: silent). */
   log?: (line: string) => void;
@@ -51,23 +52,24 @@ async function trySet(name: string): Promise<boolean> {
 export async function initBackend(preferred?: BackendName, opts: InitBackendOptions = {}): Promise<string> {
   const allowed: BackendName[] = ['wasm', 'cpu', 'tensorflow', 'webgl'];
   if (preferred !== undefined && !allowed.includes(preferred)) {
-    throw new UapError('BAD_ARGUMENT', `unknown backend (expected one of ${allowed.join(', ')})`, String(preferred));
+    throw new UapError('BAD_ARGUMENT', `unknown backend "${String(preferred)}" (expected one of ${allowed.join(', ')})`, 'backend');
   }
   if (opts.threads !== undefined) {
     if (!Number.isInteger(opts.threads) || opts.threads < 1) {
-      throw new UapError('BAD_ARGUMENT', 'threads must be a positive integer', String(opts.threads));
+      throw new UapError('BAD_ARGUMENT', `must be a positive integer, got ${opts.threads}`, 'threads');
     }
     setThreadsCount(opts.threads);
   }
+  const handlers = processHandlers();
   let chosen: string | undefined;
   if (preferred === 'tensorflow') {
     if (!(await tryNative()) || !(await trySet('tensorflow'))) {
-      throw new UapError('BAD_ARGUMENT', 'the native backend needs @tensorflow/tfjs-node, which is not installed or failed to load', 'tensorflow');
+      throw new UapError('BAD_ARGUMENT', 'the native backend "tensorflow" needs @tensorflow/tfjs-node, which is not installed or failed to load', 'backend');
     }
     chosen = 'tensorflow';
   } else if (preferred !== undefined) {
     if (!(await trySet(preferred))) {
-      throw new UapError('BAD_ARGUMENT', `backend ${preferred} is not available here`, preferred);
+      throw new UapError('BAD_ARGUMENT', `backend "${preferred}" is not available here`, 'backend');
     }
     chosen = preferred;
   } else {
@@ -77,9 +79,32 @@ export async function initBackend(preferred?: BackendName, opts: InitBackendOpti
     else throw new UapError('BAD_ARGUMENT', 'no tfjs backend could be started', 'backend');
   }
   await tf.ready();
+  removeAddedHandlers(handlers);
   if (chosen === 'wasm') registerMissingKernels('wasm');
   opts.log?.(`tfjs ${tf.version.tfjs}, backend ${chosen}${chosen === 'wasm' ? `, ${wasmThreads()} thread(s)` : ''}`);
   return chosen;
+}
+
+const PROCESS_EVENTS = ['uncaughtException', 'unhandledRejection'] as const;
+type Handlers = Map<'uncaughtException', Function[]>;
+
+/** The process's current error handlers (none outside Node). */
+function processHandlers(): Handlers | undefined {
+  if (!isNode) return undefined;
+  // (typed as one event: @types/node's overloads do not take a union of event names)
+  return new Map(PROCESS_EVENTS.map((e) => [e as 'uncaughtException', process.listeners(e as 'uncaughtException')]));
+}
+
+/**
+ * Emscripten's Node glue (tfjs-backend-wasm) installs uncaughtException/unhandledRejection handlers that
+ * rethrow from inside its one-line, 39 KB minified source, so any later unhandled error printed that whole
+ * line before the error. Removing the handlers it added restores Node's own report of the error.
+ */
+function removeAddedHandlers(before: Handlers | undefined): void {
+  if (!before) return;
+  for (const [event, old] of before) {
+    for (const h of process.listeners(event)) if (!old.includes(h)) process.removeListener(event, h as (...a: unknown[]) => void);
+  }
 }
 
 function wasmThreads(): number {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { randomTensor, relativeError, seededRandom, useWasm } from './grad_testing.js';
+import { randomTensor, relativeError, seededRandom, useWasm } from './testing/grad.js';
 import { registerMissingKernels } from './register_kernels.js';
 
 /** Stock tfjs gradient of depthwiseConv2d w.r.t. its input on one backend. */

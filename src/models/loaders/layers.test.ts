@@ -5,10 +5,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { before, test } from 'node:test';
 import { UapError } from '../../errors.js';
-import { loadModel } from '../load.js';
+import { loadModel } from '../../node/model-files.js';
 import { runNet } from '../net/forward.js';
 import { disposeNet } from '../net/ir.js';
-import { sharedDir, testPhotoBatch, TEST_PHOTOS } from '../../node/decode-for-tests.js';
+import { sharedDir, testPhotoBatch, TEST_PHOTOS } from '../../node/testing/photos.js';
 import { layersModelToNet } from './layers.js';
 import { parseManifest, readWeights, type WeightGroup } from './weights.js';
 

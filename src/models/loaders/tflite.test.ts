@@ -6,8 +6,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { before, test } from 'node:test';
 import { UapError } from '../../errors.js';
-import { sharedDir, testPhotoBatch, TEST_PHOTOS } from '../../node/decode-for-tests.js';
-import { loadModel } from '../load.js';
+import { sharedDir, testPhotoBatch, TEST_PHOTOS } from '../../node/testing/photos.js';
+import { loadModel } from '../../node/model-files.js';
 import { runNet } from '../net/forward.js';
 import { tfliteToNet } from './tflite.js';
 

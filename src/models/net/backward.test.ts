@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { randomTensor, referenceInputGrad, relativeError, seededRandom, useWasm } from '../../tensor/grad_testing.js';
+import { randomTensor, relativeError, seededRandom, useWasm } from '../../tensor/testing/grad.js';
+import { referenceInputGrad } from './testing/reference.js';
 import { NetClassifier } from '../net-classifier.js';
 import { backwardNet } from './backward.js';
 import { forwardValues } from './forward.js';

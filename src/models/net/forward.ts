@@ -44,6 +44,7 @@ function convolve(fused: FusedConv, op: ConvOp, x: tf.Tensor4D): tf.Tensor {
   });
 }
 
+/** Runs one node's operation on the values of its inputs (fused kernels where tfjs has them). */
 export function applyOp(op: NetOp, ins: tf.Tensor[]): tf.Tensor {
   const x = ins[0]!;
   switch (op.kind) {

@@ -1,4 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
+import type { Activation } from '../../tensor/activation.js';
 
 /**
  * A small, explicit network representation that every model format is converted into
@@ -13,11 +14,15 @@ import type * as tf from '@tensorflow/tfjs';
  * to drop a background class or reorder Darknet's classes).
  */
 
-export type Activation = 'linear' | 'relu' | 'relu6' | { leakyAlpha: number };
+export type { Activation };
 
 /** 'same'/'valid' as TF defines them, or explicit [[top, bottom], [left, right]] zero padding. */
 export type Padding = 'same' | 'valid' | [[number, number], [number, number]];
 
+/**
+ * The operation of one node: a convolution, pooling, dense layer, activation, preprocessing or output selection,
+ * with its weights.
+ */
 export type NetOp =
   /** filter [kh, kw, inC, outC] */
   | {
@@ -61,6 +66,7 @@ export type NetOp =
   /** [N, K] → [N, indices.length]: out[:, j] = in[:, indices[j]] */
   | { kind: 'gatherOutputs'; indices: Int32Array };
 
+/** One node of a Net: its operation and the ids of the nodes that feed it. */
 export interface NetNode {
   /** Index of this node in Net.nodes (node 0 is the input and has op undefined). */
   readonly id: number;
@@ -70,6 +76,7 @@ export interface NetNode {
   readonly inputs: number[];
 }
 
+/** A network as a topologically sorted list of nodes: pixels in at node 0, logits out at `output`. */
 export interface Net {
   /** [H, W, C] */
   readonly inputShape: [number, number, number];

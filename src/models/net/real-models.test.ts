@@ -3,11 +3,12 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { decodeForTests } from '../../node/decode-for-tests.js';
+import { decodeForTests } from '../../node/testing/photos.js';
 import { repoRoot } from '../../node/model-files.js';
-import { randomTensor, referenceInputGrad, relativeError, seededRandom, useWasm } from '../../tensor/grad_testing.js';
+import { randomTensor, relativeError, seededRandom, useWasm } from '../../tensor/testing/grad.js';
+import { referenceInputGrad } from './testing/reference.js';
 import type { NetClassifier } from '../net-classifier.js';
-import { loadModel } from '../load.js';
+import { loadModel } from '../../node/model-files.js';
 import { backwardNet } from './backward.js';
 import { forwardValues } from './forward.js';
 

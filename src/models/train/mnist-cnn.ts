@@ -19,6 +19,7 @@ export function buildMnistCnn(seed = 1): tf.Sequential {
   return model;
 }
 
+/** Training images (pixels 0..255, n × 28 × 28) with one class index per image. */
 export interface TrainData {
   /** n × 28 × 28 pixels 0..255 */
   images: Float32Array;
@@ -26,12 +27,14 @@ export interface TrainData {
   n: number;
 }
 
+/** How trainClassifier trains: epochs, minibatch size, Adam's learning rate, and progress callbacks. */
 export interface TrainOptions {
   epochs: number;
   batchSize: number;
   learningRate: number;
   /** Called after every batch with the running loss; lets the CLI draw a progress bar. */
   onBatch?: (epoch: number, batch: number, batches: number, loss: number) => void;
+  /** Called after every epoch with its mean loss. */
   onEpoch?: (epoch: number, loss: number) => void;
 }
 

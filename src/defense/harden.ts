@@ -1,33 +1,33 @@
 import * as tf from '@tensorflow/tfjs';
-import path from 'node:path';
 import { sgdPerturbation, type SgdProgress } from '../attacks/sgd.js';
-import { universalPerturbation, type PassRecord, type UniversalProgress } from '../attacks/universal.js';
+import { UNIVERSAL_DEFAULTS, universalPerturbation, type PassRecord, type UniversalProgress } from '../attacks/universal.js';
 import { batchSource } from '../data/batch-source.js';
 import { selectBatch, type Batch } from '../data/batch.js';
-import { finetuneWithPerturbations, type DefenseProgress, type DefenseResult, type EpochEnd, type TrainingSet } from '../defense/finetune.js';
-import { freezeAllButLast } from '../defense/head.js';
-import { loadLayersModelFromFolder } from '../defense/layers-model.js';
-import { universalAdversarialTraining } from '../defense/universal-adversarial-training.js';
 import { UapError } from '../errors.js';
-import { evaluatePerturbation, predict } from '../eval/fooling-rate.js';
+import { evaluatePerturbation } from '../eval/fooling-rate.js';
 import type { Classifier } from '../models/classifier.js';
 import { loadModel } from '../models/load.js';
+import { predict } from '../models/predict.js';
 import { findZooEntry } from '../models/zoo.js';
-import { nodeModelIO } from '../node/model-files.js';
-import { writeJsonAtomic } from '../node/perturbation-files.js';
-import { saveLayersModel } from '../node/save-layers-model.js';
 import { registerConv2DBackpropFilterForWasm } from '../tensor/conv2d_backprop_filter.js';
+import { fmtPct } from '../util/format.js';
 import { createRng, permutation } from '../util/rng.js';
-import { packageVersion } from './context.js';
-import { concatArrays, HardenCheckpoint, splitArrays, type DoneAttack, type HardenState } from './harden-checkpoint.js';
-import { fmtPct } from './options.js';
+import { VERSION } from '../version.js';
+import { concatArrays, splitArrays, type DoneAttack, type HardenCheckpointStore, type HardenState } from './checkpoint.js';
+import { finetuneWithPerturbations, type DefenseProgress, type DefenseResult, type EpochEnd, type TrainingSet } from './finetune.js';
+import { freezeAllButLast } from './head.js';
+import { loadLayersModelFromFolder } from './layers-model.js';
+import type { ModelStore } from './model-store.js';
+import { universalAdversarialTraining } from './universal-adversarial-training.js';
 
 /**
- * The work behind `uap harden`: the pool, the defence and the before/after measurements, checkpointed as it goes.
+ * The defence protocol behind `uap harden`: the pool, the defence and the before/after measurements, checkpointed
+ * as it goes into an injected store (HardenCheckpointStore), reading and saving models through a ModelStore.
  * It measures hardening the paper's way (Moosavi-Dezfooli et al. 2017, Sec. 3): fooling rate on the test set of
  * (a) the pool of perturbations used for fine-tuning and (b) a fresh universal perturbation computed with the same
  * budget and settings against the original (before) and against the hardened model (after); clean accuracy
- * before/after; wall time. The CLI shell is harden.ts.
+ * before/after; wall time. uap/node runs it in a folder (src/node/harden-folder.ts); the CLI shell is
+ * src/cli/harden.ts.
  */
 
 export type HardenMethod = 'finetune' | 'uat';
@@ -36,9 +36,10 @@ export type HardenAttack = 'deepfool' | 'sgd';
 /** Training targets: the true labels, the original model's clean top-1, or its clean softmax (soft self-distillation). */
 export type HardenLabels = 'true' | 'clean' | 'soft';
 
+/** The settings of a hardening run (`uap harden`): model, defence, budget, attack and training options. */
 export interface HardenSettings {
+  /** The model to harden, as the ModelStore's io opens it (zoo name, folder, model.json …): a TF.js layers model. */
   model: string;
-  modelsDir?: string;
   method: HardenMethod;
   /** ℓ∞ radius of every perturbation (pool, fresh, UAT's v), pixel units. */
   xi: number;
@@ -68,12 +69,12 @@ export interface HardenSettings {
   /** Default 'true'. */
   labels?: HardenLabels;
   seed: number;
-  out: string;
   /** Data specs, for the record. */
   dataSpec: string;
   testSpec: string;
 }
 
+/** One universal perturbation computed during hardening: its seed, fooling rate on X, passes, time and ℓ∞ norm. */
 export interface AttackRecord {
   seed: number;
   foolingRateOnX: number;
@@ -82,6 +83,7 @@ export interface AttackRecord {
   normInf: number;
 }
 
+/** Measurements of one model (before or after the defence) on the test images. */
 export interface SideRecord {
   cleanAccuracy: number;
   /** Fooling rate on the test images of each pool perturbation. */
@@ -92,12 +94,16 @@ export interface SideRecord {
   fresh: AttackRecord;
 }
 
+/**
+ * The result of a hardening run (harden.json): settings, the before and after measurements, the pool, training and
+ * wall times.
+ */
 export interface HardenReport {
   formatVersion: 1;
   method: HardenMethod;
   model: string;
   hardenedModel: string;
-  settings: Omit<HardenSettings, 'out' | 'modelsDir'> & { attack: HardenAttack; labels: HardenLabels; norm: 'inf'; keepBest: boolean; trainImages: number; testImages: number };
+  settings: HardenSettings & { attack: HardenAttack; labels: HardenLabels; norm: 'inf'; keepBest: boolean; trainImages: number; testImages: number };
   before: SideRecord;
   after: SideRecord;
   pool: AttackRecord[];
@@ -124,18 +130,30 @@ function attackSet(train: Batch, size: number, seed: number, k: number): Batch {
 
 type State = HardenState<AttackRecord, Omit<SideRecord, 'fresh'>>;
 
-/** Options of a run beyond its settings: Ctrl-C and resume. */
+/** The checkpoint runHarden keeps. */
+export type HardenCheckpointOf = HardenCheckpointStore<AttackRecord, Omit<SideRecord, 'fresh'>>;
+
+/** Where a run reads and keeps things: its checkpoint and its models. */
+export interface HardenStores {
+  checkpoint: HardenCheckpointOf;
+  models: ModelStore;
+}
+
+/** Options of a run beyond its settings: progress, Ctrl-C and resume. */
 export interface HardenControl {
+  /** One line per step (default: console.error). */
+  log?: (line: string) => void;
+  /** Every training minibatch. */
+  onBatch?: (e: DefenseProgress) => void;
   /** Stops at the next image (attacks) or minibatch (training); the last checkpoint stays, and runHarden throws INTERRUPTED. */
   signal?: AbortSignal;
-  /** Continue from the checkpoint in `out` (refused when it was made with other settings). */
+  /** Continue from the checkpoint (refused when it was made with other settings). */
   resume?: boolean;
 }
 
 /** The settings a checkpoint must match to be resumed (everything that changes the result). */
 function checkpointKey(s: HardenSettings, train: Batch, test: Batch): unknown {
-  const { out: _o, modelsDir: _m, ...rest } = s;
-  return { ...rest, trainImages: train.n, testImages: test.n };
+  return { ...s, trainImages: train.n, testImages: test.n };
 }
 
 /** 1-based pass with the highest fooling rate on X (the first of equals: keepBest's choice). */
@@ -147,39 +165,35 @@ function bestPass(history: readonly PassRecord[]): number {
   return best;
 }
 
-function interrupted(what: string, out: string): UapError {
-  return new UapError('INTERRUPTED', `interrupted during ${what}; the checkpoint in ${out}/checkpoint keeps all completed work: continue with --resume`, out);
+function interrupted(what: string, ck: HardenCheckpointOf): UapError {
+  return new UapError('INTERRUPTED', `interrupted during ${what}; the checkpoint keeps all completed work`, ck.where, {
+    hint: { option: 'resume', text: '(with the same settings) to continue' },
+  });
 }
 
 /**
- * The pool, the defence and the before/after measurements; saves the model and harden.json to `s.out`.
- * Checkpoints into `s.out`/checkpoint after every attack pass, every perturbation, the "before" measurement
- * and every training epoch, so an interrupt (ctl.signal) loses at most one pass or epoch; ctl.resume
- * continues. With the same seed the resumed run computes what the uninterrupted one would have.
+ * The pool, the defence and the before/after measurements; saves the hardened model to `stores.models` and
+ * the report to `stores.checkpoint` (complete). Checkpoints after every attack pass, every perturbation, the
+ * "before" measurement and every training epoch, so an interrupt (ctl.signal) loses at most one pass or
+ * epoch; ctl.resume continues. With the same seed the resumed run computes what the uninterrupted one would have.
  */
-export async function runHarden(
-  s: HardenSettings,
-  train: Batch,
-  test: Batch,
-  log: (line: string) => void = (l) => console.error(l),
-  onBatch?: (e: DefenseProgress) => void,
-  ctl: HardenControl = {},
-): Promise<HardenReport> {
+export async function runHarden(s: HardenSettings, train: Batch, test: Batch, stores: HardenStores, ctl: HardenControl = {}): Promise<HardenReport> {
   const started = Date.now();
   const secs = (t: number) => (Date.now() - t) / 1000;
+  const log = ctl.log ?? ((l: string) => console.error(l));
   registerConv2DBackpropFilterForWasm();
-  const ck = new HardenCheckpoint<AttackRecord, Omit<SideRecord, 'fresh'>>(s.out);
+  const ck = stores.checkpoint;
   const key = checkpointKey(s, train, test);
   let state: State;
   if (ctl.resume) {
     state = await ck.load();
     if (JSON.stringify(state.settings) !== JSON.stringify(key)) {
-      throw new UapError('BAD_ARGUMENT', `the checkpoint was made with other settings: ${JSON.stringify(state.settings)}`, ck.file);
+      throw new UapError('BAD_ARGUMENT', `the checkpoint was made with other settings: ${JSON.stringify(state.settings)}`, ck.where);
     }
     log(`resuming: ${state.pool.length}/${s.pool} pool perturbations, fresh-before ${state.freshBefore ? 'done' : 'not done'}, ${state.training?.epochs.length ?? 0}/${s.epochs} epochs` +
       (state.attack ? `, ${state.attack.key} after pass ${state.attack.pass}` : ''));
   } else {
-    if (ck.exists()) log(`note: ${ck.dir} holds an interrupted run; it is replaced (use --resume to continue it)`);
+    if (await ck.exists()) log(`note: ${ck.where} holds an interrupted run; it is replaced (resume continues it)`);
     await ck.clear();
     state = { formatVersion: 1, settings: key, pool: [], evaluationSeconds: 0, elapsedSeconds: 0 };
   }
@@ -188,8 +202,8 @@ export async function runHarden(
   };
   const signal = ctl.signal;
 
-  const original = await loadModel(s.model, { modelsDir: s.modelsDir });
-  const io = nodeModelIO({ modelsDir: s.modelsDir });
+  const io = stores.models.io;
+  const original = await loadModel(s.model, { io });
   const entry = findZooEntry(s.model);
   const { folder, file } = entry ? { folder: io.zoo(entry), file: entry.file } : await io.open(s.model);
   const preprocessing = entry && entry.preprocessing !== 'from-file' ? entry.preprocessing : undefined;
@@ -232,10 +246,10 @@ export async function runHarden(
             maxPasses: s.maxPasses,
             deepfoolBatchSize: s.deepfoolBatch,
             step: s.step ?? 2,
-            candidates: s.candidates ?? 10,
+            candidates: s.candidates ?? UNIVERSAL_DEFAULTS.candidates,
             keepBest: true,
           });
-    if (r.aborted) throw interrupted(what, s.out);
+    if (r.aborted) throw interrupted(what, ck);
     let v = r.v;
     let rate = r.foolingRate;
     // A resumed Algorithm 1 only knows the passes since the resume; the best may be an earlier one.
@@ -270,7 +284,7 @@ export async function runHarden(
   try {
     // 0. The layers model must compute what the Classifier computes (preprocessing, logits), or training would optimise another function.
     await checkAgreement(layers, original, test, s.model);
-    const trainable = freezeAllButLast(layers, s.trainableLayers, '--trainable-layers');
+    const trainable = freezeAllButLast(layers, s.trainableLayers, 'trainableLayers');
     if (s.trainableLayers !== undefined) log(`training the last ${trainable.length} layers with weights: ${trainable.join(', ')} (all layers in inference mode)`);
 
     // 1. The pool, against the original model, on different seeded subsets of the training data.
@@ -279,7 +293,7 @@ export async function runHarden(
       const { v } = await perturbation(original, k, `pool ${k + 1}/${s.pool}`, `pool${k}`, state.pool[k], (d) => state.pool.push(d));
       pool.push(v);
     }
-    if (s.method === 'finetune' && pool.length === 0) throw new UapError('BAD_ARGUMENT', 'fine-tuning needs a pool of at least one perturbation', '--pool');
+    if (s.method === 'finetune' && pool.length === 0) throw new UapError('BAD_ARGUMENT', 'fine-tuning needs a pool of at least one perturbation', 'pool');
 
     // 2. Fresh perturbation against the original (the "before" of the fresh attack), on its own subset.
     const FRESH = 1000;
@@ -292,30 +306,28 @@ export async function runHarden(
     log(`before: clean accuracy ${fmtPct(before.cleanAccuracy)}, pool fooling rates ${before.poolFoolingRates.map(fmtPct).join(', ') || '-'}, fresh ${fmtPct(before.freshFoolingRate)}`);
 
     // 3. The defence.
-    const training = await defend(s, layers, optimizer, original, train, pool, ck, state, save, onBatch, signal, log);
+    const training = await defend(s, layers, optimizer, original, train, pool, ck, state, save, ctl.onBatch, signal, log);
     for (const e of training.epochs) log(`epoch ${e.epoch}: loss ${e.loss.toFixed(4)}, ${fmtPct(e.perturbedShare)} of images perturbed, ${e.seconds.toFixed(1)} s`);
 
     // 4. Save, and check that loadModel reads the saved model (pixels in, logits out) and agrees with the trained one.
     if (!state.saved) {
-      await saveLayersModel(layers, s.out);
-      state.saved = true;
+      state.saved = await stores.models.save(layers);
       await save();
     }
-    hardened = await loadModel(path.resolve(s.out), { modelsDir: s.modelsDir, labels: entry?.labels, preprocessing: { scale: 1, shift: 0 } });
-    await checkAgreement(layers, hardened, test, s.out);
+    hardened = await loadModel(state.saved, { io, labels: entry?.labels, preprocessing: { scale: 1, shift: 0 } });
+    await checkAgreement(layers, hardened, test, state.saved);
 
     // 5. After: the pool, and a fresh perturbation against the hardened model (same X, seed and settings).
     const freshAfter = await attack(hardened, FRESH, 'fresh vs hardened', 'fresh-after');
     const after = { ...(await measure(hardened, pool, freshAfter.v)), fresh: freshAfter.rec };
     log(`after:  clean accuracy ${fmtPct(after.cleanAccuracy)}, pool fooling rates ${after.poolFoolingRates.map(fmtPct).join(', ') || '-'}, fresh ${fmtPct(after.freshFoolingRate)}`);
 
-    const { out: _o, modelsDir: _m, ...settings } = s;
     const report: HardenReport = {
       formatVersion: 1,
       method: s.method,
       model: s.model,
-      hardenedModel: s.out,
-      settings: { ...settings, attack: s.attack ?? 'deepfool', labels: s.labels ?? 'true', norm: 'inf', keepBest: s.attack !== 'sgd', trainImages: train.n, testImages: test.n },
+      hardenedModel: state.saved,
+      settings: { ...s, attack: s.attack ?? 'deepfool', labels: s.labels ?? 'true', norm: 'inf', keepBest: s.attack !== 'sgd', trainImages: train.n, testImages: test.n },
       before,
       after,
       pool: state.pool.map((p) => p.record),
@@ -330,12 +342,11 @@ export async function runHarden(
       },
       backend: tf.getBackend(),
       tfjsVersion: tf.version.tfjs,
-      packageVersion,
+      packageVersion: VERSION,
       createdAt: new Date().toISOString(),
       ...(ctl.resume ? { resumed: true } : {}),
     };
-    await writeJsonAtomic(path.join(s.out, 'harden.json'), report);
-    await ck.clear(); // harden.json now holds everything the checkpoint did
+    await ck.complete(report); // the report holds everything the checkpoint did
     return report;
   } finally {
     original.dispose();
@@ -411,7 +422,7 @@ async function defend(
   original: Classifier,
   train: Batch,
   pool: Float32Array[],
-  ck: HardenCheckpoint<AttackRecord, Omit<SideRecord, 'fresh'>>,
+  ck: HardenCheckpointOf,
   state: State,
   save: () => Promise<void>,
   onBatch: ((e: DefenseProgress) => void) | undefined,
@@ -421,11 +432,11 @@ async function defend(
   const prev = state.training;
   let uatV: Float32Array | undefined;
   if (prev) {
-    const ws = splitArrays(await ck.readArray(prev.weights), prev.shapes, ck.file).map((w, i) => tf.tensor(w, prev.shapes[i]));
+    const ws = splitArrays(await ck.readArray(prev.weights), prev.shapes, ck.where).map((w, i) => tf.tensor(w, prev.shapes[i]));
     layers.setWeights(ws);
     tf.dispose(ws);
     if (prev.optimizer && prev.optimizerShapes) {
-      const parts = splitArrays(await ck.readArray(prev.optimizer), prev.optimizerShapes, ck.file);
+      const parts = splitArrays(await ck.readArray(prev.optimizer), prev.optimizerShapes, ck.where);
       // Adam's weights are [iterations, first moments…, second moments…]; it matches moments to variables by position.
       const named = parts.map((w, i) => ({ name: i === 0 ? 'iter' : `m${i}`, tensor: tf.tensor(w, prev.optimizerShapes![i]) }));
       await optimizer.setWeights(named);
@@ -472,11 +483,11 @@ async function defend(
   };
   if (s.method === 'finetune') {
     const r = await finetuneWithPerturbations(layers, data, { ...common, pool });
-    if (r.aborted) throw interrupted('training', s.out);
+    if (r.aborted) throw interrupted('training', ck);
     return r;
   }
   const u = await universalAdversarialTraining(layers, data, { ...common, xi: s.xi, stepSize: s.stepSize, initial: uatV });
-  if (u.aborted) throw interrupted('training', s.out);
+  if (u.aborted) throw interrupted('training', ck);
   const { v, ...rest } = u;
   return { ...rest, ...uatNormInf(v) };
 }

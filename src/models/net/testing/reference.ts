@@ -1,47 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-wasm';
-import { registerMissingKernels } from './register_kernels.js';
-import type { Activation, Net, NetOp } from '../models/net/ir.js';
+import type { Activation, Net, NetOp } from '../ir.js';
 
 /**
- * Test helpers for the gradient engine (browser-safe; used by *.test.ts and the benchmark):
- * a reference forward of a Net made of plain, unfused tfjs ops, whose stock tf.grad is the ground
- * truth the engine is checked against, and small seeded random tensors.
+ * A reference forward of a Net made of plain, unfused tfjs ops, whose stock tf.grad is the ground truth
+ * the gradient engine (backward.ts) is checked against (used by *.test.ts and the benchmark).
  */
-
-let wasmReady: Promise<void> | undefined;
-
-/** Makes sure the cpu and wasm backends are both registered and wasm initialised; leaves wasm active. */
-export function useWasm(): Promise<void> {
-  wasmReady ??= (async () => {
-    await tf.setBackend('wasm');
-    await tf.ready();
-    registerMissingKernels('wasm');
-  })();
-  return wasmReady.then(() => tf.setBackend('wasm')).then(() => undefined);
-}
-
-/** Deterministic pseudo-random numbers (mulberry32) — test data must not depend on the backend's RNG. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-export function randomData(size: number, rng: () => number, scale = 1, offset = 0): Float32Array {
-  const a = new Float32Array(size);
-  for (let i = 0; i < size; i++) a[i] = offset + scale * (2 * rng() - 1);
-  return a;
-}
-
-export function randomTensor<R extends tf.Rank>(shape: number[], rng: () => number, scale = 1, offset = 0): tf.Tensor<R> {
-  return tf.tensor(randomData(shape.reduce((a, b) => a * b, 1), rng, scale, offset), shape as number[]) as unknown as tf.Tensor<R>;
-}
 
 function refActivate(x: tf.Tensor, a: Activation): tf.Tensor {
   if (a === 'linear') return x;
@@ -138,18 +101,4 @@ export function referenceInputGrad(net: Net, x: tf.Tensor4D, upstream: tf.Tensor
     const [, h, w, c] = x.shape;
     return tf.reshape(tf.stack(perJ, 1), [n * k, h, w, c]) as tf.Tensor4D;
   });
-}
-
-/** max |a − b| / max |b| (both read to the host). */
-export function relativeError(a: tf.Tensor | Float32Array, b: tf.Tensor | Float32Array): number {
-  const av = a instanceof Float32Array ? a : (a.dataSync() as Float32Array);
-  const bv = b instanceof Float32Array ? b : (b.dataSync() as Float32Array);
-  if (av.length !== bv.length) throw new Error(`relativeError: sizes ${av.length} vs ${bv.length}`);
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < av.length; i++) {
-    num = Math.max(num, Math.abs(av[i]! - bv[i]!));
-    den = Math.max(den, Math.abs(bv[i]!));
-  }
-  return den === 0 ? num : num / den;
 }

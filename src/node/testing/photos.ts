@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { repoRoot } from '../model-files.js';
 
 /**
  * Minimal photo decoding for the model tests and scripts/model-accuracy.ts (the general image loader
@@ -51,10 +51,9 @@ export async function decodeBatchForTests(files: string[], size: number, resize:
   return out;
 }
 
-/** ../shared (env UAP_SHARED overrides). */
+/** ../shared beside the repository (env UAP_SHARED overrides); found from the package root, not this file's depth. */
 export function sharedDir(): string {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  return process.env.UAP_SHARED ?? path.resolve(here, '../../../shared');
+  return process.env.UAP_SHARED ?? path.resolve(repoRoot, '../shared');
 }
 
 /** Photos of imagenet-sample that the tests classify, with their standard class index. */

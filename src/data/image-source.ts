@@ -34,22 +34,3 @@ export function range(start: number, end: number, order?: Int32Array): Int32Arra
   for (let i = 0; i < out.length; i++) out[i] = start + i;
   return out;
 }
-
-/** Row-wise argmax of a [N, K] logits array. */
-export function argmaxRows(logits: Float32Array | Int32Array | Uint8Array, k: number): Int32Array {
-  const n = logits.length / k;
-  const out = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    let best = 0;
-    let bv = logits[i * k]!;
-    for (let j = 1; j < k; j++) {
-      const v = logits[i * k + j]!;
-      if (v > bv) {
-        bv = v;
-        best = j;
-      }
-    }
-    out[i] = best;
-  }
-  return out;
-}

@@ -1,12 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 import path from 'node:path';
-import { AffineClassifier } from '../attacks/testing/affine-classifier.js';
-import type { Batch } from '../data/batch.js';
-import { PERTURBATION_FORMAT_VERSION, type PerturbationRecord } from '../io/perturbation-record.js';
-import type { Classifier } from '../models/classifier.js';
-import { makeSamples } from '../report/samples.js';
-import { createRng } from '../util/rng.js';
-import { savePerturbation, writeJsonAtomic } from './perturbation-files.js';
+import { AffineClassifier } from '../../attacks/testing/affine-classifier.js';
+import type { Batch } from '../../data/batch.js';
+import { PERTURBATION_FORMAT_VERSION, type PerturbationRecord } from '../../io/perturbation-record.js';
+import type { Classifier } from '../../models/classifier.js';
+import { makeSamples } from '../../report/samples.js';
+import { createRng } from '../../util/rng.js';
+import { writeJsonAtomic } from '../atomic-files.js';
+import { savePerturbation } from '../perturbation-files.js';
 
 /**
  * A small synthetic folder of runs for tests and for the docs screenshot of `uap report`: two perturbations

@@ -1,0 +1,110 @@
+import * as tf from '@tensorflow/tfjs';
+import { augmentImages, isIdentity, type AugmentOptions } from '../data/augment.js';
+import type { ImageSource } from '../data/image-source.js';
+import type { Classifier } from '../models/classifier.js';
+import { lossGradient, lossValue } from './sgd-loss.js';
+
+/**
+ * Where the SGD attack's forward and backward passes run. Of X, an epoch only needs
+ *   gradient(v, indices)   Σ_{i ∈ indices} ∂J_i/∂v and Σ J_i, with J the minibatch's loss (see lossGradient);
+ * and the pass driver needs top-1 predictions of all of X (clean, and on x + v after each epoch), which an
+ * engine may also answer (`predict`; without it the driver predicts with the classifier, as always).
+ * The local engine is this process's classifier; the queued one (src/node/queue/sgd-engine.ts) cuts the
+ * indices into shards, has workers answer for each, and adds the shard sums in shard order. A minibatch's loss
+ * is a mean, so each J_i is divided by the size of the whole minibatch (`batchSize`), not by a shard's: the
+ * shard gradients then add up to the minibatch gradient. Both methods resolve to null when the run was stopped.
+ */
+
+/** The loss of the SGD attack, as lossGradient takes it. */
+export interface SgdLossSettings {
+  loss: 'ce' | 'margin';
+  kappa: number;
+  /** Targeted: `cls` holds the target for every image. */
+  targeted: boolean;
+  clip: boolean;
+}
+
+/** Everything an engine needs from the attack: the loss, the evaluation batch, the augmentation and its stream, the stop signal. */
+export interface SgdEngineSettings extends SgdLossSettings {
+  evalBatchSize: number;
+  /** Random views of each minibatch, drawn from `augmentRng` (4 numbers per image, in minibatch order). */
+  augment?: AugmentOptions;
+  /** The attack's augmentation stream (a seeded generator of numbers in [0, 1)). */
+  augmentRng: () => number;
+  /** The attack's stop signal: an engine that waits on others resolves to null once it fires. */
+  signal?: AbortSignal;
+}
+
+/** One minibatch (or one shard of it) whose gradient the attack asks for. */
+export interface GradientRequest {
+  /** The current perturbation (HWC, pixels). */
+  v: Float32Array;
+  /** Images of X in this minibatch (or in one shard of it). */
+  indices: Int32Array;
+  /** Per image: its clean prediction (untargeted) or the target (targeted). */
+  cls: Int32Array;
+  /** Size of the whole minibatch: J is its mean. */
+  batchSize: number;
+}
+
+/** What the SGD attack asks of X (see the top of this file). */
+export interface SgdEngine {
+  /** Σ ∂J_i/∂v (HWC) and Σ J_i over the request's images; null when the run was stopped. */
+  gradient(request: GradientRequest): Promise<{ grad: Float32Array; lossSum: number } | null>;
+  /** Top-1 of every image of X on clip(x + v) (v null: on x); null when stopped. Optional: the pass driver predicts locally without it. */
+  predict?(v: Float32Array | null, onProgress: (done: number) => void): Promise<Int32Array | null>;
+}
+
+/** Makes the engine once the attack has resolved its settings (SgdOptions.engine). */
+export type SgdEngineFactory = (settings: SgdEngineSettings) => SgdEngine | Promise<SgdEngine>;
+
+/**
+ * Σ ∂J/∂v over a batch x on this process's classifier: one vjp through clip(x + v). clip's derivative is 1
+ * where x + v is inside [0, 255] and 0 where it is clipped. The closed interval lets pure black / white pixels
+ * (x + v exactly 0 or 255, common at v = 0) pass their gradient: a step inward changes them, a step outward is
+ * clipped away and costs nothing.
+ */
+export async function batchGradient(
+  classifier: Classifier,
+  x: tf.Tensor4D,
+  request: Omit<GradientRequest, 'indices'>,
+  settings: SgdLossSettings,
+): Promise<{ grad: Float32Array; lossSum: number }> {
+  const shape = [...classifier.inputShape] as [number, number, number];
+  const K = classifier.labels.ids.length;
+  const vt = tf.tensor3d(request.v, shape);
+  const clsT = tf.tensor1d(request.cls, 'int32');
+  const sum = tf.add(x, vt) as tf.Tensor4D;
+  const input = settings.clip ? tf.clipByValue(sum, 0, 255) : sum;
+  const mask = settings.clip ? tf.tidy(() => tf.logicalAnd(tf.greaterEqual(sum, 0), tf.lessEqual(sum, 255)).toFloat()) : null;
+  try {
+    const out = await classifier.vjp(input, (z) => lossGradient(z, clsT, settings.loss, settings.kappa, settings.targeted, request.batchSize));
+    const gv = tf.tidy(() => tf.sum(mask ? tf.mul(out.grad, mask) : out.grad, 0));
+    const grad = (await gv.data()) as Float32Array;
+    const z = (await out.logits.data()) as Float32Array;
+    const lossSum = lossValue(z, request.cls, K, settings.loss, settings.kappa, settings.targeted) * request.cls.length;
+    tf.dispose([gv, out.logits, out.grad]);
+    return { grad, lossSum };
+  } finally {
+    tf.dispose([vt, clsT, sum, input, mask ?? []]);
+  }
+}
+
+/** The engine of a single process: the images from `source`, seen through the augmentation, on `classifier`. */
+export function localSgdEngine(classifier: Classifier, source: ImageSource, settings: SgdEngineSettings): SgdEngine {
+  return {
+    gradient: async (request) => {
+      let x = await source.get(request.indices);
+      if (settings.augment && !isIdentity(settings.augment)) {
+        const a = augmentImages(x, settings.augment, settings.augmentRng);
+        x.dispose();
+        x = a;
+      }
+      try {
+        return await batchGradient(classifier, x, request, settings);
+      } finally {
+        x.dispose();
+      }
+    },
+  };
+}

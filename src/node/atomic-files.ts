@@ -1,0 +1,45 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, rename, unlink } from 'node:fs/promises';
+import path from 'node:path';
+
+/**
+ * Files written so that readers see either the old content or the new, never a partial file: bytes go to a
+ * synced temporary file beside the target, then are renamed into place.
+ */
+
+function tempName(file: string): string {
+  return path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+}
+
+/** Writes bytes to a temporary file beside `file` and syncs it; returns the temporary name. */
+export async function writeTemp(file: string, bytes: Uint8Array | string): Promise<string> {
+  const tmp = tempName(file);
+  const fh = await open(tmp, 'wx');
+  try {
+    await fh.writeFile(bytes);
+    await fh.sync();
+  } catch (e) {
+    await fh.close().catch(() => {});
+    await unlink(tmp).catch(() => {});
+    throw e;
+  }
+  await fh.close();
+  return tmp;
+}
+
+/** Writes a file so that readers see either the old content or the new, never a partial file. */
+export async function writeFileAtomic(file: string, bytes: Uint8Array | string): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  const tmp = await writeTemp(file, bytes);
+  try {
+    await rename(tmp, file);
+  } catch (e) {
+    await unlink(tmp).catch(() => {});
+    throw e;
+  }
+}
+
+/** JSON (2-space indented, trailing newline), written atomically. */
+export async function writeJsonAtomic(file: string, obj: unknown): Promise<void> {
+  await writeFileAtomic(file, JSON.stringify(obj, null, 2) + '\n');
+}

@@ -1,0 +1,52 @@
+/**
+ * `uap/node`: the Node edges of uap — model files and URLs (offline first: models dir, cache, then download),
+ * datasets (MNIST, photo folders and lists, decoded with sharp), perturbation and report files, a worker-thread
+ * classifier pool, hardened-model checkpoints and the tfjs backend choice. Everything else is in `uap`.
+ *
+ * @packageDocumentation
+ * @module uap/node
+ */
+
+// backend
+export { initBackend, type BackendName, type InitBackendOptions } from '../tensor/backend.js';
+
+// models on disk and behind URLs; loadModel here reads files (the core's loadModel takes any ModelIO)
+export {
+  defaultCacheDir,
+  loadModel,
+  localFolder,
+  nodeModelIO,
+  zooLocations,
+  type NodeLoadOptions,
+  type NodeModelIOOptions,
+  type ZooLocation,
+} from './model-files.js';
+export { saveLayersModel } from './save-layers-model.js';
+
+// datasets and images
+export { loadDataset, resolveDatasetSpec, type LoadDatasetOptions } from './datasets.js';
+export { decodeImage, decodeImages, IMAGE_EXTENSIONS, type DecodeOptions, type ResizeKernel } from './images.js';
+export { loadMnist, type MnistData, type MnistSplit } from './mnist-files.js';
+
+// perturbation and report files
+export { writeFileAtomic, writeJsonAtomic } from './atomic-files.js';
+export { loadPerturbation, PERTURBATION_FILES, savePerturbation, type LoadedPerturbation } from './perturbation-files.js';
+export { encodePng, writePng } from './png.js';
+export { collectReportData, hasContent, type CollectOptions } from './report-files.js';
+
+// hardening in a folder (checkpoint, hardened model, harden.json)
+export { HardenCheckpoint } from './harden-checkpoint.js';
+export { folderModelStore, hardenInFolder, type FolderHardenOptions } from './harden-folder.js';
+
+// a Classifier on worker threads
+export { WorkerPoolClassifier, type WorkerPoolOptions } from './worker-pool-classifier.js';
+
+// the job queue (BullMQ on Redis): workers, the coordinator, and evaluations / SGD gradients over shards
+export { checkRedis, parseQueueUrl, QUEUE_NAME, redactUrl } from './queue/connection.js';
+export { Coordinator, type RunJobsOptions, type ShardJob } from './queue/coordinator.js';
+export type { DataRef, EvalJob, GradientJob, PerturbationRef, PredictJob, QueueJob, RowResult } from './queue/jobs.js';
+export { perturbationRef, queuedEvaluate, queuedTransferMatrix, type QueuedEvalRequest, type QueuedEvaluation } from './queue/queued-eval.js';
+export { queuedSgdEngine, type QueuedSgdOptions } from './queue/sgd-engine.js';
+export { datasetSize, openIndexedData, type DataSpec, type IndexedData } from './queue/shard-data.js';
+export { formatQueueStatus, queueStatus, type QueueStatus } from './queue/status.js';
+export { startWorker, type RunningWorker, type WorkerOptions } from './queue/worker.js';
