@@ -14,8 +14,9 @@ import { exportGradGraph, exportLogitsGraph, type ExportOptions } from '../model
  * through one forward — and each graph runs in an InferenceSession, cached per graph and batch size.
  * Tensors in and out are tfjs tensors, so attacks, evaluation and the worker pool are unchanged.
  *
- * Why: ORT's CPU kernels (MLAS, blocked NCHWc convolutions, every core) run the forward 3–5× faster
- * than tfjs-backend-wasm's single thread under Node, and with our own reverse graph the gradients follow.
+ * Why: ORT's CPU kernels (MLAS, blocked NCHWc convolutions, every core) run mobilenet_v1_0.25's forward
+ * in 0.9 ms of CPU per photo against tfjs-backend-wasm's 3.3 ms (one thread, which is all wasm gets
+ * under Node), and with our own reverse graph (docs/engines.md) the gradients follow.
  */
 
 export type OrtDevice = 'cpu' | 'cuda';
@@ -28,6 +29,12 @@ export interface OrtClassifierOptions extends ExportOptions {
   /** intra-op threads per session (default: every core, os.availableParallelism()) */
   threads?: number;
   device?: OrtDevice;
+  /**
+   * Whether ORT's intra-op threads spin while they wait for work (ORT's own default). Default false here:
+   * spinning saves microseconds per op on idle cores but burns the CPU other processes need, and on a
+   * shared 2-core machine two SGD epochs over 96 photos took 10.1 s with spinning, 5.0 s without (1 thread: 8.5 s).
+   */
+  spin?: boolean;
   /** write ORT's JSON profile with this file prefix (one file per session, at dispose) */
   profilePrefix?: string;
   /**
@@ -93,6 +100,7 @@ export class OrtClassifier implements Classifier {
         enableProfiling: this.opts.profilePrefix !== undefined,
         profileFilePrefix: this.opts.profilePrefix ? `${this.opts.profilePrefix}_${key.replace(':', '_b')}` : undefined,
         logSeverityLevel: 3,
+        ...(this.opts.spin === true ? {} : { extra: { session: { intra_op: { allow_spinning: '0' } } } }),
       });
     } catch (e) {
       const msg = (e as Error).message.split('\n')[0];
