@@ -5,8 +5,11 @@ import { layersModelToNet } from './loaders/layers.js';
 import { onnxFileToNet, type OnnxInputOptions, type OnnxLoaded } from './loaders/onnx.js';
 import { tfliteToNet } from './loaders/tflite.js';
 import { parseManifest, readWeights } from './loaders/weights.js';
+import type { ModelFolder, ModelIO } from './model-io.js';
 import { NetClassifier } from './net-classifier.js';
 import { findZooEntry, guessLayout, labelLayout, zooNames, ZOO, type LabelLayout, type ZooEntry } from './zoo.js';
+
+export type { ModelFolder, ModelIO } from './model-io.js';
 
 /**
  * loadModel: a zoo name, a folder, a model.json, a .tflite or .onnx file or an http(s) URL → NetClassifier.
@@ -14,27 +17,6 @@ import { findZooEntry, guessLayout, labelLayout, zooNames, ZOO, type LabelLayout
  * URLs, paths as URLs relative to the page). `uap/node` supplies the file-system one (src/node/model-files.ts,
  * offline first: models dir, then cache, then download) and a loadModel that uses it.
  */
-
-/** The files of one model: reads them by their path relative to the main file. */
-export interface ModelFolder {
-  /** Names the folder (or URL) in error messages. */
-  readonly name: string;
-  /** For URL folders: their origin; weight URLs on that origin are allowed. */
-  readonly origin?: string;
-  /** Reads `rel` (already checked to stay inside the folder, or an absolute URL on `origin`). */
-  read(rel: string): Promise<Uint8Array>;
-}
-
-/**
- * How loadModel reaches model files: zoo models by entry, anything else by path or URL (fetchModelIO in a browser,
- * nodeModelIO from uap/node).
- */
-export interface ModelIO {
-  /** The files of a zoo model. */
-  zoo(entry: ZooEntry): ModelFolder;
-  /** A user-given path or URL → its folder and main file name; NOT_FOUND when missing. */
-  open(location: string): Promise<{ folder: ModelFolder; file: string }>;
-}
 
 /** The part of fetch that downloads use (inject one to test, or to add headers). */
 export type FetchLike = (url: string, init?: { signal?: AbortSignal }) => Promise<Response>;

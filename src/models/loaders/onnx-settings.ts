@@ -1,11 +1,11 @@
 import { z } from 'zod';
 import { UapError } from '../../errors.js';
 import { imagenetLabels } from '../imagenet-classes.js';
-import type { ModelFolder } from '../load.js';
+import type { Labels } from '../labels.js';
+import type { ModelFolder } from '../model-io.js';
 import type { ModelProto } from '../onnx/proto.js';
 import type { LabelLayout } from '../zoo.js';
 import { appendGather, type LoadedNet, type Preprocessing } from './common.js';
-import type { OnnxLoaded } from './onnx.js';
 
 /**
  * What an ONNX file may leave unsaid, and where the importer looks for it (src/models/loaders/onnx.ts):
@@ -20,6 +20,12 @@ export interface OnnxInputOptions {
   layout?: OnnxLayout;
   /** [H, W] for inputs with dynamic spatial dimensions. */
   inputSize?: [number, number];
+}
+
+/** A converted net, with the labels its file (metadata or sidecar) named, if any. */
+export interface OnnxLoaded extends LoadedNet {
+  labelLayout?: LabelLayout;
+  labels?: Labels;
 }
 
 /** torchvision's ImageNet normalisation, as pixels → input: x = (p / 255 − mean) / std. */

@@ -1,14 +1,12 @@
 import { UapError } from '../../errors.js';
-import type { Labels } from '../labels.js';
-import type { ModelFolder } from '../load.js';
+import type { ModelFolder } from '../model-io.js';
 import type { Activation, Padding } from '../net/ir.js';
 import { Attributes, DataType, dataTypeName, decodeModel, int64, opsetVersion, tensorValues, type ModelProto, type NodeProto, type TensorProto, type TensorValues } from '../onnx/proto.js';
-import type { LabelLayout } from '../zoo.js';
 import { RawGraph, raw, transpose, type LoadedNet, type Preprocessing, type RawTensor } from './common.js';
 import { foldConstant } from './onnx-fold.js';
-import { applyLabels, metadataSettings, parseSettings, readSidecar, TORCHVISION_PREPROCESSING, type OnnxInputOptions, type OnnxLayout, type OnnxSettings } from './onnx-settings.js';
+import { applyLabels, metadataSettings, parseSettings, readSidecar, TORCHVISION_PREPROCESSING, type OnnxInputOptions, type OnnxLayout, type OnnxLoaded, type OnnxSettings } from './onnx-settings.js';
 
-export type { OnnxInputOptions, OnnxLayout } from './onnx-settings.js';
+export type { OnnxInputOptions, OnnxLayout, OnnxLoaded } from './onnx-settings.js';
 
 /**
  * ONNX classifier (as PyTorch's exporter writes it) → Net.
@@ -39,12 +37,6 @@ export interface OnnxToNetOptions extends OnnxInputOptions {
   preprocessing?: Preprocessing;
   /** The sidecar JSON's contents (already parsed), if any. */
   sidecar?: unknown;
-}
-
-/** A converted net, with the labels its file (metadata or sidecar) named, if any. */
-export interface OnnxLoaded extends LoadedNet {
-  labelLayout?: LabelLayout;
-  labels?: Labels;
 }
 
 /** Reads `file` and its sidecar `<file>.json` (when present) from a model folder and converts it. */
