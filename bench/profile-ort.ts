@@ -10,10 +10,11 @@ import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { loadModel } from '../src/models/load.js';
-import { exportGradGraph, exportLogitsGraph, type ExportOptions } from '../src/models/onnx/export.js';
-import { repoRoot } from '../src/node/model-files.js';
-import { initBackend } from '../src/tensor/backend.js';
+import { fileURLToPath } from 'node:url';
+import { exportGradGraph, exportLogitsGraph, type ExportOptions } from '../src/index.js';
+import { initBackend, loadModel } from '../src/node/index.js';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 const [name = 'mobilenet_v1_0.25_224', ks = '1', ns = '16', ts = '1', maskOps = 'auto', stride1Grad = 'conv'] = process.argv.slice(2);
 const k = Number(ks);

@@ -4,7 +4,7 @@
  * In one run, on the same photos (../shared/imagenet-sample train.txt, shorter side 256, centre crop
  * 224) and batch 16, ms per photo: forward, one-logit input gradient, 10-class Jacobian, for
  *   tfjs-backend-wasm (1 thread: its threaded build is off under Node), ONNX Runtime 1 and 2 threads
- *   (src/node/ort-classifier.ts), and the PyTorch peer (../shared/peer/bench_speed.py, 1 and 2 threads);
+ *   (OrtClassifier, uap/node), and the PyTorch peer (../shared/peer/bench_speed.py, 1 and 2 threads);
  * then an SGD epoch (200 photos, batch 32, incl. the fooling rate on X) against ../shared/peer/
  * sgd_uap_torch.py, and one Algorithm 1 pass (DeepFool + projection) over 100 photos, ORT vs tfjs.
  *
@@ -23,15 +23,11 @@ import path from 'node:path';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
-import { sgdPerturbation } from '../src/attacks/sgd.js';
-import { universalPerturbation } from '../src/attacks/universal.js';
-import type { Classifier } from '../src/models/classifier.js';
-import { loadModel } from '../src/models/load.js';
-import type { Net } from '../src/models/net/ir.js';
-import { netShapes } from '../src/models/onnx/export-geometry.js';
-import { repoRoot } from '../src/node/model-files.js';
-import { OrtClassifier } from '../src/node/ort-classifier.js';
-import { initBackend } from '../src/tensor/backend.js';
+import { fileURLToPath } from 'node:url';
+import { netShapes, sgdPerturbation, universalPerturbation, type Classifier, type Net } from '../src/index.js';
+import { initBackend, loadModel, loadOrtEngine } from '../src/node/index.js';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -268,7 +264,7 @@ async function algorithm1(
   const warmup = (performance.now() - t0) / 1000;
   const r = await withCpu(threads, () => universalPerturbation(clf, X, { norm: 'inf', xi: XI, maxPasses: 1, seed: 1 }));
   const h = r.value.history[0]!;
-  return { value: { seconds: h.seconds, calls: h.deepfoolCalls, rate: h.foolingRate, warmup }, cpu: r.cpu };
+  return { value: { seconds: h.seconds, calls: h.deepfoolCalls ?? 0, rate: h.foolingRate, warmup }, cpu: r.cpu };
 }
 
 // ---------------------------------------------------------------- hardware limit
@@ -317,6 +313,7 @@ async function main(): Promise<void> {
   const loadStart = os.loadavg();
   for (let i = 0; i < 3; i++) calibrate();
   await initBackend('wasm', { log });
+  const OrtClassifier = await loadOrtEngine();
   const peer = peerAvailable();
   const X16 = await photos(BATCH);
   const info = cpuInfo();

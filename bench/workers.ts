@@ -27,13 +27,11 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
-import { sgdPerturbation } from '../src/attacks/sgd.js';
-import { universalPerturbation } from '../src/attacks/universal.js';
-import type { Classifier } from '../src/models/classifier.js';
-import { loadModel } from '../src/models/load.js';
-import { repoRoot } from '../src/node/model-files.js';
-import { WorkerPoolClassifier } from '../src/node/worker-pool-classifier.js';
-import { initBackend } from '../src/tensor/backend.js';
+import { fileURLToPath } from 'node:url';
+import { sgdPerturbation, universalPerturbation, type Classifier } from '../src/index.js';
+import { initBackend, loadModel, WorkerPoolClassifier } from '../src/node/index.js';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 const args = process.argv.slice(2);
 const arg = (name: string): string | undefined => {

@@ -26,11 +26,15 @@ export { digitLabels, findClass, parseSynsetWords, type Labels } from './models/
 export { imagenetLabels } from './models/imagenet-classes.js';
 export { fetchModelIO, loadModel, urlFolder, type FetchLike, type LoadOptions, type ModelFolder, type ModelIO } from './models/load.js';
 export type { Preprocessing } from './models/loaders/common.js';
+export type { OnnxInputOptions, OnnxLayout } from './models/loaders/onnx.js';
 export { NetClassifier } from './models/net-classifier.js';
 // the Net IR behind every NetClassifier, and its gradient engine (for custom attacks and profiling)
 export type { Activation, Net, NetNode, NetOp, Padding } from './models/net/ir.js';
 export { applyOp, forwardValues, runNet } from './models/net/forward.js';
 export { backwardNet, setBackwardProfiler } from './models/net/backward.js';
+// the Net IR as ONNX graphs (logits; logits + input gradients), which uap/node's ONNX Runtime engine runs
+export { exportGradGraph, exportLogitsGraph, type ExportOptions } from './models/onnx/export.js';
+export { netShapes } from './models/onnx/export-geometry.js';
 export { findZooEntry, getZooEntry, ZOO, zooNames, type LabelLayout, type ModelFormat, type ZooEntry } from './models/zoo.js';
 export { predict, predictBatch } from './models/predict.js';
 export { buildMnistCnn, trainClassifier, type TrainData, type TrainOptions } from './models/train/mnist-cnn.js';

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { VERSION, type Batch, type Classifier } from '../index.js';
-import { loadDataset, loadModel } from '../node/index.js';
+import { loadDataset } from '../node/index.js';
 import { initCliBackend } from './backend.js';
 import { openWithOrt } from './engine.js';
 import { progressBar } from './progress.js';

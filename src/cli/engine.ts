@@ -1,12 +1,11 @@
 import type { Command } from 'commander';
 import os from 'node:os';
-import { UapError } from '../errors.js';
-import type { Classifier } from '../models/classifier.js';
-import { loadModel } from '../models/load.js';
+import { UapError, type Classifier } from '../index.js';
+import { loadModel, loadOrtEngine, type OrtClassifier } from '../node/index.js';
 
 /**
  * `--engine ort|tfjs`, `--device cpu|cuda`, `--threads N`: which engine runs a model's forward and
- * gradients in the CLI. ONNX Runtime (src/node/ort-classifier.ts) is the default in Node whenever
+ * gradients in the CLI. ONNX Runtime (OrtClassifier, uap/node) is the default in Node whenever
  * onnxruntime-node loads; tfjs (the `--backend` flag) is the fallback, and stays the engine of the web
  * page and of `uap train` / `uap harden` (they fit weights, which the ORT graphs do not compute).
  */
@@ -39,9 +38,9 @@ export function engineFlags(program: Command): { engine?: EngineName; device: 'c
 export async function openWithOrt(program: Command, name: string, modelsDir?: string): Promise<Classifier | undefined> {
   const { engine, device, threads } = engineFlags(program);
   if (engine === 'tfjs') return undefined;
-  let mod: typeof import('../node/ort-classifier.js');
+  let Ort: typeof OrtClassifier;
   try {
-    mod = await import('../node/ort-classifier.js');
+    Ort = await loadOrtEngine();
   } catch (e) {
     const why = (e as Error).message.split('\n')[0];
     if (engine === 'ort') throw new UapError('BAD_ARGUMENT', `onnxruntime-node does not load here (${why})`, '--engine ort');
@@ -49,7 +48,7 @@ export async function openWithOrt(program: Command, name: string, modelsDir?: st
     return undefined;
   }
   const base = await loadModel(name, { modelsDir });
-  const model = await mod.OrtClassifier.create(base, { device, threads }).catch((e: unknown) => {
+  const model = await Ort.create(base, { device, threads }).catch((e: unknown) => {
     base.dispose();
     throw e;
   });

@@ -4,7 +4,7 @@ import { before, test } from 'node:test';
 import { Command } from 'commander';
 import { UapError } from '../errors.js';
 import { WorkerPoolClassifier } from '../node/worker-pool-classifier.js';
-import { useWasm } from '../tensor/grad_testing.js';
+import { useWasm } from '../tensor/testing/grad.js';
 import { loadWithWorkers, workerCount } from './workers.js';
 
 before(useWasm);

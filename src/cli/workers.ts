@@ -1,11 +1,7 @@
 import type { Command } from 'commander';
 import os from 'node:os';
-import type { Classifier } from '../models/classifier.js';
-import { loadModel } from '../models/load.js';
-import { findZooEntry } from '../models/zoo.js';
-import type { BackendName } from '../tensor/backend.js';
-import { UapError } from '../errors.js';
-import { WorkerPoolClassifier } from '../node/worker-pool-classifier.js';
+import { findZooEntry, UapError, type Classifier } from '../index.js';
+import { loadModel, WorkerPoolClassifier, type BackendName } from '../node/index.js';
 
 /**
  * `--workers N`: how many worker threads run a tfjs model. tfjs-backend-wasm runs one thread per instance

@@ -41,6 +41,10 @@ export { folderModelStore, hardenInFolder, type FolderHardenOptions } from './ha
 // a Classifier on worker threads
 export { WorkerPoolClassifier, type WorkerPoolOptions } from './worker-pool-classifier.js';
 
+// the ONNX Runtime engine (onnxruntime-node is imported on first use, so uap/node works where it does not load)
+export { loadOrtEngine } from './ort-engine.js';
+export type { OrtClassifier, OrtClassifierOptions, OrtDevice } from './ort-classifier.js';
+
 // the job queue (BullMQ on Redis): workers, the coordinator, and evaluations / SGD gradients over shards
 export { checkRedis, parseQueueUrl, QUEUE_NAME, redactUrl } from './queue/connection.js';
 export { Coordinator, type RunJobsOptions, type ShardJob } from './queue/coordinator.js';

@@ -7,17 +7,16 @@ import * as ort from 'onnxruntime-node';
 import { UapError } from '../errors.js';
 import { evaluatePerturbation } from '../eval/fooling-rate.js';
 import { readNpy } from '../io/npy.js';
-import { loadModel } from '../models/load.js';
 import type { NetClassifier } from '../models/net-classifier.js';
 import { backwardNet } from '../models/net/backward.js';
 import { forwardValues } from '../models/net/forward.js';
 import { windowOf } from '../models/onnx/export-geometry.js';
 import { exportGradGraph } from '../models/onnx/export.js';
 import { activationDerivative } from '../tensor/activation_grad.js';
-import { randomTensor, relativeError, seededRandom, useWasm } from '../tensor/grad_testing.js';
-import { decodeForTests } from './decode-for-tests.js';
-import { repoRoot } from './model-files.js';
+import { randomTensor, relativeError, seededRandom, useWasm } from '../tensor/testing/grad.js';
+import { loadModel, repoRoot } from './model-files.js';
 import { OrtClassifier } from './ort-classifier.js';
+import { decodeForTests } from './testing/photos.js';
 
 /**
  * The ONNX Runtime engine against the tfjs engine (wasm forward + our reverse pass, net/backward.ts), on

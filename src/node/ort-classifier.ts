@@ -19,12 +19,14 @@ import { exportGradGraph, exportLogitsGraph, type ExportOptions } from '../model
  * under Node), and with our own reverse graph (docs/engines.md) the gradients follow.
  */
 
+/** Where ONNX Runtime runs the graphs: its CPU provider, or CUDA (needs onnxruntime-node built with it, docs/engines.md). */
 export type OrtDevice = 'cpu' | 'cuda';
 
 // ORT's own logger would print e.g. a missing CUDA library as a multi-line native message before our
 // one-line error; every failure reaches us as an exception anyway.
 ort.env.logLevel = 'fatal';
 
+/** Options of `OrtClassifier.create`: threads, device, and how the graphs are exported. */
 export interface OrtClassifierOptions extends ExportOptions {
   /** intra-op threads per session (default: every core, os.availableParallelism()) */
   threads?: number;
@@ -44,6 +46,12 @@ export interface OrtClassifierOptions extends ExportOptions {
   rowsPerPass?: number;
 }
 
+/**
+ * A {@link Classifier} that runs a loaded model's Net on ONNX Runtime (the ort engine). Made by the static
+ * `OrtClassifier.create(model, options?, takeOwnership = true)` over a NetClassifier (with `takeOwnership`,
+ * dispose() also frees the model's weights); it fails with one line when the device is unavailable.
+ * uap/node exports the class through {@link loadOrtEngine}, which imports onnxruntime-node only when asked.
+ */
 export class OrtClassifier implements Classifier {
   readonly inputShape: readonly [number, number, number];
   readonly backend: string;

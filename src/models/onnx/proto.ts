@@ -9,11 +9,9 @@ import { UapError } from '../../errors.js';
  */
 export const onnx = onnxProto.onnx;
 export type ModelProto = OnnxTypes.IModelProto;
-export type GraphProto = OnnxTypes.IGraphProto;
 export type NodeProto = OnnxTypes.INodeProto;
 export type TensorProto = OnnxTypes.ITensorProto;
 export type AttributeProto = OnnxTypes.IAttributeProto;
-export type ValueInfoProto = OnnxTypes.IValueInfoProto;
 
 /** TensorProto.DataType (onnx.proto). */
 export const DataType = {
