@@ -108,7 +108,7 @@ test('the advice to pass --resize is given only by commands that have --resize',
 
 test('a tfjs/wasm failure is one line (its first, bounded), exit 1; UAP_DEBUG=1 adds the stack', () => {
   // Fault injection: every convolution on the backend throws an error with a 40 KB first line, like a
-  // wasm abort that quotes minified source.
+  // wasm abort that quotes minified source. --engine tfjs: the default ort engine runs no tfjs convolution.
   const fault = path.join(tmp, 'fault.mjs');
   const tfjs = pathToFileURL(createRequire(import.meta.url).resolve('@tensorflow/tfjs')).href;
   writeFileSync(
@@ -122,7 +122,7 @@ test('a tfjs/wasm failure is one line (its first, bounded), exit 1; UAP_DEBUG=1 
     };`,
   );
   const run = (env: Record<string, string>) =>
-    spawnSync(process.execPath, ['--import', pathToFileURL(fault).href, bin, 'eval', '--model', 'mnist', '--data', 'mnist:test', '--limit', '5'], {
+    spawnSync(process.execPath, ['--import', pathToFileURL(fault).href, bin, '--engine', 'tfjs', 'eval', '--model', 'mnist', '--data', 'mnist:test', '--limit', '5'], {
       encoding: 'utf8',
       timeout: 120_000,
       env: { ...process.env, ...env },
