@@ -23,3 +23,21 @@ test('uap models lists the zoo and finds the bundled MNIST model offline', () =>
   assert.match(rows.find((x) => x.name === 'mnist')!.available, /^bundled/);
   assert.match(rows.find((x) => x.name === 'tiny_darknet')!.available, /^mirror/);
 });
+
+test('uap runs a model on ONNX Runtime by default in Node, on tfjs with --engine tfjs, with the same scores', () => {
+  const files = ['n01440764_tench.jpg', 'n01530575_brambling.jpg'].map((f) => path.join(shared, 'imagenet-sample/images', f));
+  const classify = (engine: string[]) => {
+    const r = spawnSync(process.execPath, ['bin/uap.js', ...engine, 'classify', '--model', 'mobilenet_v1_0.25_224', '--json', ...files], { encoding: 'utf8', env });
+    assert.equal(r.status, 0, r.stderr);
+    return { stderr: r.stderr, results: (JSON.parse(r.stdout) as { results: { top: { id: string; score: number }[] }[] }).results };
+  };
+  const ort = classify([]);
+  const tfjs = classify(['--engine', 'tfjs']);
+  assert.match(ort.stderr, /^engine: onnxruntime-node \(cpu, \d+ threads\)$/m);
+  assert.doesNotMatch(tfjs.stderr, /onnxruntime/);
+  ort.results.forEach((r, i) => {
+    const t = tfjs.results[i]!;
+    assert.deepEqual(r.top.map((c) => c.id), t.top.map((c) => c.id));
+    r.top.forEach((c, j) => assert.ok(Math.abs(c.score - t.top[j]!.score) < 1e-4, `${c.id}: ${c.score} vs ${t.top[j]!.score}`));
+  });
+});
