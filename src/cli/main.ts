@@ -14,6 +14,7 @@ import { registerSubspace } from './subspace.js';
 import { registerHarden } from './harden.js';
 import { registerWorker } from './worker.js';
 import { registerQueue } from './queue-status.js';
+import { registerServe } from './serve.js';
 import { packageVersion } from './context.js';
 
 /**
@@ -41,6 +42,7 @@ registerSubspace(program);
 registerHarden(program);
 registerWorker(program);
 registerQueue(program);
+registerServe(program);
 
 oneLineCommanderErrors(program);
 
