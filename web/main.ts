@@ -428,6 +428,8 @@ function renderGallery(): void {
         void renderResult().catch(showError);
       });
       p.li.replaceChildren(button);
+      p.li.dataset.clean = p.clean ? String(p.clean[0]!.index) : '';
+      p.li.dataset.pert = p.pert ? String(p.pert[0]!.index) : '';
       p.li.className = p.pert && p.clean ? (p.pert[0]!.index !== p.clean[0]!.index ? 'fooled' : 'same') : '';
       return p.li;
     }),

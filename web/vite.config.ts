@@ -69,5 +69,6 @@ export default defineConfig({
   preview: { headers: isolation },
   plugins: [repoModels()],
   // TensorFlow.js alone is about 1 MB minified.
-  build: { outDir: path.join(here, 'dist'), emptyOutDir: true, target: 'es2022', chunkSizeWarningLimit: 2048 },
+  // Not minified: the threaded wasm backend's inlined worker breaks when identifiers are renamed (tfjs#4539).
+  build: { outDir: path.join(here, 'dist'), emptyOutDir: true, target: 'es2022', minify: false, chunkSizeWarningLimit: 8192 },
 });
