@@ -20,11 +20,12 @@ export const BACKEND_ORDER = ['webgpu', 'webgl', 'wasm', 'cpu'] as const;
 
 let started: Promise<string> | undefined;
 
-export function initBackend(): Promise<string> {
+/** The first backend of `order` that starts (`?backend=` of the page's URL overrides it). Started once. */
+export function initBackend(order: readonly string[] = BACKEND_ORDER): Promise<string> {
   started ??= (async () => {
     const asked = new URLSearchParams(location.search).get('backend');
     const tried: string[] = [];
-    for (const name of asked ? [asked] : BACKEND_ORDER) {
+    for (const name of asked ? [asked] : order) {
       if (!tf.findBackendFactory(name)) continue;
       try {
         if (await tf.setBackend(name)) {

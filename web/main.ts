@@ -26,6 +26,7 @@ import {
   type ZooEntry,
 } from '../src/index.js';
 import { describeBackend, initBackend } from './backend.js';
+import type { ComputeMessage, ComputeRequest } from './compute-worker.js';
 import { decodePhoto, frameToImageData, modelInput, wnidOf } from './photos.js';
 
 /**
@@ -788,6 +789,45 @@ function frameGapMonitor(): { stop: () => number } {
   };
 }
 
+/** What the worker needs to load the same model: its name and the URL of its main file. */
+function modelSpec(): { spec: string; mainUrl?: string } {
+  const c = state.choice;
+  const listed = c && $<HTMLSelectElement>('model-select').value !== 'url';
+  if (listed) return { spec: c.name, ...(c.url ? { mainUrl: new URL(c.url, location.href).href } : {}) };
+  return { spec: new URL($<HTMLInputElement>('model-url').value.trim(), location.href).href };
+}
+
+function computeInWorker(
+  model: Classifier,
+  req: ComputeRequest,
+  onProgress: (e: { pass: number; done: number; total: number; loss: number }) => void,
+  signal: AbortSignal,
+): Promise<{ v: Float32Array; foolingRate: number; passes: number; aborted: boolean }> {
+  const worker = new Worker(new URL('./compute-worker.ts', import.meta.url), { type: 'module' });
+  return new Promise((resolve, reject) => {
+    const stop = () => worker.postMessage({ type: 'stop' });
+    signal.addEventListener('abort', stop);
+    const end = () => {
+      signal.removeEventListener('abort', stop);
+      worker.terminate();
+    };
+    worker.onmessage = (e: MessageEvent<ComputeMessage>) => {
+      const m = e.data;
+      if (m.type === 'progress') onProgress(m);
+      else {
+        end();
+        if (m.type === 'done') resolve(m);
+        else reject(new UapError('BAD_INPUT', m.message, `computing v for ${model.id}`));
+      }
+    };
+    worker.onerror = (e) => {
+      end();
+      reject(new UapError('BAD_INPUT', e.message || 'the worker failed', 'compute'));
+    };
+    worker.postMessage(req, [req.images.buffer]);
+  });
+}
+
 async function computeInPage(): Promise<void> {
   clearError();
   const model = requireModel('compute');
@@ -801,7 +841,7 @@ async function computeInPage(): Promise<void> {
   const size = shape[0] * shape[1] * shape[2];
   const images = new Float32Array(photos.length * size);
   photos.forEach((p, i) => images.set(p.x!, i * size));
-  const source = batchSource({ images, labels: Int32Array.from(photos, (p) => p.label), n: photos.length, shape, names: photos.map((p) => p.name) });
+  const labels = Int32Array.from(photos, (p) => p.label);
   const controller = new AbortController();
   state.computing = controller;
   const bar = $<HTMLProgressElement>('compute-progress');
@@ -809,26 +849,26 @@ async function computeInPage(): Promise<void> {
   startBtn.disabled = true;
   stopBtn.disabled = false;
   bar.value = 0;
-  setText('compute-status', `Computing on ${photos.length} photos…`);
+  const where = new URLSearchParams(location.search).get('compute') === 'main' ? 'main' : 'worker';
+  setText('compute-status', `Computing on ${photos.length} photos (${where === 'worker' ? 'in a Web Worker' : 'on the main thread, in slices'})…`);
   const monitor = frameGapMonitor();
   const t0 = performance.now();
   let gap = 0;
   try {
-    const result = await sgdPerturbation(model, source, {
-      norm: 'inf',
-      xi,
-      epochs,
-      batchSize: Math.min(8, photos.length),
-      seed: 1,
-      clip,
-      signal: controller.signal,
-      onProgress: (e) => {
-        if (e.phase === 'epoch') {
-          bar.value = Math.min(1, (e.pass - 1 + e.done / e.total) / epochs);
-          setText('compute-status', `Epoch ${e.pass} of ${epochs}: ${e.done} of ${e.total} photos, loss ${e.loss.toFixed(3)}…`);
-        }
-      },
-    });
+    const options = { xi, epochs, batchSize: Math.min(8, photos.length), seed: 1, clip };
+    const onProgress = (e: { pass: number; done: number; total: number; loss: number }) => {
+      bar.value = Math.min(1, (e.pass - 1 + e.done / e.total) / epochs);
+      setText('compute-status', `Epoch ${e.pass} of ${epochs}: ${e.done} of ${e.total} photos, loss ${e.loss.toFixed(3)}…`);
+    };
+    const result =
+      where === 'worker'
+        ? await computeInWorker(model, { type: 'start', ...modelSpec(), images, labels, shape, options }, onProgress, controller.signal)
+        : await sgdPerturbation(model, batchSource({ images, labels, n: photos.length, shape, names: photos.map((p) => p.name) }), {
+            norm: 'inf',
+            ...options,
+            signal: controller.signal,
+            onProgress: (e) => (e.phase === 'epoch' ? onProgress(e) : undefined),
+          });
     gap = monitor.stop();
     if (model !== state.model) return;
     bar.value = result.aborted ? bar.value : 1;

@@ -65,6 +65,7 @@ export default defineConfig({
   publicDir: false,
   // No SPA fallback: a missing model.json is a 404, not index.html.
   appType: 'mpa',
+  worker: { format: 'es' },
   server: { headers: isolation },
   preview: { headers: isolation },
   plugins: [repoModels()],
