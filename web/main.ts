@@ -130,7 +130,8 @@ function setText(id: string, text: string): void {
 const pageFetch: FetchLike = async (url, init) => {
   const res = await fetch(url, init);
   const type = res.headers.get('content-type') ?? '';
-  if (res.ok && /text\/html/.test(type) && /\.(json|bin|tflite|npy)$/i.test(new URL(url, location.href).pathname)) {
+  // The library fetches only model and perturbation files: a web page here is a wrong URL (or a dev server's fallback).
+  if (res.ok && /text\/html/.test(type)) {
     throw new Error('a web page came back, not a model file (wrong URL?)');
   }
   return res;
