@@ -374,7 +374,19 @@ describe('the web page in Chromium, served by uap serve', { skip, timeout: 240_0
     // The page still works: the photo is re-read for MNIST, and the pad classifies.
     await classified(page, 1);
     await page.click('#pad-clear');
-    await page.waitForFunction(() => document.querySelectorAll('#pred-clean li').length === 5);
+    await page.waitForFunction(() => document.getElementById('result-name')?.textContent === '— the drawing pad');
+    // Draw a 7 and add ±77 noise.
+    const r = (await (await page.$('#pad'))!.boundingBox())!;
+    const stroke = async (pts: Array<[number, number]>) => {
+      await page.mouse.move(r.x + pts[0]![0] * r.width, r.y + pts[0]![1] * r.height);
+      await page.mouse.down();
+      for (const [x, y] of pts.slice(1)) await page.mouse.move(r.x + x * r.width, r.y + y * r.height, { steps: 8 });
+      await page.mouse.up();
+    };
+    await stroke([[0.25, 0.22], [0.75, 0.22], [0.45, 0.82]]);
+    await page.click('#pert-random');
+    await page.waitForFunction(() => document.querySelectorAll('#pred-pert li').length === 5);
+    assert.equal(await page.textContent('#pred-clean li:first-child .name'), '7');
     await shot(page, '9-mnist-pad');
     await page.close();
   });
@@ -393,11 +405,12 @@ describe('the web page in Chromium, served by uap serve', { skip, timeout: 240_0
     for (const id of ['model-select', 'model-load', 'photos', 'drop', 'webcam-start', 'pert-file', 'pert-list', 'pert-random', 'xi', 'clip', 'epochs', 'compute']) {
       assert.ok(reached.has(id), `Tab reaches #${id} (reached: ${[...reached].join(', ')})`);
     }
-    // Adding photos from the keyboard: focus the picker, Enter opens it.
+    // The visually hidden file inputs show their focus on their label (a keyboard user sees where they are).
     await page.focus('#photos');
-    const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Enter')]);
-    await chooser.setFiles(valPhotos(2));
-    await classified(page, 2);
+    await page.keyboard.press('Shift+Tab');
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'photos');
+    assert.notEqual(await page.$eval('label[for=photos]', (l) => getComputedStyle(l).outlineStyle), 'none');
     await page.close();
   });
 });

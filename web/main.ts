@@ -159,6 +159,7 @@ function preprocessingText(p: Preprocessing | 'from-file'): string {
     const sc = scale === 1 ? 'p' : `p/${+(1 / scale).toFixed(3)}`;
     return shift === 0 ? sc : `${sc} ${shift < 0 ? '−' : '+'} ${+Math.abs(shift).toFixed(3)}`;
   };
+  if (p.scale === 1 && p.shift === 0) return 'none (pixels 0..255; the model rescales them itself)';
   if (typeof p.scale === 'number' && typeof p.shift === 'number') return one(p.scale, p.shift);
   return 'per channel: ' + [0, 1, 2].map((k) => one(typeof p.scale === 'number' ? p.scale : p.scale[k]!, typeof p.shift === 'number' ? p.shift : p.shift[k]!)).join(', ');
 }
@@ -703,6 +704,12 @@ function clearV(): void {
   clearResult();
 }
 
+function maxAbsOf(v: Float32Array): number {
+  let m = 0;
+  for (const a of v) m = Math.max(m, Math.abs(a));
+  return m;
+}
+
 function requireModel(what: string): Classifier {
   if (!state.model) throw new UapError('BAD_ARGUMENT', 'load a model first', what);
   return state.model;
@@ -856,7 +863,7 @@ async function computeInPage(): Promise<void> {
   const t0 = performance.now();
   let gap = 0;
   try {
-    const options = { xi, epochs, batchSize: Math.min(8, photos.length), seed: 1, clip };
+    const options = { xi, epochs, batchSize: Math.min(4, photos.length), seed: 1, clip };
     const onProgress = (e: { pass: number; done: number; total: number; loss: number }) => {
       bar.value = Math.min(1, (e.pass - 1 + e.done / e.total) / epochs);
       setText('compute-status', `Epoch ${e.pass} of ${epochs}: ${e.done} of ${e.total} photos, loss ${e.loss.toFixed(3)}…`);
@@ -881,7 +888,7 @@ async function computeInPage(): Promise<void> {
     $('compute-status').dataset.foolingRate = String(result.foolingRate);
     if (result.passes > 0) {
       setV(result.v, `computed here (SGD, ξ = ${xi}, ${result.passes} epochs, ${photos.length} photos)`, undefined,
-        `v computed in this page: SGD, ℓ∞ ξ = ${xi}, ${result.passes} epoch${result.passes === 1 ? '' : 's'} on ${photos.length} gallery photos. `);
+        `v computed in this page: SGD, ℓ∞ ξ = ${xi}, ${result.passes} epoch${result.passes === 1 ? '' : 's'} on ${photos.length} gallery photos, ‖v‖∞ = ${maxAbsOf(result.v).toFixed(1)}.`);
       saveLink(result.v, shape);
       await refresh();
     }
