@@ -222,7 +222,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<{ server: Se
     } else {
       file = await safeFile(siteDir, rel.endsWith('/') ? `${rel}index.html` : rel);
     }
-    if (!file) return fail(404, `not found: ${rel}`);
+    if (!file) return fail(404, 'not found');
     await sendFile(req, res, file);
   };
 
