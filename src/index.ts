@@ -21,7 +21,7 @@ export { augmentImages, type AugmentOptions } from './data/augment.js';
 export { parseIdxImages, parseIdxLabels, type MnistImages } from './data/mnist.js';
 export { CROP_FRACTION, resizeCropBox, resizeShorterSide, type ResizeCrop } from './data/resize-crop.js';
 export { resizeCropPixels, type PixelImage } from './data/resample.js';
-export { applyPerturbationToPhoto, type AppliedPhoto, type ApplyOptions } from './data/apply-perturbation.js';
+export { APPLY_DEFAULTS, applyPerturbationToPhoto, type AppliedPhoto, type ApplyOptions } from './data/apply-perturbation.js';
 
 // models: the Classifier contract and loading (file access through an injectable ModelIO)
 export { numClasses, type Classifier } from './models/classifier.js';

@@ -917,7 +917,8 @@ async function download(type: 'image/png' | 'image/jpeg'): Promise<void> {
   const photo = state.photos[state.selected];
   const v = effectiveV();
   if (!photo || !v) throw new UapError('BAD_ARGUMENT', 'select a photo and load a perturbation first', 'download');
-  const out = applyPerturbationToPhoto({ data: photo.full.data, width: photo.full.width, height: photo.full.height, channels: 4 }, v, model.inputShape);
+  const limit = maxAbsOf(v) * Number($<HTMLSelectElement>('apply-limit').value);
+  const out = applyPerturbationToPhoto({ data: photo.full.data, width: photo.full.width, height: photo.full.height, channels: 4 }, v, model.inputShape, { limit });
   const canvas = new OffscreenCanvas(out.width, out.height);
   canvas.getContext('2d')!.putImageData(new ImageData(out.data as Uint8ClampedArray<ArrayBuffer>, out.width, out.height), 0, 0);
   const blob = await canvas.convertToBlob({ type, quality: 0.95 });
@@ -928,7 +929,7 @@ async function download(type: 'image/png' | 'image/jpeg'): Promise<void> {
   a.click();
   a.remove();
   setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
-  setText('download-status', `${a.download}: ${out.width}×${out.height}, the photo’s own size.`);
+  setText('download-status', `${a.download}: ${out.width}×${out.height}, the photo’s own size; pixels changed by at most ${limit.toFixed(1)}.`);
 }
 
 // ------------------------------------------------------------------ webcam

@@ -81,8 +81,22 @@ export function resizeCropPixels(image: PixelImage, shape: readonly [number, num
   return resampleBox(image, box, c);
 }
 
-/** Resamples `image` to box.resizeWidth × box.resizeHeight and returns the crop box's pixels (C = 1 or 3). */
+/** Resamples `image` to box.resizeWidth × box.resizeHeight and returns the crop box's pixels (C = 1 or 3), uint8. */
 export function resampleBox(image: PixelImage, box: ResizeCrop, c: 1 | 3): Uint8Array {
+  const f = resampleFloat(image, box, c);
+  const out = new Uint8Array(f.length);
+  for (let i = 0; i < f.length; i++) {
+    const v = f[i]!;
+    out[i] = v <= 0 ? 0 : v >= 255 ? 255 : Math.round(v);
+  }
+  return out;
+}
+
+/**
+ * As resampleBox, without rounding or clipping: the linear map itself, so it also resamples signed fields
+ * (apply-perturbation.ts inverts it approximately).
+ */
+export function resampleFloat(image: PixelImage, box: ResizeCrop, c: 1 | 3): Float64Array {
   const { data, width, height, channels } = image;
   const grey = channels < 3;
   const xs = taps(width, box.resizeWidth, box.left, box.width);
@@ -121,9 +135,8 @@ export function resampleBox(image: PixelImage, box: ResizeCrop, c: 1 | 3): Uint8
       }
     }
   }
-  // Vertical pass, then rounding (and luminance for C = 1).
-  const out = new Uint8Array(box.height * box.width * c);
-  const q = (v: number) => (v <= 0 ? 0 : v >= 255 ? 255 : Math.round(v));
+  // Vertical pass (and luminance for C = 1).
+  const out = new Float64Array(box.height * box.width * c);
   for (let y = 0; y < box.height; y++) {
     const f = ys.first[y]! - row0;
     const n = ys.count[y]!;
@@ -146,11 +159,11 @@ export function resampleBox(image: PixelImage, box: ResizeCrop, c: 1 | 3): Uint8
         d = a;
       }
       const o = (y * box.width + x) * c;
-      if (c === 1) out[o] = q(0.299 * a + 0.587 * b + 0.114 * d);
+      if (c === 1) out[o] = 0.299 * a + 0.587 * b + 0.114 * d;
       else {
-        out[o] = q(a);
-        out[o + 1] = q(b);
-        out[o + 2] = q(d);
+        out[o] = a;
+        out[o + 1] = b;
+        out[o + 2] = d;
       }
     }
   }
