@@ -285,14 +285,14 @@ describe('the web page in Chromium, served by uap serve', { skip, timeout: 240_0
   });
 
   test('apply and download: the perturbed photo at its own full size, PNG and JPEG', async () => {
-    const photo = original(valPhotos(1)[0]!);
+    const photo = original(valPhotos(2)[1]!); // the robin, 500×375
     const meta = await sharp(photo).metadata();
     const { page } = await openPage();
     await page.setInputFiles('#photos', [photo]);
     await classified(page, 1);
-    await page.click('#pert-random');
+    await page.selectOption('#pert-list', { label: 'lts4/vgg-16 (224×224×3)' });
     await page.waitForFunction(() => /^(Fooled|Not fooled)/.test(document.getElementById('verdict')?.textContent ?? ''));
-    for (const [button, format] of [['#download-png', 'png'], ['#download-jpeg', 'jpeg']] as const) {
+    for (const [button, format] of [['#download-jpeg', 'jpeg'], ['#download-png', 'png']] as const) {
       const [download] = await Promise.all([page.waitForEvent('download'), page.click(button)]);
       const file = path.join(base, download.suggestedFilename());
       await download.saveAs(file);
@@ -304,7 +304,7 @@ describe('the web page in Chromium, served by uap serve', { skip, timeout: 240_0
       for (let i = 0; i < a.length; i += 97) d += Math.abs(a[i]! - b[i]!);
       assert.ok(d / (a.length / 97) > 3, 'the perturbation is in the file');
     }
-    assert.match((await page.textContent('#download-status'))!, new RegExp(`${meta.width}×${meta.height}, the photo’s own size`));
+    assert.match((await page.textContent('#download-status'))!, new RegExp(`${meta.width}×${meta.height}, the photo’s own size; pixels changed by at most 10\\.0`));
     await shot(page, '6-download');
     await page.close();
   });
@@ -325,6 +325,12 @@ describe('the web page in Chromium, served by uap serve', { skip, timeout: 240_0
   });
 
   test('every bad input: one readable message, stale results and "Loading…" cleared, and the page keeps working', async () => {
+    // A real perturbation.npy + .json from uap compute (MNIST, small), loaded at the end.
+    const computed = path.join(base, 'computed');
+    const compute = new Promise<void>((resolve, reject) => {
+      const p = spawn(process.execPath, [path.join(repo, 'bin', 'uap.js'), 'compute', '--model', 'mnist', '--data', 'mnist:train', '--limit', '200', '--method', 'sgd', '--norm', 'inf', '--xi', '77', '--max-passes', '2', '--out', computed], { stdio: 'ignore' });
+      p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`uap compute exited ${code}`))));
+    });
     const { page } = await openPage();
     const text = path.join(base, 'notes.jpg');
     await writeFile(text, 'not an image');
@@ -387,6 +393,12 @@ describe('the web page in Chromium, served by uap serve', { skip, timeout: 240_0
     await page.click('#pert-random');
     await page.waitForFunction(() => document.querySelectorAll('#pred-pert li').length === 5);
     assert.equal(await page.textContent('#pred-clean li:first-child .name'), '7');
+    await compute;
+    await page.setInputFiles('#pert-file', [path.join(computed, 'perturbation.npy'), path.join(computed, 'perturbation.json')]);
+    await page.waitForFunction(() => /computed on mnist/.test(document.getElementById('pert-status')?.textContent ?? ''));
+    assert.match((await page.textContent('#pert-status'))!, /^perturbation\.npy: computed on mnist, ℓ∞ ξ = 77, data mnist:train \(200\), fooling rate on X \d/);
+    await page.waitForFunction(() => /^(Fooled|Not fooled)/.test(document.getElementById('verdict')?.textContent ?? ''));
+    assert.equal(await page.$$eval('#pred-pert li', (l) => l.length), 5);
     await shot(page, '9-mnist-pad');
     await page.close();
   });
