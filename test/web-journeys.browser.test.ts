@@ -255,6 +255,16 @@ describe('the web page in Chromium, served by uap serve', { skip, timeout: 240_0
     assert.ok(originals.length >= 20, 'the originals (resampled, not only cropped) were compared too');
     await shot(page, '4-gallery-40');
     await page.close();
+    // The page's own choice of backend (webgl when Chromium has it, here SwiftShader), on the 20 val photos.
+    const other = await openPage(`?model=${MODEL}`);
+    const backend = (await other.page.textContent('#backend-status'))!;
+    await other.page.setInputFiles('#photos', photos);
+    await classified(other.page, photos.length);
+    const byDefault = await galleryTop1(other.page);
+    const differ = photos.filter((_, i) => byDefault[i]!.clean !== results[i]!.top[0]!.index).map((f) => path.basename(f));
+    console.log(`page (${backend}) vs uap classify: ${photos.length - differ.length} of ${photos.length} agree`);
+    assert.deepEqual(differ, []);
+    await other.page.close();
   });
 
   test('computing v in the page on 8 photos reaches a fooling rate; the page stays responsive; Stop stops', async () => {
