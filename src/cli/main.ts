@@ -15,6 +15,7 @@ import { registerHarden } from './harden.js';
 import { registerWorker } from './worker.js';
 import { registerQueue } from './queue-status.js';
 import { registerServe } from './serve.js';
+import { registerApply } from './apply.js';
 import { packageVersion } from './context.js';
 
 /**
@@ -43,6 +44,7 @@ registerHarden(program);
 registerWorker(program);
 registerQueue(program);
 registerServe(program);
+registerApply(program);
 
 oneLineCommanderErrors(program);
 
