@@ -177,6 +177,20 @@ function fromZoo(e: ZooEntry): ModelChoice {
   };
 }
 
+/** Without `uap serve`'s index: a zoo model read from models/<dir>/ beside the page when it is there (Vite dev with UAP_MODELS_DIR), else from its public URL. */
+async function localCopy(e: ZooEntry): Promise<ModelChoice> {
+  const choice = fromZoo(e);
+  if (choice.url) return choice;
+  const local = `models/${e.dir}/${e.file}`;
+  try {
+    const res = await fetch(local, { method: 'HEAD' });
+    if (res.ok && !/text\/html/.test(res.headers.get('content-type') ?? '')) return { ...choice, url: local };
+  } catch {
+    // not here
+  }
+  return choice;
+}
+
 /** The models: those `uap serve` has locally, else the zoo (the repository's MNIST, the rest by public URL). */
 async function listModels(): Promise<void> {
   let index: { models?: ModelChoice[]; perturbations?: ServedPerturbation[] } | undefined;
@@ -186,7 +200,7 @@ async function listModels(): Promise<void> {
   } catch {
     index = undefined;
   }
-  models = index?.models?.length ? index.models : ZOO.map(fromZoo);
+  models = index?.models?.length ? index.models : await Promise.all(ZOO.map(localCopy));
   served = index?.perturbations ?? [];
   const select = $<HTMLSelectElement>('model-select');
   const groups = new Map<string, HTMLOptGroupElement>();
