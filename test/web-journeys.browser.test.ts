@@ -358,6 +358,12 @@ describe('the web page in Chromium, served by uap serve', { skip, timeout: 240_0
     assert.match((await page.textContent('#error'))!, /^wrong\.npy: computed at 2×2×3, model takes 224×224×3 — load a perturbation computed for this model$/);
     assert.equal(await page.$$eval('#pred-pert li', (l) => l.length), 0, 'the stale perturbed predictions are gone');
     assert.equal(await page.textContent('#pert-status'), 'No perturbation loaded.');
+    // Dropped on the gallery, a .npy is a perturbation, not a bad photo.
+    const good = path.join(base, 'good.npy');
+    await writeFile(good, writeNpy(new Float32Array(224 * 224 * 3).fill(-3), [224, 224, 3]));
+    await dropFiles(page, '#drop', [good]);
+    await page.waitForFunction(() => /^good\.npy: 224×224×3, ‖v‖∞ = 3\.0\.$/.test(document.getElementById('pert-status')?.textContent ?? ''));
+    assert.equal(await page.$$eval('#gallery li', (l) => l.length), 1);
     // A model URL that 404s, one that is unreachable, and a web page where model.json should be.
     const cases: Array<[string, RegExp]> = [
       [`${url}models/nope/model.json`, /model\.json: not found \(404\)$/],

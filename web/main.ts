@@ -1044,7 +1044,11 @@ on('drop', 'drop', async (e) => {
   e.preventDefault();
   drop.classList.remove('over');
   const files = [...(e.dataTransfer?.files ?? [])];
-  if (files.length) await addPhotos(files);
+  // A dropped perturbation.npy (+ .json) is a perturbation, not a photo.
+  const pert = files.filter((f) => /\.(npy|json)$/i.test(f.name));
+  const photos = files.filter((f) => !pert.includes(f));
+  if (photos.length) await addPhotos(photos);
+  if (pert.length) await loadPerturbationFiles(pert);
 });
 on('pert-file', 'change', async (e) => {
   const input = e.target as HTMLInputElement;
