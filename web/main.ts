@@ -1,4 +1,3 @@
-import * as tf from '@tensorflow/tfjs';
 import {
   addPerturbation,
   applyPerturbationToPhoto,
@@ -19,15 +18,17 @@ import {
   ZOO,
   type Classifier,
   type FetchLike,
-  type Image8,
   type ModelIO,
   type PerturbationRecord,
   type Preprocessing,
   type ZooEntry,
 } from '../src/index.js';
 import { describeBackend, initBackend } from './backend.js';
-import type { ComputeMessage, ComputeRequest } from './compute-worker.js';
-import { decodePhoto, frameToImageData, modelInput, wnidOf } from './photos.js';
+import { computeInWorker, frameGapMonitor } from './compute-client.js';
+import { decodePhoto, modelInput, wnidOf } from './photos.js';
+import { className, effectiveV, isDigits, offer, requireModel, state, topK, type ModelChoice, type Photo, type ServedPerturbation, type Top } from './state.js';
+import { $, blank, clearError, draw, maxAbsOf, pct, readable, setText, shapeText, showError } from './ui.js';
+import { startWebcam, stopWebcam } from './webcam.js';
 
 /**
  * The page: a model from the zoo (served by `uap serve`, or by URL), photos (a gallery by drop or picker, the MNIST
@@ -36,95 +37,7 @@ import { decodePhoto, frameToImageData, modelInput, wnidOf } from './photos.js';
  * rate, and the perturbed photo at its full size to download. The library from src/ runs unchanged; the DOM is here.
  */
 
-const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
-
-// ------------------------------------------------------------------ state
-
-interface Top {
-  index: number;
-  p: number;
-}
-
-/** What the server's /api/index.json says about one model (uap serve), or a zoo entry by its public URL. */
-interface ModelChoice {
-  name: string;
-  description: string;
-  format: string;
-  inputShape: readonly number[];
-  preprocessing: Preprocessing | 'from-file';
-  labels: string;
-  reference?: { top1: number; top5: number };
-  /** Where its main file is (relative to the page); undefined: the zoo's canonical URL. */
-  url?: string;
-}
-
-interface ServedPerturbation {
-  name: string;
-  shape: number[];
-  url: string;
-  json?: string;
-}
-
-interface Photo {
-  name: string;
-  full: ImageData;
-  /** Class index from the file name, −1 if unknown. */
-  label: number;
-  x?: Float32Array;
-  clean?: Top[];
-  pert?: Top[];
-  /** The v version `pert` was computed for. */
-  pertFor?: number;
-  li: HTMLLIElement;
-}
-
-const state: {
-  model?: Classifier;
-  choice?: ModelChoice;
-  v?: Float32Array;
-  vName?: string;
-  record?: PerturbationRecord;
-  /** Bumped whenever the effective v changes (v, ξ, clip). */
-  vVersion: number;
-  photos: Photo[];
-  /** Index into photos; −1: the drawing pad. */
-  selected: number;
-  padX?: Float32Array;
-  computing?: AbortController;
-  webcam?: { stream: MediaStream; stop: boolean };
-  modelSeq: number;
-} = { vVersion: 0, photos: [], selected: -1, modelSeq: 0 };
-
-let models: ModelChoice[] = [];
-let served: ServedPerturbation[] = [];
-
 // ------------------------------------------------------------------ messages
-
-/** One readable line for any failure: HTTP statuses and network errors in words, the file or URL named. */
-export function readable(e: unknown): string {
-  let text = e instanceof Error ? e.message : String(e);
-  text = text
-    .replace(/download failed: HTTP 404\b.*$/, 'not found (404)')
-    .replace(/download failed: HTTP (\d+)\b.*$/, 'the server answered HTTP $1')
-    .replace(/download failed: (Failed to fetch|NetworkError.*|Load failed)$/i, 'could not be reached (offline, a wrong address, or the server does not allow this page to read it)');
-  if (e instanceof UapError && e.hint?.option === 'resize') text += ' — load a perturbation computed for this model';
-  return text;
-}
-
-function showError(e: unknown): void {
-  const box = $<HTMLParagraphElement>('error');
-  box.textContent = readable(e);
-  box.hidden = false;
-  box.scrollIntoView({ block: 'nearest' });
-}
-
-function clearError(): void {
-  $<HTMLParagraphElement>('error').hidden = true;
-}
-
-function setText(id: string, text: string): void {
-  $(id).textContent = text;
-}
 
 /** fetch for the library: a web page where a model file was expected is named as such (dev servers answer 200 + HTML). */
 const pageFetch: FetchLike = async (url, init) => {
@@ -149,9 +62,6 @@ async function fetchFile(url: string): Promise<Uint8Array> {
 }
 
 // ------------------------------------------------------------------ model list and loading
-
-const pct = (r: number) => `${(100 * r).toFixed(1)}%`;
-const shapeText = (s: readonly number[]) => s.join('×');
 
 function preprocessingText(p: Preprocessing | 'from-file'): string {
   if (p === 'from-file') return 'from the file (uint8 quantisation)';
@@ -200,12 +110,12 @@ async function listModels(): Promise<void> {
   } catch {
     index = undefined;
   }
-  models = index?.models?.length ? index.models : await Promise.all(ZOO.map(localCopy));
-  served = index?.perturbations ?? [];
+  offer.models = index?.models?.length ? index.models : await Promise.all(ZOO.map(localCopy));
+  offer.served = index?.perturbations ?? [];
   const select = $<HTMLSelectElement>('model-select');
   const groups = new Map<string, HTMLOptGroupElement>();
   const formatName: Record<string, string> = { layers: 'TF.js layers', graph: 'TF.js graph', tflite: 'TFLite', onnx: 'ONNX' };
-  for (const m of models) {
+  for (const m of offer.models) {
     const label = formatName[m.format] ?? m.format;
     let g = groups.get(label);
     if (!g) {
@@ -217,7 +127,7 @@ async function listModels(): Promise<void> {
     g.append(new Option(`${m.name} (${shapeText(m.inputShape)}${top1})${m.url ? '' : ' — download'}`, m.name));
   }
   select.replaceChildren(...groups.values(), new Option('a model by URL…', 'url'));
-  select.value = models.some((m) => m.name === 'mnist') ? 'mnist' : (models[0]?.name ?? 'url');
+  select.value = offer.models.some((m) => m.name === 'mnist') ? 'mnist' : (offer.models[0]?.name ?? 'url');
   showUrlBox();
 }
 
@@ -246,7 +156,7 @@ async function loadChosenModel(): Promise<void> {
   try {
     const backend = await initBackend();
     setText('backend-status', `Backend: ${describeBackend(backend)}.`);
-    const listed = value === 'url' ? undefined : models.find((m) => m.name === value);
+    const listed = value === 'url' ? undefined : offer.models.find((m) => m.name === value);
     const model = await loadModel(listed ? listed.name : url, { io: pageIO(listed) });
     if (seq !== state.modelSeq) {
       model.dispose();
@@ -271,8 +181,6 @@ async function loadChosenModel(): Promise<void> {
   }
   await refresh();
 }
-
-const isDigits = (m?: Classifier) => !!m && m.inputShape[2] === 1 && m.labels.ids.length === 10;
 
 /** Everything that depends on the model starts again: predictions, inputs, v, ξ, hints, the served list, the pad. */
 function resetForModel(model: Classifier | undefined, choice: ModelChoice | undefined): void {
@@ -327,13 +235,13 @@ function labelOf(name: string, model: Classifier): number {
 function fillServedList(): void {
   const select = $<HTMLSelectElement>('pert-list');
   const shape = state.model ? shapeText(state.model.inputShape) : '';
-  const options = served.map((p) => {
+  const options = offer.served.map((p) => {
     const fits = shapeText(p.shape) === shape;
     const o = new Option(`${p.name} (${shapeText(p.shape)})${fits ? '' : ' — another size'}`, p.url);
     o.disabled = !fits;
     return o;
   });
-  select.replaceChildren(new Option(served.length ? '—' : '— none served —', ''), ...options);
+  select.replaceChildren(new Option(offer.served.length ? '—' : '— none served —', ''), ...options);
 }
 
 // ------------------------------------------------------------------ drawing pad
@@ -454,10 +362,6 @@ function renderGallery(): void {
   renderStats();
 }
 
-function className(i: number): string {
-  return state.model?.labels.names[i] ?? String(i);
-}
-
 function thumbText(p: Photo): string {
   if (!p.clean) return p.name;
   const a = className(p.clean[0]!.index);
@@ -467,7 +371,7 @@ function thumbText(p: Photo): string {
 }
 
 /** The running numbers of the gallery: the fooling rate (no labels needed) and, for labelled photos, accuracy. */
-export function galleryStats(photos: readonly Photo[]): { n: number; fooled: number; labelled: number; clean: number; pert: number; withV: number } {
+function galleryStats(photos: readonly Photo[]): { n: number; fooled: number; labelled: number; clean: number; pert: number; withV: number } {
   let fooled = 0;
   let labelled = 0;
   let clean = 0;
@@ -503,37 +407,6 @@ function renderStats(): void {
 }
 
 // ------------------------------------------------------------------ predictions
-
-/** v as used now: the loaded v rescaled to ‖v‖∞ = ξ. */
-function effectiveV(): Float32Array | undefined {
-  if (!state.v) return undefined;
-  let m = 0;
-  for (const a of state.v) m = Math.max(m, Math.abs(a));
-  const xi = Number($<HTMLInputElement>('xi').value);
-  const k = m > 0 ? xi / m : 0;
-  return state.v.map((a) => a * k);
-}
-
-async function topK(model: Classifier, xs: readonly Float32Array[], k = 5): Promise<Top[][]> {
-  const out: Top[][] = [];
-  const [h, w, c] = model.inputShape;
-  const size = h * w * c;
-  for (let start = 0; start < xs.length; start += 16) {
-    const part = xs.slice(start, start + 16);
-    const flat = new Float32Array(part.length * size);
-    part.forEach((x, i) => flat.set(x, i * size));
-    const input = tf.tensor4d(flat, [part.length, h, w, c]);
-    const logits = await model.logits(input);
-    input.dispose();
-    const kk = Math.min(k, logits.shape[1]);
-    const { values, indices } = tf.tidy(() => tf.topk(tf.softmax(logits), kk));
-    logits.dispose();
-    const [p, idx] = [await values.data(), await indices.data()];
-    tf.dispose([values, indices]);
-    for (let i = 0; i < part.length; i++) out.push(Array.from({ length: kk }, (_, j) => ({ index: idx[i * kk + j]!, p: p[i * kk + j]! })));
-  }
-  return out;
-}
 
 let running: Promise<void> | undefined;
 let again = false;
@@ -587,28 +460,6 @@ async function refreshOnce(): Promise<void> {
 }
 
 // ------------------------------------------------------------------ result
-
-function draw(canvasId: string, image: Image8): void {
-  const canvas = $<HTMLCanvasElement>(canvasId);
-  canvas.width = image.width;
-  canvas.height = image.height;
-  const rgba = image.channels === 4 ? image.data : toRgba(image);
-  canvas.getContext('2d')!.putImageData(new ImageData(new Uint8ClampedArray(rgba), image.width, image.height), 0, 0);
-}
-
-function toRgba(im: Image8): Uint8ClampedArray {
-  const out = new Uint8ClampedArray(im.width * im.height * 4);
-  for (let p = 0; p < im.width * im.height; p++) {
-    for (let k = 0; k < 3; k++) out[p * 4 + k] = im.data[p * im.channels + (im.channels === 1 ? 0 : k)]!;
-    out[p * 4 + 3] = 255;
-  }
-  return out;
-}
-
-function blank(canvasId: string): void {
-  const c = $<HTMLCanvasElement>(canvasId);
-  c.getContext('2d')!.clearRect(0, 0, c.width, c.height);
-}
 
 function clearResult(): void {
   for (const id of ['view-x', 'view-v', 'view-xv']) blank(id);
@@ -718,17 +569,6 @@ function clearV(): void {
   clearResult();
 }
 
-function maxAbsOf(v: Float32Array): number {
-  let m = 0;
-  for (const a of v) m = Math.max(m, Math.abs(a));
-  return m;
-}
-
-function requireModel(what: string): Classifier {
-  if (!state.model) throw new UapError('BAD_ARGUMENT', 'load a model first', what);
-  return state.model;
-}
-
 function describeRecord(name: string, r: PerturbationRecord | undefined, v: Float32Array, shape: readonly number[]): string {
   let m = 0;
   for (const a of v) m = Math.max(m, Math.abs(a));
@@ -765,7 +605,7 @@ async function loadPerturbationFiles(files: readonly File[]): Promise<void> {
 async function loadServedPerturbation(url: string): Promise<void> {
   clearError();
   if (!url) return;
-  const p = served.find((s) => s.url === url);
+  const p = offer.served.find((s) => s.url === url);
   setText('pert-status', 'Loading…');
   try {
     const bytes = await fetchFile(url);
@@ -792,62 +632,12 @@ async function randomNoise(): Promise<void> {
 
 // ------------------------------------------------------------------ computing v in the page
 
-/** Watches requestAnimationFrame while work runs: the longest gap between frames is what the user feels. */
-function frameGapMonitor(): { stop: () => number } {
-  let last = performance.now();
-  let longest = 0;
-  let on = true;
-  const tick = (t: number) => {
-    longest = Math.max(longest, t - last);
-    last = t;
-    if (on) requestAnimationFrame(tick);
-  };
-  requestAnimationFrame(tick);
-  return {
-    stop: () => {
-      on = false;
-      return Math.max(longest, performance.now() - last);
-    },
-  };
-}
-
 /** What the worker needs to load the same model: its name and the URL of its main file. */
 function modelSpec(): { spec: string; mainUrl?: string } {
   const c = state.choice;
   const listed = c && $<HTMLSelectElement>('model-select').value !== 'url';
   if (listed) return { spec: c.name, ...(c.url ? { mainUrl: new URL(c.url, location.href).href } : {}) };
   return { spec: new URL($<HTMLInputElement>('model-url').value.trim(), location.href).href };
-}
-
-function computeInWorker(
-  model: Classifier,
-  req: ComputeRequest,
-  onProgress: (e: { pass: number; done: number; total: number; loss: number }) => void,
-  signal: AbortSignal,
-): Promise<{ v: Float32Array; foolingRate: number; passes: number; aborted: boolean }> {
-  const worker = new Worker(new URL('./compute-worker.ts', import.meta.url), { type: 'module' });
-  return new Promise((resolve, reject) => {
-    const stop = () => worker.postMessage({ type: 'stop' });
-    signal.addEventListener('abort', stop);
-    const end = () => {
-      signal.removeEventListener('abort', stop);
-      worker.terminate();
-    };
-    worker.onmessage = (e: MessageEvent<ComputeMessage>) => {
-      const m = e.data;
-      if (m.type === 'progress') onProgress(m);
-      else {
-        end();
-        if (m.type === 'done') resolve(m);
-        else reject(new UapError('BAD_INPUT', m.message, `computing v for ${model.id}`));
-      }
-    };
-    worker.onerror = (e) => {
-      end();
-      reject(new UapError('BAD_INPUT', e.message || 'the worker failed', 'compute'));
-    };
-    worker.postMessage(req, [req.images.buffer]);
-  });
 }
 
 async function computeInPage(): Promise<void> {
@@ -948,61 +738,6 @@ async function download(type: 'image/png' | 'image/jpeg'): Promise<void> {
 
 // ------------------------------------------------------------------ webcam
 
-async function startWebcam(): Promise<void> {
-  clearError();
-  const model = requireModel('webcam');
-  if (!navigator.mediaDevices?.getUserMedia) throw new UapError('NOT_FOUND', 'this browser gives the page no camera (needs https or localhost)', 'webcam');
-  let stream: MediaStream;
-  try {
-    stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio: false });
-  } catch (e) {
-    throw new UapError('NOT_FOUND', `no camera: ${(e as Error).message}`, 'webcam');
-  }
-  const video = $<HTMLVideoElement>('webcam-video');
-  video.srcObject = stream;
-  await video.play();
-  const cam = { stream, stop: false };
-  state.webcam = cam;
-  $('webcam-box').hidden = false;
-  $<HTMLButtonElement>('webcam-start').disabled = true;
-  $<HTMLButtonElement>('webcam-stop').disabled = false;
-  const shape = model.inputShape;
-  let frames = 0;
-  let since = performance.now();
-  while (!cam.stop && state.model === model) {
-    await new Promise((r) => requestAnimationFrame(r));
-    if (!video.videoWidth) continue;
-    const x = modelInput(frameToImageData(video, video.videoWidth, video.videoHeight), shape);
-    const v = effectiveV();
-    const clip = $<HTMLInputElement>('clip').checked;
-    const xv = v ? addPerturbation(x, v, clip) : x;
-    draw('webcam-view', pixelsToImage(v ? addPerturbation(x, v, true) : x, shape));
-    const [a, b] = await topK(model, v ? [x, xv] : [x], 1);
-    if (cam.stop || state.model !== model) break;
-    const ca = className(a![0]!.index);
-    setText('webcam-caption', v ? `x: ${ca} · clip(x + v): ${className(b![0]!.index)}` : `x: ${ca} (no v loaded)`);
-    frames++;
-    const now = performance.now();
-    if (now - since >= 1000) {
-      const fps = (frames * 1000) / (now - since);
-      setText('fps', `${fps.toFixed(1)} fps`);
-      $('fps').dataset.fps = fps.toFixed(2);
-      frames = 0;
-      since = now;
-    }
-  }
-  stopWebcam(cam);
-}
-
-function stopWebcam(cam = state.webcam): void {
-  if (!cam) return;
-  cam.stop = true;
-  for (const t of cam.stream.getTracks()) t.stop();
-  if (state.webcam === cam) state.webcam = undefined;
-  $<HTMLButtonElement>('webcam-start').disabled = false;
-  $<HTMLButtonElement>('webcam-stop').disabled = true;
-}
-
 // ------------------------------------------------------------------ wiring
 
 function on<K extends keyof HTMLElementEventMap>(id: string, event: K, f: (e: HTMLElementEventMap[K]) => unknown): void {
@@ -1080,7 +815,7 @@ void (async () => {
     await listModels();
     await initBackend().then((b) => setText('backend-status', `Backend: ${describeBackend(b)}.`));
     const fromQuery = new URLSearchParams(location.search).get('model');
-    if (fromQuery && models.some((m) => m.name === fromQuery)) $<HTMLSelectElement>('model-select').value = fromQuery;
+    if (fromQuery && offer.models.some((m) => m.name === fromQuery)) $<HTMLSelectElement>('model-select').value = fromQuery;
     await loadChosenModel();
   } catch (e) {
     showError(e);
