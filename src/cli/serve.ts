@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
-import { open, readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { open, readdir, realpath, stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readNpy, UapError, ZOO, type ZooEntry } from '../index.js';
+import { UapError, ZOO, type ZooEntry } from '../index.js';
 import { zooLocations } from '../node/index.js';
 
 /**
@@ -117,14 +117,25 @@ async function modelIndex(modelsDir?: string): Promise<ModelIndexEntry[]> {
   return out;
 }
 
+/** The shape of a float32 .npy file from its header (the first bytes), checked against the file's size; else undefined. */
 async function npyShape(file: string): Promise<number[] | undefined> {
-  // The header is in the first few hundred bytes; readNpy checks it (and the size) on the whole file.
+  const fh = await open(file, 'r').catch(() => undefined);
+  if (!fh) return undefined;
   try {
-    const info = await stat(file);
-    if (info.size > 64 * 2 ** 20) return undefined;
-    return readNpy(new Uint8Array(await readFile(file)), file).shape;
-  } catch {
-    return undefined;
+    const head = new Uint8Array(4096);
+    const { bytesRead } = await fh.read(head, 0, head.length, 0);
+    const { size } = await fh.stat();
+    const bytes = head.subarray(0, bytesRead);
+    if (bytesRead < 12 || String.fromCharCode(...bytes.subarray(0, 6)) !== '\x93NUMPY') return undefined;
+    const v1 = bytes[6] === 1;
+    const len = v1 ? bytes[8]! | (bytes[9]! << 8) : bytes[8]! | (bytes[9]! << 8) | (bytes[10]! << 16);
+    const start = v1 ? 10 : 12;
+    const header = new TextDecoder().decode(bytes.subarray(start, start + len));
+    const shape = /'shape':\s*\(([\d,\s]*)\)/.exec(header)?.[1]?.split(',').map((d) => d.trim()).filter(Boolean).map(Number);
+    if (!shape || !/'descr':\s*'<f4'/.test(header) || start + len + 4 * shape.reduce((a, b) => a * b, 1) !== size) return undefined;
+    return shape;
+  } finally {
+    await fh.close();
   }
 }
 
