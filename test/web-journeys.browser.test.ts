@@ -194,7 +194,7 @@ describe('the web page in Chromium, served by uap serve', { skip, timeout: 240_0
     assert.equal(await page.inputValue('#xi'), '10', 'ξ follows the model');
     assert.equal(await page.isVisible('#pad'), false, 'no drawing pad for ImageNet');
 
-    const photo = valPhotos(1)[0]!;
+    const photo = valPhotos(2)[1]!; // the robin
     await dropFiles(page, '#drop', [photo]);
     await classified(page, 1);
     await page.waitForFunction(() => document.querySelectorAll('#pred-clean li').length === 5);
