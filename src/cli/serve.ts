@@ -265,6 +265,9 @@ export function registerServe(program: Command): void {
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UapError('BAD_ARGUMENT', `not a port: ${o.port}`, '--port');
       const { url } = await startServer({ port, modelsDir: o.modelsDir, perturbationsDir: o.perturbations });
       console.log(`serving ${url}`);
-      console.error('Ctrl-C stops it.');
+      const index = (await (await fetch(`${url}api/index.json`)).json()) as { models: unknown[]; perturbations: unknown[] };
+      const hint = o.modelsDir ?? process.env.UAP_MODELS_DIR ? '' : ' (--models-dir or UAP_MODELS_DIR adds a local model mirror)';
+      const n = (k: number, what: string) => `${k} ${what}${k === 1 ? '' : 's'}`;
+      console.error(`${n(index.models.length, 'model')}${hint}, ${n(index.perturbations.length, 'perturbation')}; Ctrl-C stops it.`);
     });
 }
