@@ -2,6 +2,28 @@ import { UapError } from '../errors.js';
 import { resampleFloat, type PixelImage } from './resample.js';
 import { CROP_FRACTION, resizeCropBox, type ResizeCrop } from './resize-crop.js';
 
+/** A photo with v added: RGBA, 8 bits, the photo's own size. */
+export interface AppliedPhoto {
+  readonly data: Uint8ClampedArray;
+  readonly width: number;
+  readonly height: number;
+}
+
+/** Options of {@link applyPerturbationToPhoto}. */
+export interface ApplyOptions {
+  /** The crop fraction the model's input was made with (default 0.875). */
+  cropFraction?: number;
+  /** v is multiplied by this first (default 1). */
+  scale?: number;
+  /** Back-projection steps that make the model's view of the photo match v (default 4; 0: the plain rescale). */
+  refine?: number;
+  /** Largest change of a photo pixel value (default ‖scale · v‖∞, the bound v itself keeps). */
+  limit?: number;
+}
+
+/** The defaults of {@link ApplyOptions}. */
+export const APPLY_DEFAULTS = { refine: 4 } as const;
+
 /**
  * A perturbation v (model size, H × W × C, pixel units) added to a photo at the photo's own resolution.
  *
@@ -17,27 +39,8 @@ import { CROP_FRACTION, resizeCropBox, type ResizeCrop } from './resize-crop.js'
  * resize-and-crop (linear, data/resample.ts): down(V) → v, i.e. the model sees v again. With limit = ‖v‖∞ (no
  * pixel of the photo moves more than v allows) 4 steps fooled 16 of those 40; with 1.5‖v‖∞, 20.
  *
- * Browser-safe (plain arithmetic); the web page and a `uap apply` share it. Returns RGBA, alpha 255, 8 bits.
+ * Browser-safe (plain arithmetic); the web page and `uap apply` share it. Returns RGBA, alpha 255, 8 bits.
  */
-export interface AppliedPhoto {
-  readonly data: Uint8ClampedArray;
-  readonly width: number;
-  readonly height: number;
-}
-
-export interface ApplyOptions {
-  /** The crop fraction the model's input was made with (default 0.875). */
-  cropFraction?: number;
-  /** v is multiplied by this first (default 1). */
-  scale?: number;
-  /** Back-projection steps that make the model's view of the photo match v (default 4; 0: the plain rescale). */
-  refine?: number;
-  /** Largest change of a photo pixel value (default ‖scale · v‖∞, the bound v itself keeps). */
-  limit?: number;
-}
-
-export const APPLY_DEFAULTS = { refine: 4 } as const;
-
 export function applyPerturbationToPhoto(
   photo: PixelImage,
   v: Float32Array,
