@@ -171,6 +171,20 @@ async function readJson(folder: ModelFolder, file: string): Promise<unknown> {
 }
 
 /**
+ * Runs a converter on untrusted input. The converters check what they rely on, but a topology can be broken
+ * in more ways than they name; whatever slips through (a TypeError on a missing field) is still a bad model
+ * file, reported as one BAD_MODEL line naming it rather than as a stack trace.
+ */
+function converting(source: string, convert: () => LoadedNet): LoadedNet {
+  try {
+    return convert();
+  } catch (e) {
+    if (e instanceof UapError) throw e;
+    throw new UapError('BAD_MODEL', `malformed model (${(e as Error).message ?? String(e)})`, source);
+  }
+}
+
+/**
  * Loads a classifier: a zoo name, a folder, a model.json (TF.js layers or graph), a .tflite file or a URL, through
  * `opts.io`. The result takes pixels (0..255) and returns logits in the standard label order.
  */
@@ -198,16 +212,17 @@ export async function loadModel(nameOrPath: string, opts: LoadOptions = {}): Pro
 
   let loaded: LoadedNet;
   if (file.toLowerCase().endsWith('.tflite')) {
-    loaded = tfliteToNet(await folder.read(file), { source, preprocessing });
+    const bytes = await folder.read(file);
+    loaded = converting(source, () => tfliteToNet(bytes, { source, preprocessing }));
   } else {
     const json = (await readJson(folder, file)) as { modelTopology?: { node?: unknown }; format?: string; weightsManifest?: unknown };
     if (!json || typeof json !== 'object' || !json.modelTopology) throw new UapError('BAD_MODEL', 'not a TF.js model.json (no modelTopology)', source);
     const manifest = parseManifest(json.weightsManifest, source);
     const weights = await readWeights(manifest, (p) => folder.read(checkWeightPath(p, folder)), source, { maxTotalBytes: opts.maxWeightBytes });
     const isGraph = json.format === 'graph-model' || Array.isArray(json.modelTopology.node);
-    loaded = isGraph
-      ? graphModelToNet(json, weights, { source, preprocessing })
-      : layersModelToNet(json, weights, { source, preprocessing });
+    loaded = converting(source, () =>
+      isGraph ? graphModelToNet(json, weights, { source, preprocessing }) : layersModelToNet(json, weights, { source, preprocessing }),
+    );
   }
 
   const layout = opts.labels ?? entry?.labels;
