@@ -3,9 +3,11 @@ import { mkdir, readdir, readFile, rm, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { HardenCheckpointStore, HardenState } from '../defense/checkpoint.js';
 import { UapError } from '../errors.js';
-import { readNpy, writeNpy } from '../io/npy.js';
+import { writeNpy } from '../io/npy.js';
 import { HardenResultSchema, serializeResult } from '../io/results.js';
 import { writeFileAtomic, writeJsonAtomic } from './atomic-files.js';
+import { readNpyFile } from './bounded-read.js';
+import { cleanStaleTemporaries } from './perturbation-files.js';
 
 /**
  * The checkpoint of runHarden (`uap harden`) in DIR/checkpoint/: state.json plus .npy arrays it names;
@@ -67,7 +69,7 @@ export class HardenCheckpoint<R, S> implements HardenCheckpointStore<R, S> {
   async readArray(name: string): Promise<Float32Array> {
     const file = path.join(this.dir, path.basename(name));
     try {
-      return readNpy(new Uint8Array(await readFile(file)), name).data;
+      return (await readNpyFile(file)).data;
     } catch (e) {
       if (e instanceof UapError) throw e;
       throw new UapError('BAD_INPUT', `checkpoint array missing or unreadable (${(e as Error).message})`, file);
@@ -77,6 +79,7 @@ export class HardenCheckpoint<R, S> implements HardenCheckpointStore<R, S> {
   /** Writes state.json, then deletes the arrays it no longer names. */
   async save(state: HardenState<R, S>): Promise<void> {
     await writeJsonAtomic(this.file, state);
+    await cleanStaleTemporaries(this.dir, undefined, { staged: false });
     const named = new Set(JSON.stringify(state).match(/[\w.-]+-\d+\.npy/g) ?? []);
     for (const f of await readdir(this.dir)) {
       if (f.endsWith('.npy') && !named.has(f)) await unlink(path.join(this.dir, f)).catch(() => {});
