@@ -16,7 +16,7 @@ import {
   type UniversalProgress,
   type UniversalResult,
 } from '../index.js';
-import { loadPerturbation, savePerturbation } from '../node/index.js';
+import { acquireRunLock, loadPerturbation, savePerturbation } from '../node/index.js';
 import { openData, openModel } from './context.js';
 import { perturbationRecord } from './record.js';
 import {
@@ -86,7 +86,7 @@ function computeSettings(f: ComputeFlags) {
 
 /** The checkpoint in --out as a resume state, after checking it was computed with the same settings. */
 async function resumeState(f: ComputeFlags, s: ReturnType<typeof computeSettings>): Promise<{ initial: PassState; seconds: number }> {
-  const ckpt = await loadPerturbation(f.out);
+  const ckpt = await loadPerturbation(f.out, { repair: true });
   const r = ckpt.record;
   if (!r) throw new UapError('NOT_FOUND', 'no perturbation.json to resume from', f.out);
   if (r.norm !== s.norm || r.xi !== s.xi || r.seed !== s.seed || r.data.spec !== f.data || r.modelId !== f.model) {
@@ -106,6 +106,16 @@ async function resumeState(f: ComputeFlags, s: ReturnType<typeof computeSettings
 export async function computeCommand(program: Command, f: ComputeFlags): Promise<PerturbationRecord> {
   // Every flag is checked before any work, so a typo costs nothing and writes nothing.
   const s = computeSettings(f);
+  // One run per --out: a second one would silently replace this one's result.
+  const lock = await acquireRunLock(f.out, 'uap compute');
+  try {
+    return await computeLocked(program, f, s);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function computeLocked(program: Command, f: ComputeFlags, s: ReturnType<typeof computeSettings>): Promise<PerturbationRecord> {
   const resumed = f.resume ? await resumeState(f, s) : undefined;
   if (!f.resume && existsSync(path.join(f.out, 'perturbation.npy'))) {
     console.error(`note: ${f.out} already holds a perturbation; it will be replaced (use --resume to continue it)`);
