@@ -8,10 +8,10 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import fc from 'fast-check';
 import { UapError, type UapErrorCode } from '../errors.js';
-import { loadModel, type ModelIO } from '../models/load.js';
+import type { ModelIO } from '../models/load.js';
 import { parseManifest, readWeights } from '../models/loaders/weights.js';
 import { ZOO, type ZooEntry } from '../models/zoo.js';
-import { localFolder, nodeModelIO, repoRoot } from './model-files.js';
+import { loadModel, localFolder, nodeModelIO, repoRoot } from './model-files.js';
 
 /** Model folders on disk and in the cache: symlinks, size caps, what gets cached, the weight-bytes cap. */
 
