@@ -16,7 +16,7 @@ import {
   type UniversalProgress,
   type UniversalResult,
 } from '../index.js';
-import { acquireRunLock, loadPerturbation, savePerturbation } from '../node/index.js';
+import { loadPerturbation, openOutDir, savePerturbation } from '../node/index.js';
 import { openData, openModel } from './context.js';
 import { perturbationRecord } from './record.js';
 import {
@@ -106,12 +106,13 @@ async function resumeState(f: ComputeFlags, s: ReturnType<typeof computeSettings
 export async function computeCommand(program: Command, f: ComputeFlags): Promise<PerturbationRecord> {
   // Every flag is checked before any work, so a typo costs nothing and writes nothing.
   const s = computeSettings(f);
-  // One run per --out: a second one would silently replace this one's result.
-  const lock = await acquireRunLock(f.out, 'uap compute');
+  // --out checked (a folder, writable, not full) and locked before any work: a second run would silently
+  // replace this one's result, and a bad --out found at the first save would lose that pass.
+  const out = await openOutDir(f.out, 'uap compute');
   try {
     return await computeLocked(program, f, s);
   } finally {
-    await lock.release();
+    await out.release();
   }
 }
 

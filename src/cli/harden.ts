@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { UapError, UNIVERSAL_DEFAULTS, type HardenMethod, type HardenReport, type HardenSettings } from '../index.js';
-import { acquireRunLock, hardenInFolder, loadDataset, loadModel } from '../node/index.js';
+import { hardenInFolder, loadDataset, loadModel, openOutDir } from '../node/index.js';
 import { initCliBackend } from './backend.js';
 import { addRunOptions, fmtPct, int, norm, num, openUnit, positive } from './options.js';
 import { stageBar, withInterrupts } from './progress.js';
@@ -115,7 +115,7 @@ export async function hardenCommand(program: Command, f: HardenFlags): Promise<H
     testSpec: f.test + (testLimit ? ` (limit ${testLimit}, seed ${seed})` : ''),
   };
   // --out checked and locked before any model or data loads (src/node/out-dir.ts).
-  const out = await acquireRunLock(f.out, 'uap harden');
+  const out = await openOutDir(f.out, 'uap harden');
   try {
     return await hardenLocked(program, f, settings, { method, seed, limit, testLimit });
   } finally {

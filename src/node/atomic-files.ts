@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
+import { faultPoint } from './faults.js';
 
 /**
  * Files written so that readers see either the old content or the new, never a partial file: bytes go to a
@@ -16,6 +17,7 @@ export async function writeTemp(file: string, bytes: Uint8Array | string): Promi
   const tmp = tempName(file);
   const fh = await open(tmp, 'wx');
   try {
+    faultPoint('write'); // tests: UAP_TEST_FAULT=write:ENOSPC (src/node/faults.ts)
     await fh.writeFile(bytes);
     await fh.sync();
   } catch (e) {

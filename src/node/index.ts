@@ -34,6 +34,7 @@ export { loadPerturbation, PERTURBATION_FILES, savePerturbation, type LoadedPert
 export { encodePng, writePng } from './png.js';
 export { readFileBounded, readNpyFile } from './bounded-read.js';
 export { acquireRunLock, LOCK_FILE, type RunLock } from './run-lock.js';
+export { checkOutDir, checkOutFile, openOutDir, type OutDir } from './out-dir.js';
 export { collectReportData, hasContent, type CollectOptions } from './report-files.js';
 
 // hardening in a folder (checkpoint, hardened model, harden.json)

@@ -13,6 +13,8 @@ import {
 } from '../io/perturbation-record.js';
 import { writeTemp } from './atomic-files.js';
 import { readFileBounded, readNpyFile } from './bounded-read.js';
+import { faultPoint } from './faults.js';
+import { describeErrno } from './out-dir.js';
 import { encodePng } from './png.js';
 
 /** Names of the files a perturbation folder holds. */
@@ -24,19 +26,13 @@ export const PERTURBATION_FILES = {
 
 /**
  * Fault injection for tests: called at each step of savePerturbation; a test makes it hang (an in-process
- * "kill") or SIGKILLs the process there. `UAP_TEST_KILL_AT=<step>[@<n>]` does the latter in a child process:
- * the process kills itself at the n-th time (default 1st) it reaches that step.
+ * "kill"), and a child process is SIGKILLed there or made to fail with UAP_TEST_KILL_AT / UAP_TEST_FAULT
+ * (src/node/faults.ts; the points are the step names, and `write` for every temporary file written).
  */
 export const saveHooks: { step?: (name: SaveStep) => Promise<void> | void } = {};
 export type SaveStep = 'staged-npy' | 'temp-png' | 'temp-json' | 'committed' | 'placed-npy' | 'placed-png';
-const killAt = process.env.UAP_TEST_KILL_AT ? /^([\w-]+)(?:@(\d+))?$/.exec(process.env.UAP_TEST_KILL_AT) : null;
-const reached = new Map<string, number>();
 async function step(name: SaveStep): Promise<void> {
-  if (killAt && killAt[1] === name) {
-    const n = (reached.get(name) ?? 0) + 1;
-    reached.set(name, n);
-    if (n === Number(killAt[2] ?? 1)) process.kill(process.pid, 'SIGKILL');
-  }
+  faultPoint(name);
   await saveHooks.step?.(name);
 }
 
@@ -128,8 +124,10 @@ export async function savePerturbation(
   const npyBytes = writeNpy(v, shape);
   const pngBytes = await encodePng(perturbationToImage(v, shape, { channels: 3 }));
   await mkdir(dir, { recursive: true });
+  await completeCommit(dir);
   await cleanStaleTemporaries(dir);
   const temps: string[] = [];
+  let committed = false;
   try {
     const npyTmp = await writeTemp(staged, npyBytes);
     temps.push(npyTmp);
@@ -142,6 +140,7 @@ export async function savePerturbation(
     temps.push(jsonTmp);
     await step('temp-json');
     await rename(jsonTmp, files.json); // the commit
+    committed = true;
     await step('committed');
     await rename(staged, files.npy);
     await step('placed-npy');
@@ -149,9 +148,31 @@ export async function savePerturbation(
     await step('placed-png');
   } catch (e) {
     await Promise.all(temps.map((t) => unlink(t).catch(() => {})));
-    throw e;
+    if (!committed) await unlink(staged).catch(() => {});
+    if (e instanceof UapError || !(e as NodeJS.ErrnoException).code) throw e;
+    // A full disk or a folder gone read-only mid-run: one line; the last committed save is still whole.
+    throw new UapError('BAD_ARGUMENT', `cannot save into ${dir} (${describeErrno(e)}); what was saved before is intact`, undefined, { option: 'out' });
   }
   return files;
+}
+
+/**
+ * Finishes a save that was killed after its commit: when perturbation.json names a staged .npy that is still
+ * there, it is moved into place (before a new save cleans staged files up, and before a resume reads).
+ */
+async function completeCommit(dir: string): Promise<void> {
+  const json = path.join(dir, PERTURBATION_FILES.json);
+  if (!(await exists(json))) return;
+  let text: string;
+  try {
+    text = new TextDecoder().decode(await readFileBounded(json, { maxBytes: MAX_RECORD_BYTES, what: 'perturbation record' }));
+  } catch {
+    return;
+  }
+  const c = committedValues(text, PERTURBATION_FILES.npy);
+  if (!c?.staged || !STAGED.test(c.staged)) return;
+  const staged = path.join(dir, c.staged);
+  if (await exists(staged)) await rename(staged, path.join(dir, PERTURBATION_FILES.npy));
 }
 
 /** A perturbation read from disk: its values (HWC, pixels), shape, file and record. */

@@ -47,9 +47,12 @@ async function readLock(file: string): Promise<LockInfo | undefined> {
   return undefined;
 }
 
-/** Locks `dir` (created if needed) for `command`; UapError BAD_ARGUMENT when another live run holds it. */
+/** Locks `dir` (created if its parent exists) for `command`; UapError BAD_ARGUMENT when another live run holds it. */
 export async function acquireRunLock(dir: string, command: string): Promise<RunLock> {
-  await mkdir(dir, { recursive: true });
+  // (not { recursive }: it never returns under /proc; openOutDir creates deeper folders one level at a time)
+  await mkdir(dir).catch((e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EEXIST') throw new UapError('BAD_ARGUMENT', `cannot create the folder (${e.code ?? e.message})`, dir);
+  });
   const file = path.join(dir, LOCK_FILE);
   const me: LockInfo = { pid: process.pid, host: os.hostname(), command, started: new Date().toISOString(), token: randomBytes(8).toString('hex') };
   const tmp = path.join(dir, `${LOCK_FILE}.${me.token}.tmp`);
