@@ -122,11 +122,6 @@ export function urlFolder(mainUrl: string, opts: UrlFolderOptions = {}): ModelFo
   };
 }
 
-/** Downloads one file with a size limit (SECURITY when over it); NOT_FOUND for missing files, network errors and timeouts. */
-export async function fetchBytes(url: string, fetchFn: FetchLike | undefined, maxBytes: number, opts: UrlFolderOptions = {}): Promise<Uint8Array> {
-  return (await download(url, { ...opts, fetch: fetchFn, maxBytes })).bytes;
-}
-
 /** The browser's ModelIO: zoo models from their canonical URL (the repo's own under ./models/), paths as URLs. */
 export function fetchModelIO(opts: UrlFolderOptions & { baseUrl?: string } = {}): ModelIO {
   const base = opts.baseUrl ?? (typeof location !== 'undefined' ? location.href : 'http://localhost/');

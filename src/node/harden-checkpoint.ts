@@ -5,9 +5,8 @@ import type { HardenCheckpointStore, HardenState } from '../defense/checkpoint.j
 import { UapError } from '../errors.js';
 import { writeNpy } from '../io/npy.js';
 import { HardenResultSchema, serializeResult } from '../io/results.js';
-import { writeFileAtomic, writeJsonAtomic } from './atomic-files.js';
+import { removeStaleTemporaries, writeFileAtomic, writeJsonAtomic } from './atomic-files.js';
 import { readNpyFile } from './bounded-read.js';
-import { cleanStaleTemporaries } from './perturbation-files.js';
 
 /**
  * The checkpoint of runHarden (`uap harden`) in DIR/checkpoint/: state.json plus .npy arrays it names;
@@ -79,7 +78,7 @@ export class HardenCheckpoint<R, S> implements HardenCheckpointStore<R, S> {
   /** Writes state.json, then deletes the arrays it no longer names. */
   async save(state: HardenState<R, S>): Promise<void> {
     await writeJsonAtomic(this.file, state);
-    await cleanStaleTemporaries(this.dir, undefined, { staged: false });
+    await removeStaleTemporaries(this.dir);
     const named = new Set(JSON.stringify(state).match(/[\w.-]+-\d+\.npy/g) ?? []);
     for (const f of await readdir(this.dir)) {
       if (f.endsWith('.npy') && !named.has(f)) await unlink(path.join(this.dir, f)).catch(() => {});

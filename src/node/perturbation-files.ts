@@ -11,7 +11,7 @@ import {
   validatePerturbation,
   type PerturbationRecord,
 } from '../io/perturbation-record.js';
-import { writeTemp } from './atomic-files.js';
+import { removeStaleTemporaries, writeTemp } from './atomic-files.js';
 import { readFileBounded, readNpyFile } from './bounded-read.js';
 import { faultPoint } from './faults.js';
 import { describeErrno } from './out-dir.js';
@@ -48,38 +48,15 @@ function stagedName(sha: string): string {
 }
 
 const STAGED = /^\.perturbation\.[0-9a-f]{16}\.npy$/;
-/** writeTemp's names: .<file>.<pid>.<random>.tmp */
-const TEMP = /^\..+\.(\d+)\.[0-9a-f]{8}\.tmp$/;
-
-function alive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
- * Removes what interrupted saves left in `dir`: temporary files (writeTemp's) of processes that are gone, and
- * staged .npy files other than `keep`. (Staged files are only removed by a writer: by savePerturbation, or by
- * loadPerturbation with `repair` once the one the record names is in place.)
+ * Removes what interrupted saves left in `dir`: temporary files of processes that are gone
+ * (removeStaleTemporaries), and staged .npy files other than `keep`. (Staged files are only removed by a
+ * writer: by savePerturbation, or by loadPerturbation with `repair` once the one the record names is in place.)
  */
-export async function cleanStaleTemporaries(dir: string, keep?: string, opts: { staged?: boolean } = { staged: true }): Promise<string[]> {
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch {
-    return [];
-  }
-  const removed: string[] = [];
-  for (const n of names) {
-    const t = TEMP.exec(n);
-    const stale = (t && !alive(Number(t[1]))) || (opts.staged !== false && STAGED.test(n) && n !== keep);
-    if (stale) {
-      await unlink(path.join(dir, n)).then(() => removed.push(n), () => undefined);
-    }
+export async function cleanStaleTemporaries(dir: string, keep?: string): Promise<string[]> {
+  const removed = await removeStaleTemporaries(dir);
+  for (const n of await readdir(dir).catch(() => [] as string[])) {
+    if (STAGED.test(n) && n !== keep) await unlink(path.join(dir, n)).then(() => removed.push(n), () => undefined);
   }
   return removed;
 }
