@@ -132,7 +132,16 @@ export function checkMainFile(rel: string, bytes: Uint8Array, file: string, down
   }
 }
 
-/** Where nodeModelIO looks for model files and how it downloads them. */
+/** A download limit from the environment, in seconds (for slow links, or tests): milliseconds, or undefined. */
+function envSeconds(name: string): number | undefined {
+  const v = process.env[name];
+  if (v === undefined || v.trim() === '') return undefined;
+  const s = Number(v);
+  if (!(s > 0) || !Number.isFinite(s)) throw new UapError('BAD_ARGUMENT', `must be a number of seconds > 0, got "${v}"`, name);
+  return s * 1000;
+}
+
+/** Where nodeModelIO looks for model files and how it downloads them (download limits: also env UAP_DOWNLOAD_TIMEOUT, UAP_DOWNLOAD_IDLE_TIMEOUT, in seconds). */
 export interface NodeModelIOOptions extends UrlFolderOptions {
   /** A local mirror laid out like ../shared/models (default: env UAP_MODELS_DIR, else $UAP_SHARED/models). */
   modelsDir?: string;
@@ -165,7 +174,12 @@ export function zooLocations(entry: ZooEntry, opts: Pick<NodeModelIOOptions, 'mo
  */
 export function nodeModelIO(opts: NodeModelIOOptions = {}): ModelIO {
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
-  const net: UrlFolderOptions = { fetch: opts.fetch, maxBytes, timeoutMs: opts.timeoutMs, idleTimeoutMs: opts.idleTimeoutMs };
+  const net: UrlFolderOptions = {
+    fetch: opts.fetch,
+    maxBytes,
+    timeoutMs: opts.timeoutMs ?? envSeconds('UAP_DOWNLOAD_TIMEOUT'),
+    idleTimeoutMs: opts.idleTimeoutMs ?? envSeconds('UAP_DOWNLOAD_IDLE_TIMEOUT'),
+  };
   return {
     zoo(entry: ZooEntry): ModelFolder {
       const dirs = zooLocations(entry, opts).map((l) => l.dir);

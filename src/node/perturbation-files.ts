@@ -160,6 +160,34 @@ export interface LoadedPerturbation {
   record?: PerturbationRecord;
   /** The .npy file read. */
   file: string;
+  /** ‖v‖∞ and ‖v‖₂, in pixels. */
+  norms: { inf: number; l2: number };
+  /** What a reader should be told: a perturbation larger than its record's ξ. */
+  warnings: string[];
+}
+
+/** ‖v‖ in the norms a record can name. */
+function norm(v: Float32Array, p: PerturbationRecord['norm']): number {
+  let acc = 0;
+  for (let i = 0; i < v.length; i++) {
+    const a = Math.abs(v[i]!);
+    if (p === 'inf') acc = Math.max(acc, a);
+    else acc += p === 2 ? a * a : a;
+  }
+  return p === 2 ? Math.sqrt(acc) : acc;
+}
+
+const NORM_SYMBOL = { inf: '∞', 2: '₂', 1: '₁' } as const;
+
+/**
+ * The warning for a perturbation whose norm exceeds its record's ξ (float32 rounding of a projected v is
+ * allowed for): what is measured with it is then not what the record says was computed.
+ */
+function normWarnings(v: Float32Array, record: PerturbationRecord | undefined, file: string): string[] {
+  if (!record) return [];
+  const n = norm(v, record.norm);
+  if (n <= record.xi * (1 + 1e-5) + 1e-4) return [];
+  return [`${file}: ‖v‖${NORM_SYMBOL[record.norm]} = ${n.toFixed(2)} exceeds the ξ = ${record.xi} of its record: results measure a larger perturbation than the record says`];
 }
 
 async function exists(p: string): Promise<boolean> {
@@ -246,7 +274,8 @@ export async function loadPerturbation(
   }
   if (opts.expectShape) validatePerturbation(npy.data, shape, opts.expectShape, read);
   if (opts.repair) await cleanStaleTemporaries(path.dirname(file), undefined);
-  return { data: npy.data, shape, ...(record ? { record } : {}), file };
+  const norms = { inf: norm(npy.data, 'inf'), l2: norm(npy.data, 2) };
+  return { data: npy.data, shape, ...(record ? { record } : {}), file, norms, warnings: normWarnings(npy.data, record, read) };
 }
 
 /** The values a perturbation.json commits to (savePerturbation's `files` entry), if it names them. */
