@@ -84,9 +84,21 @@ export async function download(url: string, opts: DownloadOptions = {}): Promise
   };
   const deadline = setTimeout(() => abort('deadline'), timeoutMs);
   let idle: ReturnType<typeof setTimeout> | undefined;
+  let lastProgress = Date.now();
+  let done = false;
+  // An event loop that was busy (a wasm compile, a loaded machine) runs a due timer before the I/O that
+  // arrived meanwhile: look again after that I/O (setTimeout 0 runs after it) before calling it idle.
+  const onIdle = () =>
+    setTimeout(() => {
+      if (done) return;
+      const quiet = Date.now() - lastProgress;
+      if (quiet >= idleMs) abort('idle');
+      else idle = setTimeout(onIdle, idleMs - quiet);
+    }, 0);
   const touch = () => {
+    lastProgress = Date.now();
     if (idle !== undefined) clearTimeout(idle);
-    idle = setTimeout(() => abort('idle'), idleMs);
+    idle = setTimeout(onIdle, idleMs);
   };
   const onCancel = () => abort('cancelled');
   if (opts.signal?.aborted) abort('cancelled');
@@ -154,6 +166,7 @@ export async function download(url: string, opts: DownloadOptions = {}): Promise
   } catch (e) {
     throw failure(e);
   } finally {
+    done = true;
     clearTimeout(deadline);
     if (idle !== undefined) clearTimeout(idle);
     opts.signal?.removeEventListener('abort', onCancel);
