@@ -62,7 +62,7 @@ test('a disk full at the 2nd save: the 1st pass is kept; --resume refuses change
     [['--limit', '11'], /--limit 10, this run has 11/],
     [['--method', 'sgd'], /--method "deepfool", this run has "sgd"/],
     [['--overshoot', '0.5'], /--overshoot 0\.02, this run has 0\.5/],
-    [['--no-clip'], /--no-clip clipped, this run has --no-clip/],
+    [['--no-clip'], /x \+ v clipped, this run has it not clipped \(--no-clip\)/],
     [['--target', '3'], /no --target, this run has --target 3/],
   ];
   for (const [extra, re] of changed) {

@@ -58,12 +58,11 @@ export function checkResumeSettings(r: PerturbationRecord, want: RunSettings, wh
   }
   for (const [key, before, now] of had) {
     if (canonical(before) !== canonical(now)) {
-      const show = (v: unknown) => (key === 'clip' ? (v ? 'clipped' : '--no-clip') : canonical(v));
-      throw new UapError(
-        'BAD_ARGUMENT',
-        `the checkpoint was computed with ${flagOf(key)} ${show(before)}, this run has ${show(now)}: resume with the same settings, or start afresh without --resume`,
-        where,
-      );
+      const setting =
+        key === 'clip'
+          ? `x + v ${before ? 'clipped' : 'not clipped (--no-clip)'}, this run has it ${now ? 'clipped' : 'not clipped (--no-clip)'}`
+          : `${flagOf(key)} ${canonical(before)}, this run has ${canonical(now)}`;
+      throw new UapError('BAD_ARGUMENT', `the checkpoint was computed with ${setting}: resume with the same settings, or start afresh without --resume`, where);
     }
   }
 }

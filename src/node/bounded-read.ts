@@ -28,7 +28,7 @@ async function openForReading(file: string, what: string): Promise<FileHandle> {
   }
 }
 
-function tooBig(file: string, size: number | string, o: BoundedReadOptions): UapError {
+function tooBig(file: string, size: number, o: BoundedReadOptions): UapError {
   return new UapError('BAD_INPUT', `is ${size} bytes, over the ${o.maxBytes}-byte limit for a ${o.what}`, file);
 }
 
@@ -63,7 +63,7 @@ export async function readFileBounded(file: string, o: BoundedReadOptions): Prom
       if (bytesRead === 0) break;
       parts.push(chunk.slice(0, bytesRead));
       total += bytesRead;
-      if (total > o.maxBytes) throw tooBig(file, `over ${o.maxBytes}`, o);
+      if (total > o.maxBytes) throw new UapError('BAD_INPUT', `is not a regular file and gives more than ${o.maxBytes} bytes, the limit for a ${o.what}`, file);
     }
     const out = new Uint8Array(total);
     let off = 0;
