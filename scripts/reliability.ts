@@ -322,6 +322,7 @@ add('--out', 'transfer: the final write fails (ENOSPC)', 'matrix kept (temp file
   const r = await uap(transferArgs(path.join(T, 'matrix.json')), { UAP_TEST_FAULT: 'write:ENOSPC@1' });
   const m = /saved in (\S+) and printed on stdout/.exec(r.stderr);
   const ok = r.code === 2 && !!m && existsSync(m[1]!) && JSON.parse(readFileSync(m[1]!, 'utf8')).foolingRates.length === 1 && r.stdout.includes('foolingRates');
+  if (m) rmSync(m[1]!, { force: true });
   return { verdict: ok ? 'handled' : 'lost', got: short(r.stderr.trim().split('\n').pop() ?? '') };
 });
 
