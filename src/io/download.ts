@@ -19,8 +19,10 @@ import { UapError } from '../errors.js';
  * final URL can be checked.)
  */
 
+/** The part of fetch that downloads use (inject one to test, or to add headers). */
 export type FetchLike = (url: string, init?: { signal?: AbortSignal; redirect?: 'follow' | 'manual' }) => Promise<Response>;
 
+/** Limits and hooks of one download (see download()). */
 export interface DownloadOptions {
   fetch?: FetchLike;
   /** Largest body accepted (default 256 MiB); SECURITY when over it. */

@@ -120,7 +120,9 @@ async function removeIfEmpty(dir: string, top: string): Promise<void> {
   }
 }
 
+/** An output folder checked and locked for one run (openOutDir). */
 export interface OutDir {
+  /** The folder, as given. */
   readonly dir: string;
   /** Releases the run lock, and removes the folder again when this created it and the run left it empty. */
   release(): Promise<void>;

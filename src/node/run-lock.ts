@@ -13,6 +13,7 @@ import { UapError } from '../errors.js';
  * with a line naming it. Released when the run ends (and, as a last resort, when the process exits).
  */
 
+/** The name of the lock file in a locked folder. */
 export const LOCK_FILE = '.uap.lock';
 
 interface LockInfo {
@@ -23,8 +24,11 @@ interface LockInfo {
   token: string;
 }
 
+/** A held run lock (acquireRunLock). */
 export interface RunLock {
+  /** The lock file, DIR/.uap.lock. */
   readonly file: string;
+  /** Removes the lock, if it is still this run's. */
   release(): Promise<void>;
 }
 
