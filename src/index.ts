@@ -27,7 +27,8 @@ export { APPLY_DEFAULTS, applyPerturbationToPhoto, type AppliedPhoto, type Apply
 export { numClasses, type Classifier } from './models/classifier.js';
 export { digitLabels, findClass, parseSynsetWords, type Labels } from './models/labels.js';
 export { imagenetLabels } from './models/imagenet-classes.js';
-export { fetchModelIO, loadModel, urlFolder, type FetchLike, type LoadOptions, type ModelFolder, type ModelIO } from './models/load.js';
+export type { DownloadOptions } from './io/download.js';
+export { fetchModelIO, loadModel, urlFolder, type FetchLike, type LoadOptions, type ModelFolder, type ModelIO, type UrlFolderOptions } from './models/load.js';
 export type { Preprocessing } from './models/loaders/common.js';
 export { NetClassifier } from './models/net-classifier.js';
 // the Net IR behind every NetClassifier, and its gradient engine (for custom attacks and profiling)

@@ -6,6 +6,7 @@ import sharp, { type Metadata } from 'sharp';
 import { resizeCropBox, CROP_FRACTION } from '../data/resize-crop.js';
 import { resizeCropPixels } from '../data/resample.js';
 import { UapError } from '../errors.js';
+import { readFileBounded } from './bounded-read.js';
 import type { Labels } from '../models/labels.js';
 import { mapLimit } from '../util/concurrency.js';
 
@@ -234,12 +235,7 @@ export function parseLabel(text: string, labels: Labels, where: string): number 
  * wnid or class name. Returns a map from the file's base name to the class index.
  */
 export async function readLabelsFile(file: string, labels: Labels): Promise<Map<string, number>> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch {
-    throw new UapError('NOT_FOUND', 'no such labels file', file);
-  }
+  const text = new TextDecoder().decode(await readFileBounded(file, { maxBytes: 64 * 1024 * 1024, what: 'labels file' }));
   const map = new Map<string, number>();
   text.split(/\r?\n/).forEach((raw, i) => {
     const line = raw.trim();
