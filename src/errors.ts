@@ -31,6 +31,16 @@ export interface UapErrorDetails {
 const IDENTIFIER = /^[a-z][A-Za-z0-9]*$/;
 
 /**
+ * Control characters shown escaped (`\0`, `\x1b` …), so that a NUL byte or an escape sequence from a file
+ * (a weight path in model.json, a line of a data list) cannot hide or garble the one line a user reads.
+ * Newlines are kept in messages (the CLI prints the first line) but escaped in the `input` they name.
+ */
+function printable(text: string, escapeNewlines = false): string {
+  const re = escapeNewlines ? /[\u0000-\u001f\u007f-\u009f]/g : /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/g;
+  return text.replace(re, (c) => (c === '\0' ? '\\0' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
+}
+
+/**
  * The one error uap throws for bad input of any kind: `code` says which kind, `input` names the file, option or
  * value, and the message is one line.
  */
@@ -50,9 +60,9 @@ export class UapError extends Error {
     readonly input?: string,
     details: UapErrorDetails = {},
   ) {
-    super(input === undefined ? message : `${input}: ${message}`);
+    super(input === undefined ? printable(message) : `${printable(input, true)}: ${printable(message)}`);
     this.name = 'UapError';
-    this.detail = message;
+    this.detail = printable(message);
     const named = code === 'BAD_ARGUMENT' && input !== undefined && IDENTIFIER.test(input) ? input : undefined;
     this.option = details.option ?? named;
     this.hint = details.hint;

@@ -19,12 +19,16 @@ export { batchSource } from './data/batch-source.js';
 export { tensorSource, type ImageSource } from './data/image-source.js';
 export { augmentImages, type AugmentOptions } from './data/augment.js';
 export { parseIdxImages, parseIdxLabels, type MnistImages } from './data/mnist.js';
+export { CROP_FRACTION, resizeCropBox, resizeShorterSide, type ResizeCrop } from './data/resize-crop.js';
+export { resizeCropPixels, type PixelImage } from './data/resample.js';
+export { APPLY_DEFAULTS, applyPerturbationToPhoto, type AppliedPhoto, type ApplyOptions } from './data/apply-perturbation.js';
 
 // models: the Classifier contract and loading (file access through an injectable ModelIO)
 export { numClasses, type Classifier } from './models/classifier.js';
 export { digitLabels, findClass, parseSynsetWords, type Labels } from './models/labels.js';
 export { imagenetLabels } from './models/imagenet-classes.js';
-export { fetchModelIO, loadModel, urlFolder, type FetchLike, type LoadOptions, type ModelFolder, type ModelIO } from './models/load.js';
+export type { DownloadOptions } from './io/download.js';
+export { fetchModelIO, loadModel, urlFolder, type FetchLike, type LoadOptions, type ModelFolder, type ModelIO, type UrlFolderOptions } from './models/load.js';
 export type { Preprocessing } from './models/loaders/common.js';
 export type { OnnxInputOptions, OnnxLayout } from './models/loaders/onnx.js';
 export { NetClassifier } from './models/net-classifier.js';

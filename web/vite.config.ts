@@ -52,11 +52,24 @@ function repoModels(): Plugin {
   };
 }
 
+// Cross-origin isolation (as `uap serve` sends it): SharedArrayBuffer, so the threaded wasm backend can run.
+const isolation = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+  'Cross-Origin-Resource-Policy': 'same-origin',
+};
+
 export default defineConfig({
   root: here,
   base: './',
   publicDir: false,
+  // No SPA fallback: a missing model.json is a 404, not index.html.
+  appType: 'mpa',
+  worker: { format: 'es' },
+  server: { headers: isolation },
+  preview: { headers: isolation },
   plugins: [repoModels()],
   // TensorFlow.js alone is about 1 MB minified.
-  build: { outDir: path.join(here, 'dist'), emptyOutDir: true, target: 'es2022', chunkSizeWarningLimit: 2048 },
+  // Not minified: the threaded wasm backend's inlined worker breaks when identifiers are renamed (tfjs#4539).
+  build: { outDir: path.join(here, 'dist'), emptyOutDir: true, target: 'es2022', minify: false, chunkSizeWarningLimit: 8192 },
 });

@@ -16,9 +16,10 @@ import {
   type UniversalProgress,
   type UniversalResult,
 } from '../index.js';
-import { loadPerturbation, savePerturbation } from '../node/index.js';
+import { loadPerturbation, openOutDir, savePerturbation } from '../node/index.js';
 import { openData, openModel } from './context.js';
 import { perturbationRecord } from './record.js';
+import { checkResumeSettings, checkResumeTarget } from './resume-settings.js';
 import {
   addAlgorithm1Options,
   addModelAndData,
@@ -85,13 +86,15 @@ function computeSettings(f: ComputeFlags) {
 }
 
 /** The checkpoint in --out as a resume state, after checking it was computed with the same settings. */
-async function resumeState(f: ComputeFlags, s: ReturnType<typeof computeSettings>): Promise<{ initial: PassState; seconds: number }> {
-  const ckpt = await loadPerturbation(f.out);
+async function resumeState(f: ComputeFlags, s: ReturnType<typeof computeSettings>): Promise<{ initial: PassState; seconds: number; record: PerturbationRecord }> {
+  const ckpt = await loadPerturbation(f.out, { repair: true });
   const r = ckpt.record;
   if (!r) throw new UapError('NOT_FOUND', 'no perturbation.json to resume from', f.out);
-  if (r.norm !== s.norm || r.xi !== s.xi || r.seed !== s.seed || r.data.spec !== f.data || r.modelId !== f.model) {
-    throw new UapError('BAD_ARGUMENT', `the checkpoint was computed with other settings (model ${r.modelId}, data ${r.data.spec}, norm ${r.norm}, ξ ${r.xi}, seed ${r.seed})`, f.out);
-  }
+  checkResumeSettings(
+    r,
+    { modelId: f.model, data: f.data, norm: s.norm, xi: s.xi, seed: s.seed, method: s.method, clip: f.clip, options: s.recorded },
+    f.out,
+  );
   const history: PassRecord[] = r.history.map(({ norm: _norm, deepfoolCalls, ...h }) => ({
     ...h,
     ...(s.sgd || deepfoolCalls === undefined ? {} : { deepfoolCalls }), // an SGD record has no DeepFool fields
@@ -100,12 +103,23 @@ async function resumeState(f: ComputeFlags, s: ReturnType<typeof computeSettings
     norm2: h.norm2 ?? (r.norm === 2 ? _norm : NaN),
   }));
   console.error(`resuming after pass ${history.length} (fooling rate on X ${fmtPct(r.foolingRateOnX)})`);
-  return { initial: { v: ckpt.data, pass: history.length, history }, seconds: r.wallSeconds };
+  return { initial: { v: ckpt.data, pass: history.length, history }, seconds: r.wallSeconds, record: r };
 }
 
 export async function computeCommand(program: Command, f: ComputeFlags): Promise<PerturbationRecord> {
   // Every flag is checked before any work, so a typo costs nothing and writes nothing.
   const s = computeSettings(f);
+  // --out checked (a folder, writable, not full) and locked before any work: a second run would silently
+  // replace this one's result, and a bad --out found at the first save would lose that pass.
+  const out = await openOutDir(f.out, 'uap compute');
+  try {
+    return await computeLocked(program, f, s);
+  } finally {
+    await out.release();
+  }
+}
+
+async function computeLocked(program: Command, f: ComputeFlags, s: ReturnType<typeof computeSettings>): Promise<PerturbationRecord> {
   const resumed = f.resume ? await resumeState(f, s) : undefined;
   if (!f.resume && existsSync(path.join(f.out, 'perturbation.npy'))) {
     console.error(`note: ${f.out} already holds a perturbation; it will be replaced (use --resume to continue it)`);
@@ -119,6 +133,7 @@ export async function computeCommand(program: Command, f: ComputeFlags): Promise
       if (target < 0) throw new UapError('BAD_ARGUMENT', `no class "${f.target}" in ${model.id}'s labels (give an index, a wnid or a name)`, '--target');
       console.error(`target: class ${target} (${model.labels.ids[target]} ${model.labels.names[target]})`);
     }
+    if (resumed) checkResumeTarget(resumed.record, target, f.out);
     // With --queue the workers decode the data; here only the images the attack asks for (one, for a shape check).
     const queued = f.queue ? await openQueuedSgd({ ...f, queue: f.queue }, model, { limit: s.limit ?? undefined, seed: s.seed }) : undefined;
     const X = queued ? { n: queued.source.size } : await openData(f.data, model, { limit: s.limit ?? undefined, seed: s.seed, label: 'decode' });

@@ -4,6 +4,7 @@ import {
   batchSource,
   evaluatePerturbation,
   findClass,
+  lpNorm,
   randomPerturbation,
   serializeResult,
   EvalResultSchema,
@@ -51,13 +52,16 @@ export async function evalCommand(program: Command, f: EvalFlags): Promise<Recor
     throw new UapError('BAD_ARGUMENT', `must be sign, uniform or gaussian, got "${f.random}"`, '--random');
   }
   const p = norm('--norm', f.norm);
-  const xi = f.random ? positive('--xi', f.xi ?? '') : undefined;
+  if (f.random && f.xi === undefined) throw new UapError('BAD_ARGUMENT', 'is required with --random (the norm of the noise, in pixels)', '--xi');
+  const xi = f.random ? positive('--xi', f.xi!) : undefined;
 
   const model = await openModel(program, f.model, f.modelsDir);
   try {
     // Read and validate the perturbation before decoding any data: a bad file fails fast.
-    const v = f.perturbation
-      ? (await loadPerturbation(f.perturbation, { expectShape: model.inputShape })).data
+    const loaded = f.perturbation ? await loadPerturbation(f.perturbation, { expectShape: model.inputShape }) : undefined;
+    for (const w of loaded?.warnings ?? []) console.error(`warning: ${w}`);
+    const v = loaded
+      ? loaded.data
       : f.random
         ? randomPerturbation(f.random as NoiseKind, model.inputShape.reduce((a, b) => a * b, 1), p, xi!, seed)
         : undefined;
@@ -86,6 +90,9 @@ export async function evalCommand(program: Command, f: EvalFlags): Promise<Recor
     const e: Evaluation = await evaluatePerturbation(model, batchSource(data), data.labels, v, { clip: f.clip, batchSize, onProgress, target });
     bar.stop();
     const what = f.perturbation ?? `random ${f.random} noise, ‖·‖${p === 'inf' ? '∞' : p} = ${xi}`;
+    // The size of what was measured, whatever its record says (issue #11: a v over its ξ went unnoticed).
+    const normInf = lpNorm(v, 'inf');
+    const norm2 = lpNorm(v, 2);
     return {
       model: model.id,
       data: f.data,
@@ -96,10 +103,14 @@ export async function evalCommand(program: Command, f: EvalFlags): Promise<Recor
       foolingRate: e.foolingRate,
       accuracyClean: e.accuracyClean,
       accuracyPerturbed: e.accuracyPerturbed,
+      normInf,
+      norm2,
+      ...(loaded?.record ? { recordNorm: loaded.record.norm, recordXi: loaded.record.xi } : {}),
       ...(target === undefined ? {} : { target, targetName: model.labels.names[target], targetSuccess: e.targetSuccess }),
       lines: [
         ...(target === undefined ? [] : [`  sent to target ${model.labels.names[target]}: ${fmtPct(e.targetSuccess ?? NaN)}`]),
         `${what} on ${model.id}, ${f.data} (n = ${e.n}; x + v ${f.clip ? 'clipped' : 'not clipped'} to 0..255):`,
+        `  ‖v‖∞ ${normInf.toFixed(2)}, ‖v‖₂ ${norm2.toFixed(1)} (pixels)${loaded?.record ? `; its record: ξ = ${loaded.record.xi} (ℓ${loaded.record.norm === 'inf' ? '∞' : loaded.record.norm})` : ''}`,
         `  fooling rate        ${fmtPct(e.foolingRate)}   (top-1 on x + v differs from top-1 on x)`,
         `  accuracy, clean     ${fmtPct(e.accuracyClean)}`,
         `  accuracy, perturbed ${fmtPct(e.accuracyPerturbed)}`,

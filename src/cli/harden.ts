@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { UapError, UNIVERSAL_DEFAULTS, type HardenMethod, type HardenReport, type HardenSettings } from '../index.js';
-import { hardenInFolder, loadDataset, loadModel } from '../node/index.js';
+import { hardenInFolder, loadDataset, loadModel, openOutDir } from '../node/index.js';
 import { initCliBackend } from './backend.js';
 import { addRunOptions, fmtPct, int, norm, num, openUnit, positive } from './options.js';
 import { stageBar, withInterrupts } from './progress.js';
@@ -114,6 +114,21 @@ export async function hardenCommand(program: Command, f: HardenFlags): Promise<H
     dataSpec: f.data + (limit ? ` (limit ${limit}, seed ${seed})` : ''),
     testSpec: f.test + (testLimit ? ` (limit ${testLimit}, seed ${seed})` : ''),
   };
+  // --out checked and locked before any model or data loads (src/node/out-dir.ts).
+  const out = await openOutDir(f.out, 'uap harden');
+  try {
+    return await hardenLocked(program, f, settings, { method, seed, limit, testLimit });
+  } finally {
+    await out.release();
+  }
+}
+
+async function hardenLocked(
+  program: Command,
+  f: HardenFlags,
+  settings: HardenSettings,
+  { method, seed, limit, testLimit }: { method: HardenMethod; seed: number; limit?: number; testLimit?: number },
+): Promise<HardenReport> {
   await initCliBackend(program);
   const probe = await loadModel(f.model, { modelsDir: f.modelsDir });
   const shape = [...probe.inputShape] as [number, number, number];

@@ -14,6 +14,8 @@ import { registerSubspace } from './subspace.js';
 import { registerHarden } from './harden.js';
 import { registerWorker } from './worker.js';
 import { registerQueue } from './queue-status.js';
+import { registerServe } from './serve.js';
+import { registerApply } from './apply.js';
 import { packageVersion } from './context.js';
 
 /**
@@ -45,6 +47,8 @@ registerSubspace(program);
 registerHarden(program);
 registerWorker(program);
 registerQueue(program);
+registerServe(program);
+registerApply(program);
 
 oneLineCommanderErrors(program);
 

@@ -26,9 +26,11 @@ export function positive(flag: string, value: string): number {
   return x;
 }
 
+/** An integer ≥ min that is exact in a double (≤ 2^53 − 1): 1e300 "is an integer" but no seed or count. */
 export function int(flag: string, value: string, min = 0): number {
   const x = num(flag, value);
   if (!Number.isInteger(x) || x < min) throw new UapError('BAD_ARGUMENT', `must be an integer ≥ ${min}, got ${value}`, flag);
+  if (!Number.isSafeInteger(x)) throw new UapError('BAD_ARGUMENT', `must be an integer from ${min} to ${Number.MAX_SAFE_INTEGER}, got ${value}`, flag);
   return x;
 }
 

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import path from 'node:path';
 import { makeSamples, renderReport, UapError, type Classifier, type ReportData } from '../index.js';
-import { collectReportData, hasContent, loadPerturbation, writeFileAtomic } from '../node/index.js';
+import { checkOutFile, collectReportData, hasContent, loadPerturbation, writeFileAtomic } from '../node/index.js';
 import { openData, openModel, packageVersion } from './context.js';
 import { int } from './options.js';
 
@@ -69,6 +69,7 @@ async function addSamples(data: ReportData, root: string, f: ReportFlags, progra
 }
 
 export async function reportCommand(dir: string, f: ReportFlags, program?: Command): Promise<string> {
+  if (f.out !== undefined) await checkOutFile(f.out); // before --samples runs any model
   const data = await collectReportData(dir, { packageVersion, ...(f.title !== undefined ? { title: f.title } : {}) });
   if (f.samples !== undefined) {
     if (!program) throw new UapError('BAD_ARGUMENT', 'needs the command line (backend choice)', '--samples');

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import path from 'node:path';
 import { batchSource, DEEPFOOL_DEFAULTS, resolveDeepFoolOptions, serializeResult, subspaceAnalysis, SubspaceResultSchema, UapError, type SubspaceResult } from '../index.js';
-import { writeFileAtomic } from '../node/index.js';
+import { openOutDir, writeFileAtomic } from '../node/index.js';
 import { openData, openModel } from './context.js';
 import { addImageOptions, addModelAndData, addRunOptions, asFlags, fmtPct, int, num, positive, type SharedFlags } from './options.js';
 import { printResult, stageBar, type CommandOutput } from './progress.js';
@@ -69,7 +69,12 @@ export async function subspaceCommand(program: Command, f: SubspaceFlags): Promi
     throw new UapError('BAD_ARGUMENT', `give --limit ≤ ${maxImages}: normals are collected on every image and the Gram matrix is n×n`, '--limit');
   }
 
-  const model = await openModel(program, f.model, f.modelsDir);
+  // --out checked and locked before any work (not a file, writable, not full): the analysis is long.
+  const outDir = await openOutDir(f.out, 'uap subspace');
+  const model = await openModel(program, f.model, f.modelsDir).catch(async (e: unknown) => {
+    await outDir.release();
+    throw e;
+  });
   try {
     const data = await openData(f.data, model, { limit, seed });
     const val = f.val ? await openData(f.val, model, { limit: valLimit, seed, label: 'decode val' }) : undefined;
@@ -134,5 +139,6 @@ export async function subspaceCommand(program: Command, f: SubspaceFlags): Promi
     return { result, json, lines };
   } finally {
     model.dispose();
+    await outDir.release();
   }
 }

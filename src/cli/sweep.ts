@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import path from 'node:path';
 import { batchSource, serializeResult, sizeSweep, sweepSummary, SweepResultSchema, UapError, type LpNorm, type PerturbationRecord, type SweepPoint } from '../index.js';
-import { savePerturbation, writeFileAtomic } from '../node/index.js';
+import { openOutDir, savePerturbation, writeFileAtomic } from '../node/index.js';
 import { openData, openModel } from './context.js';
 import { addAlgorithm1Options, addModelAndData, addRunOptions, fmtPct, int, norm, parseAlgorithm1Options, positive, type Algorithm1Flags } from './options.js';
 import { stageBar, withInterrupts } from './progress.js';
@@ -60,7 +60,12 @@ export async function sweepCommand(program: Command, f: SweepFlags): Promise<Rec
 
   const maxSize = sizes[sizes.length - 1]!;
 
-  const model = await openModel(program, f.model, f.modelsDir);
+  // --out checked and locked before any work (src/node/out-dir.ts): sizes are saved into it as they finish.
+  const outDir = await openOutDir(f.out, 'uap sweep');
+  const model = await openModel(program, f.model, f.modelsDir).catch(async (e: unknown) => {
+    await outDir.release();
+    throw e;
+  });
   try {
     // The first max(sizes) images of a seeded shuffle; X of size n is its first n, so the sets are nested.
     const train = await openData(f.data, model, { limit: maxSize, seed, label: 'decode X' });
@@ -135,5 +140,6 @@ export async function sweepCommand(program: Command, f: SweepFlags): Promise<Rec
     return summary;
   } finally {
     model.dispose();
+    await outDir.release();
   }
 }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { readdir, stat } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import {
   batchSource,
@@ -14,7 +15,7 @@ import {
   type TransferMatrix,
   type TransferRow,
 } from '../index.js';
-import { loadPerturbation, PERTURBATION_FILES, writeFileAtomic } from '../node/index.js';
+import { checkOutFile, loadPerturbation, PERTURBATION_FILES, writeFileAtomic } from '../node/index.js';
 import { openData, openModel } from './context.js';
 import { addImageOptions, addRunOptions, int, type SharedFlags } from './options.js';
 import { printResult, stageBar, type CommandOutput } from './progress.js';
@@ -84,6 +85,7 @@ export async function loadTransferRows(list: readonly string[]): Promise<Array<T
   const loaded = [];
   for (const file of files) {
     const p = await loadPerturbation(file);
+    for (const w of p.warnings) console.error(`warning: ${w}`);
     const base = path.basename(file) === PERTURBATION_FILES.npy ? path.basename(path.dirname(file)) : path.basename(file);
     const fallback = base.replace(/\.npy$/i, '') || file;
     loaded.push({
@@ -109,11 +111,34 @@ export function columnLabel(name: string): string {
   return base.replace(/\.(tflite|json)$/i, '') || trimmed;
 }
 
+/**
+ * Writes the matrix to --out. Should that fail after all the work (the disk filled, the folder went away),
+ * the matrix is not lost: it goes to a file in the temporary folder and on stdout, and the error says where.
+ */
+async function saveMatrix(out: string, text: string): Promise<void> {
+  try {
+    await writeFileAtomic(out, text);
+    console.error(`saved ${out}`);
+    return;
+  } catch (e) {
+    const why = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+    const rescue = path.join(os.tmpdir(), `uap-transfer-${process.pid}-${Date.now()}.json`);
+    const kept = await writeFileAtomic(rescue, text).then(
+      () => `it is saved in ${rescue} and printed on stdout`,
+      () => 'it is printed on stdout',
+    );
+    process.stdout.write(text);
+    throw new UapError('BAD_ARGUMENT', `cannot write ${out} (${why}); the matrix is not lost: ${kept}`, undefined, { option: 'out' });
+  }
+}
+
 export async function transferCommand(program: Command, f: TransferFlags): Promise<CommandOutput<{ matrix: TransferMatrix }>> {
   const seed = int('--seed', f.seed);
   const batchSize = int('--batch-size', f.batchSize, 1);
   const limit = f.limit === undefined ? undefined : int('--limit', f.limit, 1);
   const modelNames = splitList(f.models, '--models');
+  // --out is checked before any work (not a folder, its folder writable and not full): the matrix takes long.
+  if (f.out) await checkOutFile(f.out);
   // Read every perturbation first: a bad file fails before any model is loaded.
   const rows = await loadTransferRows(splitList(f.perturbations, '--perturbations'));
   console.error(`${rows.length} perturbation${rows.length === 1 ? '' : 's'}: ${rows.map((r) => r.label).join(', ')}`);
@@ -167,10 +192,7 @@ export async function transferCommand(program: Command, f: TransferFlags): Promi
     cells: matrix.cells,
     createdAt: new Date().toISOString(),
   };
-  if (f.out) {
-    await writeFileAtomic(f.out, serializeResult(TransferResultSchema, json, f.out) + '\n');
-    console.error(`saved ${f.out}`);
-  }
+  if (f.out) await saveMatrix(f.out, serializeResult(TransferResultSchema, json, f.out) + '\n');
   const lines = [
     `fooling rates on ${f.data} (rows: perturbations, columns: models; x + v ${matrix.clip ? 'clipped' : 'not clipped'} to 0..255${
       matrix.resize ? '; r = resized' : ''

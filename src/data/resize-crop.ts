@@ -8,6 +8,7 @@
 /** The crop fraction of the usual ImageNet evaluation (224/256). */
 export const CROP_FRACTION = 0.875;
 
+/** Where a photo goes: the size after the aspect-preserving resize, and the crop box in it. */
 export interface ResizeCrop {
   /** Size after the aspect-preserving resize. */
   resizeWidth: number;

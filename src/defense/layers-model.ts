@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { UapError } from '../errors.js';
-import { parseManifest } from '../models/loaders/weights.js';
+import { manifestBytes, parseManifest } from '../models/loaders/weights.js';
 import type { Preprocessing } from '../models/loaders/common.js';
 import { checkWeightPath, type ModelFolder } from '../models/load.js';
 import { classifierTopology } from './head.js';
@@ -27,13 +27,20 @@ export async function loadLayersModelFromFolder(folder: ModelFolder, file = 'mod
     throw new UapError('BAD_MODEL', 'a graph model cannot be fine-tuned: a TF.js layers model is needed', source);
   }
   const groups = parseManifest(json.weightsManifest, source);
+  // The manifest says how many bytes there are before any shard is read (capped); reading stops beyond that.
+  const need = manifestBytes(groups, source).reduce((a, b) => a + b, 0);
   const weightSpecs: tf.io.WeightsManifestEntry[] = [];
   const shards: Uint8Array[] = [];
+  let total = 0;
   for (const g of groups) {
     weightSpecs.push(...(g.weights as tf.io.WeightsManifestEntry[]));
-    for (const p of g.paths) shards.push(await folder.read(checkWeightPath(p, folder)));
+    for (const p of g.paths) {
+      const s = await folder.read(checkWeightPath(p, folder));
+      shards.push(s);
+      total += s.length;
+      if (total > need) throw new UapError('BAD_MODEL', `weight shard ${p} is too long: the shards hold at least ${total} bytes, the manifest needs ${need}`, source);
+    }
   }
-  const total = shards.reduce((a, s) => a + s.length, 0);
   const weightData = new Uint8Array(total);
   let off = 0;
   for (const s of shards) {

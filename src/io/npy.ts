@@ -45,7 +45,7 @@ function parseHeader(text: string, name: string): Header {
     .map((s) => s.trim())
     .filter((s) => s !== '')
     .map((s) => {
-      const d = /^(\d+)L?$/.exec(s);
+      const d = /^(\d{1,16})L?$/.exec(s);
       if (!d) throw bad(`bad shape (${shape[1]}) in the .npy header`, name);
       return Number(d[1]);
     });
@@ -56,11 +56,31 @@ function formatShape(shape: readonly number[]): string {
   return shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
 }
 
+/** The longest header read, as numpy.load's max_header_size (10,000 bytes): a longer one is not a real array. */
+export const MAX_NPY_HEADER_BYTES = 10_000;
+
+/** What the header of a .npy file says, and where its data are. */
+export interface NpyLayout {
+  shape: number[];
+  descr: string;
+  /** Offset of the first data byte. */
+  dataStart: number;
+  /** Values, and bytes of data they take. */
+  count: number;
+  dataBytes: number;
+  itemSize: 4 | 8;
+  littleEndian: boolean;
+}
+
+/** Bytes needed to know a .npy file's header length: the magic, version and length field. */
+export const NPY_PREFIX_BYTES = 12;
+
 /**
- * Reads a .npy file. `name` (the file name) goes into every error.
- * Throws UapError BAD_INPUT: "not a .npy file" for bad magic, unsupported dtype, Fortran order, truncated data.
+ * Parses the header of a .npy file from its first bytes (at least the prefix and header; the data need not
+ * be there), so a file reader can check sizes before it reads or allocates anything. UapError BAD_INPUT
+ * naming `name`: bad magic, a header over MAX_NPY_HEADER_BYTES, unsupported dtype or order, a bad shape.
  */
-export function readNpy(bytes: Uint8Array, name: string): NpyArray {
+export function readNpyLayout(bytes: Uint8Array, name: string): NpyLayout {
   if (!isNpy(bytes)) throw bad('not a .npy file (it does not start with the NumPy magic string \\x93NUMPY)', name);
   if (bytes.length < 10) throw bad('truncated .npy file: the header is cut off', name);
   const major = bytes[6]!;
@@ -76,6 +96,9 @@ export function readNpy(bytes: Uint8Array, name: string): NpyArray {
     headerStart = 12;
   } else {
     throw bad(`unsupported .npy format version ${major}.${bytes[7]} (1.0, 2.0 and 3.0 are read)`, name);
+  }
+  if (headerLen > MAX_NPY_HEADER_BYTES) {
+    throw bad(`the .npy header is ${headerLen} bytes, over the ${MAX_NPY_HEADER_BYTES}-byte limit numpy also applies: not an array file uap wrote`, name);
   }
   const dataStart = headerStart + headerLen;
   if (bytes.length < dataStart) throw bad('truncated .npy file: the header is cut off', name);
@@ -93,26 +116,37 @@ export function readNpy(bytes: Uint8Array, name: string): NpyArray {
   if (!m || (kind !== 'f4' && kind !== 'f8')) {
     throw bad(`unsupported dtype '${header.descr}': only float32 ('<f4') and float64 ('<f8') are read`, name);
   }
-  const little = m[1] !== '>';
   const itemSize = kind === 'f4' ? 4 : 8;
   const count = header.shape.reduce((a, b) => a * b, 1);
-  const need = count * itemSize;
+  if (!header.shape.every((d) => Number.isSafeInteger(d)) || !Number.isSafeInteger(count * itemSize)) {
+    throw bad(`shape ${formatShape(header.shape)} in the .npy header is too large`, name);
+  }
+  return { shape: header.shape, descr: header.descr, dataStart, count, dataBytes: count * itemSize, itemSize, littleEndian: m[1] !== '>' };
+}
+
+/**
+ * Reads a .npy file. `name` (the file name) goes into every error.
+ * Throws UapError BAD_INPUT: "not a .npy file" for bad magic, unsupported dtype, Fortran order, truncated data,
+ * a header over 10,000 bytes. Nothing is allocated before the data are known to be there.
+ */
+export function readNpy(bytes: Uint8Array, name: string): NpyArray {
+  const layout = readNpyLayout(bytes, name);
+  const { dataStart, count, dataBytes: need, descr, shape } = layout;
+  const little = layout.littleEndian;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const have = bytes.length - dataStart;
   if (have < need) {
-    throw bad(
-      `truncated .npy file: shape ${formatShape(header.shape)} of ${header.descr} needs ${need} bytes of data, the file has ${have}`,
-      name,
-    );
+    throw bad(`truncated .npy file: shape ${formatShape(shape)} of ${descr} needs ${need} bytes of data, the file has ${have}`, name);
   }
   const data = new Float32Array(count);
-  if (kind === 'f4' && little && hostIsLittleEndian) {
+  if (layout.itemSize === 4 && little && hostIsLittleEndian) {
     data.set(new Float32Array(bytes.slice(dataStart, dataStart + need).buffer));
-  } else if (kind === 'f4') {
+  } else if (layout.itemSize === 4) {
     for (let i = 0; i < count; i++) data[i] = view.getFloat32(dataStart + 4 * i, little);
   } else {
     for (let i = 0; i < count; i++) data[i] = view.getFloat64(dataStart + 8 * i, little);
   }
-  return { data, shape: header.shape };
+  return { data, shape };
 }
 
 const hostIsLittleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;

@@ -35,6 +35,11 @@ export const EvalResultSchema = z.object({
   target: count.optional(),
   targetName: z.string().optional(),
   targetSuccess: rate.optional(),
+  /** With a perturbation: its ‖v‖∞ and ‖v‖₂ in pixels, and the norm and ξ its record states (if it has one). */
+  normInf: z.number().nonnegative().optional(),
+  norm2: z.number().nonnegative().optional(),
+  recordNorm: z.union([z.literal('inf'), z.literal(2), z.literal(1)]).optional(),
+  recordXi: z.number().positive().optional(),
 });
 
 /** One |X| of sweep.json (the perturbation itself is in n-SIZE/perturbation.npy). */

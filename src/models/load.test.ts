@@ -150,9 +150,12 @@ test('zoo files: models dir first, then cache, then a download written atomicall
   const cacheDir = path.join(tmp, 'cache');
   const n = hits.length;
   const io = nodeModelIO({ cacheDir, modelsDir: path.join(tmp, 'empty-mirror') });
-  const first = await io.zoo(entry).read('model.json');
-  await io.zoo(entry).read('w.bin');
+  const folder = io.zoo(entry);
+  const first = await folder.read('model.json');
+  await folder.read('w.bin');
   assert.deepEqual(hits.slice(n), ['/good/model.json', '/good/w.bin']);
+  assert.ok(!existsSync(path.join(cacheDir, 'tiny')), 'nothing is cached before the model has been parsed');
+  await folder.loaded!();
   assert.deepEqual(readdirSync(path.join(cacheDir, 'tiny')).sort(), ['model.json', 'w.bin']); // no temp files left
   const again = await nodeModelIO({ cacheDir }).zoo(entry).read('model.json');
   assert.deepEqual(again, first);

@@ -1,4 +1,5 @@
 import { UapError } from '../errors.js';
+import { download, DEFAULT_DOWNLOAD_MAX_BYTES, type DownloadOptions, type FetchLike } from '../io/download.js';
 import { appendGather, type LoadedNet, type Preprocessing } from './loaders/common.js';
 import { graphModelToNet } from './loaders/graph.js';
 import { layersModelToNet } from './loaders/layers.js';
@@ -18,8 +19,7 @@ export type { ModelFolder, ModelIO } from './model-io.js';
  * offline first: models dir, then cache, then download) and a loadModel that uses it.
  */
 
-/** The part of fetch that downloads use (inject one to test, or to add headers). */
-export type FetchLike = (url: string, init?: { signal?: AbortSignal }) => Promise<Response>;
+export type { FetchLike };
 
 /** Options of loadModel. */
 export interface LoadOptions {
@@ -27,6 +27,11 @@ export interface LoadOptions {
   fetch?: FetchLike;
   /** Largest file a download may be (default 256 MiB). */
   maxBytes?: number;
+  /** Deadline of one file's download (default 10 min) and the longest wait for its next byte (default 30 s). */
+  timeoutMs?: number;
+  idleTimeoutMs?: number;
+  /** Most bytes all weight shards of a model.json may hold together (default 1 GiB). */
+  maxWeightBytes?: number;
   /** File access (default: fetchModelIO, i.e. downloads; uap/node's loadModel passes the file-system one). */
   io?: ModelIO;
   /** For models outside the zoo: pixels → model input (default identity; quantised TFLite: from the file). */
@@ -37,7 +42,10 @@ export interface LoadOptions {
   onnx?: OnnxInputOptions;
 }
 
-export const DEFAULT_MAX_BYTES = 256 * 1024 * 1024;
+export const DEFAULT_MAX_BYTES = DEFAULT_DOWNLOAD_MAX_BYTES;
+
+/** The download limits of LoadOptions. */
+export type UrlFolderOptions = Pick<DownloadOptions, 'fetch' | 'maxBytes' | 'timeoutMs' | 'idleTimeoutMs'>;
 
 /** Refuses a weight path that would leave the model's folder. Returns the path to read. */
 export function checkWeightPath(rel: string, folder: ModelFolder): string {
@@ -70,9 +78,15 @@ export function checkWeightPath(rel: string, folder: ModelFolder): string {
   return rel;
 }
 
-/** A folder behind an http(s) URL (the main file's URL); shards are resolved beside it. */
-export function urlFolder(mainUrl: string, opts: { fetch?: FetchLike; maxBytes?: number } = {}): ModelFolder {
+/**
+ * A folder behind an http(s) URL (the main file's URL); shards are resolved beside it. The main file may be
+ * redirected (zoo URLs on GitHub are); the origins it passed through join the folder's origin, and every hop
+ * of every other file must stay on those origins (the same rule checkWeightPath applies to the paths).
+ */
+export function urlFolder(mainUrl: string, opts: UrlFolderOptions = {}): ModelFolder {
   const base = new URL(mainUrl);
+  const mainFile = base.pathname.split('/').pop() ?? '';
+  const trusted = new Set([base.origin]);
   return {
     name: mainUrl,
     origin: base.origin,
@@ -80,53 +94,16 @@ export function urlFolder(mainUrl: string, opts: { fetch?: FetchLike; maxBytes?:
       const u = new URL(rel, base);
       // TF Hub serves files with ?tfjs-format=file: keep the main file's query for its shards
       if (!/[?]/.test(rel) && base.search) u.search = base.search;
-      return fetchBytes(u.href, opts.fetch, opts.maxBytes ?? DEFAULT_MAX_BYTES);
+      const isMain = u.origin === base.origin && u.pathname === base.pathname;
+      const got = await download(u.href, { ...opts, allowOrigin: isMain || mainFile === '' ? undefined : (o) => trusted.has(o) });
+      if (isMain) for (const h of got.hops) trusted.add(new URL(h).origin);
+      return got.bytes;
     },
   };
 }
 
-/** Downloads one file with a size limit (SECURITY when over it); NOT_FOUND for missing files and network errors. */
-export async function fetchBytes(url: string, fetchFn: FetchLike | undefined, maxBytes: number): Promise<Uint8Array> {
-  const f = fetchFn ?? (globalThis.fetch as FetchLike | undefined);
-  if (!f) throw new UapError('NOT_FOUND', 'no fetch available to download', url);
-  let res: Response;
-  try {
-    res = await f(url);
-  } catch (e) {
-    throw new UapError('NOT_FOUND', `download failed: ${(e as Error).message}`, url);
-  }
-  if (!res.ok) throw new UapError('NOT_FOUND', `download failed: HTTP ${res.status}`, url);
-  const len = Number(res.headers.get('content-length') ?? NaN);
-  if (len > maxBytes) throw new UapError('SECURITY', `download is ${len} bytes, over the ${maxBytes}-byte limit`, url);
-  if (!res.body) {
-    const b = new Uint8Array(await res.arrayBuffer());
-    if (b.length > maxBytes) throw new UapError('SECURITY', `download is over the ${maxBytes}-byte limit`, url);
-    return b;
-  }
-  const reader = res.body.getReader();
-  const parts: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.length;
-    if (total > maxBytes) {
-      await reader.cancel();
-      throw new UapError('SECURITY', `download is over the ${maxBytes}-byte limit`, url);
-    }
-    parts.push(value);
-  }
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
-
 /** The browser's ModelIO: zoo models from their canonical URL (the repo's own under ./models/), paths as URLs. */
-export function fetchModelIO(opts: { fetch?: FetchLike; maxBytes?: number; baseUrl?: string } = {}): ModelIO {
+export function fetchModelIO(opts: UrlFolderOptions & { baseUrl?: string } = {}): ModelIO {
   const base = opts.baseUrl ?? (typeof location !== 'undefined' ? location.href : 'http://localhost/');
   return {
     zoo(entry) {
@@ -169,6 +146,20 @@ async function readJson(folder: ModelFolder, file: string): Promise<unknown> {
 }
 
 /**
+ * Runs a converter on untrusted input. The converters check what they rely on, but a topology can be broken
+ * in more ways than they name; whatever slips through (a TypeError on a missing field) is still a bad model
+ * file, reported as one BAD_MODEL line naming it rather than as a stack trace.
+ */
+function converting(source: string, convert: () => LoadedNet): LoadedNet {
+  try {
+    return convert();
+  } catch (e) {
+    if (e instanceof UapError) throw e;
+    throw new UapError('BAD_MODEL', `malformed model (${(e as Error).message ?? String(e)})`, source);
+  }
+}
+
+/**
  * Loads a classifier: a zoo name, a folder, a model.json (TF.js layers or graph), a .tflite file or a URL, through
  * `opts.io`. The result takes pixels (0..255) and returns logits in the standard label order.
  */
@@ -197,18 +188,19 @@ export async function loadModel(nameOrPath: string, opts: LoadOptions = {}): Pro
   let loaded: LoadedNet;
   let fromFile: OnnxLoaded | undefined;
   if (file.toLowerCase().endsWith('.tflite')) {
-    loaded = tfliteToNet(await folder.read(file), { source, preprocessing });
+    const bytes = await folder.read(file);
+    loaded = converting(source, () => tfliteToNet(bytes, { source, preprocessing }));
   } else if (file.toLowerCase().endsWith('.onnx')) {
     loaded = fromFile = await onnxFileToNet(folder, file, { source, preprocessing, onnx: opts.onnx });
   } else {
     const json = (await readJson(folder, file)) as { modelTopology?: { node?: unknown }; format?: string; weightsManifest?: unknown };
     if (!json || typeof json !== 'object' || !json.modelTopology) throw new UapError('BAD_MODEL', 'not a TF.js model.json (no modelTopology)', source);
     const manifest = parseManifest(json.weightsManifest, source);
-    const weights = await readWeights(manifest, (p) => folder.read(checkWeightPath(p, folder)), source);
+    const weights = await readWeights(manifest, (p) => folder.read(checkWeightPath(p, folder)), source, { maxTotalBytes: opts.maxWeightBytes });
     const isGraph = json.format === 'graph-model' || Array.isArray(json.modelTopology.node);
-    loaded = isGraph
-      ? graphModelToNet(json, weights, { source, preprocessing })
-      : layersModelToNet(json, weights, { source, preprocessing });
+    loaded = converting(source, () =>
+      isGraph ? graphModelToNet(json, weights, { source, preprocessing }) : layersModelToNet(json, weights, { source, preprocessing }),
+    );
   }
 
   const layout = opts.labels ?? entry?.labels ?? fromFile?.labelLayout;
@@ -223,6 +215,7 @@ export async function loadModel(nameOrPath: string, opts: LoadOptions = {}): Pro
     mapping = fromFile?.labels ? { labels: fromFile.labels } : guessLayout(loaded.outputs);
   }
   const net = mapping.gather ? appendGather(loaded.net, mapping.gather) : loaded.net;
+  await folder.loaded?.();
   const id = entry?.name ?? baseName(/\.(tflite|onnx)$/i.test(file) ? file.replace(/\.(tflite|onnx)$/i, '') : folder.name);
   return new NetClassifier(id, net, mapping.labels);
 }

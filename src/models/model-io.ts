@@ -13,6 +13,11 @@ export interface ModelFolder {
   readonly origin?: string;
   /** Reads `rel` (already checked to stay inside the folder, or an absolute URL on `origin`). */
   read(rel: string): Promise<Uint8Array>;
+  /**
+   * Called once the model has been parsed from what `read` returned: a folder that downloads keeps its
+   * downloads in memory until then and caches them now, so a broken download (an HTML error page) is never cached.
+   */
+  loaded?(): Promise<void>;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
+import { faultPoint } from './faults.js';
 
 /**
  * Files written so that readers see either the old content or the new, never a partial file: bytes go to a
@@ -16,6 +17,7 @@ export async function writeTemp(file: string, bytes: Uint8Array | string): Promi
   const tmp = tempName(file);
   const fh = await open(tmp, 'wx');
   try {
+    faultPoint('write'); // tests: UAP_TEST_FAULT=write:ENOSPC (src/node/faults.ts)
     await fh.writeFile(bytes);
     await fh.sync();
   } catch (e) {
@@ -42,4 +44,27 @@ export async function writeFileAtomic(file: string, bytes: Uint8Array | string):
 /** JSON (2-space indented, trailing newline), written atomically. */
 export async function writeJsonAtomic(file: string, obj: unknown): Promise<void> {
   await writeFileAtomic(file, JSON.stringify(obj, null, 2) + '\n');
+}
+
+/** writeTemp's names: .<file>.<pid>.<random>.tmp */
+const TEMP = /^\..+\.(\d+)\.[0-9a-f]{8}\.tmp$/;
+
+function alive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Removes the temporary files (writeTemp's) that processes which are gone left in `dir`; returns their names. */
+export async function removeStaleTemporaries(dir: string): Promise<string[]> {
+  const removed: string[] = [];
+  for (const n of await readdir(dir).catch(() => [] as string[])) {
+    const t = TEMP.exec(n);
+    if (t && !alive(Number(t[1]))) await unlink(path.join(dir, n)).then(() => removed.push(n), () => undefined);
+  }
+  return removed;
 }

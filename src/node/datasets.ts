@@ -1,4 +1,4 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Batch } from '../data/batch.js';
 import { UapError } from '../errors.js';
@@ -6,6 +6,7 @@ import { imagenetLabels } from '../models/imagenet-classes.js';
 import type { Labels } from '../models/labels.js';
 import { createRng, permutation } from '../util/rng.js';
 import { decodeImages, IMAGE_EXTENSIONS, isImageFileName, labelOfFile, parseLabel, readLabelsFile, type ImageCache, type ResizeKernel } from './images.js';
+import { readFileBounded } from './bounded-read.js';
 import { loadMnist } from './mnist-files.js';
 
 /**
@@ -84,14 +85,29 @@ async function listFolder(dir: string): Promise<string[]> {
   return out.sort(byPath);
 }
 
-async function readList(file: string): Promise<DatasetEntry[]> {
-  const bytes = await readFile(file);
+/** Limits of a data list: its size (a list of 500 photos is ~20 kB) and the images it may name. */
+export const DATA_LIST_LIMITS = { maxBytes: 64 * 1024 * 1024, maxEntries: 1_000_000 };
+
+/**
+ * Reads a list file (see above) in bounded memory: the file is refused over `maxBytes` (a pipe or device such
+ * as /dev/zero after at most that many bytes), binary content is refused, and so is a list naming more than
+ * `maxEntries` images. Lines are walked one at a time, never split all at once.
+ */
+export async function readDataList(file: string, limits = DATA_LIST_LIMITS): Promise<DatasetEntry[]> {
+  const bytes = await readFileBounded(file, { maxBytes: limits.maxBytes, what: 'data list' });
   if (bytes.includes(0)) throw new UapError('BAD_INPUT', 'not a text list of image paths (binary content)', file);
+  const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes);
   const base = path.dirname(file);
   const entries: DatasetEntry[] = [];
-  for (const raw of bytes.toString('utf8').split(/\r?\n/)) {
-    const line = raw.trim();
+  for (let start = 0; start <= text.length; ) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = text.length;
+    const line = text.slice(start, end).trim();
+    start = end + 1;
     if (line === '' || line.startsWith('#')) continue;
+    if (entries.length >= limits.maxEntries) {
+      throw new UapError('BAD_INPUT', `the list names more than ${limits.maxEntries} images`, file);
+    }
     // "path<TAB>label", "path label" (label = digits or a wnid), or just a path (which may contain spaces).
     let p = line;
     let label: string | undefined;
@@ -126,7 +142,7 @@ export async function resolveDatasetSpec(spec: string): Promise<ResolvedSpec> {
   if (!info) throw new UapError('NOT_FOUND', 'no such file or folder (expected mnist:train, mnist:test, a folder, a list file or image files)', s);
   if (info.isDirectory()) return { kind: 'folder', entries: (await listFolder(s)).map((file) => ({ file })) };
   if (isImageFileName(s)) return { kind: 'files', entries: [{ file: s }] };
-  return { kind: 'list', entries: await readList(s) };
+  return { kind: 'list', entries: await readDataList(s) };
 }
 
 function shapeText(shape: readonly number[]): string {

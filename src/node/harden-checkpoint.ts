@@ -1,11 +1,12 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, unlink } from 'node:fs/promises';
+import { mkdir, readdir, rm, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { HardenCheckpointStore, HardenState } from '../defense/checkpoint.js';
 import { UapError } from '../errors.js';
-import { readNpy, writeNpy } from '../io/npy.js';
+import { writeNpy } from '../io/npy.js';
 import { HardenResultSchema, serializeResult } from '../io/results.js';
-import { writeFileAtomic, writeJsonAtomic } from './atomic-files.js';
+import { removeStaleTemporaries, writeFileAtomic, writeJsonAtomic } from './atomic-files.js';
+import { readFileBounded, readNpyFile } from './bounded-read.js';
 
 /**
  * The checkpoint of runHarden (`uap harden`) in DIR/checkpoint/: state.json plus .npy arrays it names;
@@ -39,9 +40,11 @@ export class HardenCheckpoint<R, S> implements HardenCheckpointStore<R, S> {
   async load(): Promise<HardenState<R, S>> {
     let state: HardenState<R, S>;
     try {
-      state = JSON.parse(await readFile(this.file, 'utf8')) as HardenState<R, S>;
+      const bytes = await readFileBounded(this.file, { maxBytes: 64 * 1024 * 1024, what: 'checkpoint state' });
+      state = JSON.parse(new TextDecoder().decode(bytes)) as HardenState<R, S>;
     } catch (e) {
-      const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
+      if (e instanceof UapError && e.code !== 'NOT_FOUND') throw e;
+      const missing = e instanceof UapError || (e as NodeJS.ErrnoException).code === 'ENOENT';
       throw new UapError(missing ? 'NOT_FOUND' : 'BAD_INPUT', missing ? 'no checkpoint to resume from' : `unreadable checkpoint (${(e as Error).message})`, this.file);
     }
     if (state.formatVersion !== 1) throw new UapError('BAD_INPUT', `unknown checkpoint format ${String(state.formatVersion)}`, this.file);
@@ -67,7 +70,7 @@ export class HardenCheckpoint<R, S> implements HardenCheckpointStore<R, S> {
   async readArray(name: string): Promise<Float32Array> {
     const file = path.join(this.dir, path.basename(name));
     try {
-      return readNpy(new Uint8Array(await readFile(file)), name).data;
+      return (await readNpyFile(file)).data;
     } catch (e) {
       if (e instanceof UapError) throw e;
       throw new UapError('BAD_INPUT', `checkpoint array missing or unreadable (${(e as Error).message})`, file);
@@ -77,6 +80,7 @@ export class HardenCheckpoint<R, S> implements HardenCheckpointStore<R, S> {
   /** Writes state.json, then deletes the arrays it no longer names. */
   async save(state: HardenState<R, S>): Promise<void> {
     await writeJsonAtomic(this.file, state);
+    await removeStaleTemporaries(this.dir);
     const named = new Set(JSON.stringify(state).match(/[\w.-]+-\d+\.npy/g) ?? []);
     for (const f of await readdir(this.dir)) {
       if (f.endsWith('.npy') && !named.has(f)) await unlink(path.join(this.dir, f)).catch(() => {});

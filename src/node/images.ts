@@ -4,7 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp, { type Metadata } from 'sharp';
 import { resizeCropBox, CROP_FRACTION } from '../data/resize-crop.js';
+import { resizeCropPixels } from '../data/resample.js';
 import { UapError } from '../errors.js';
+import { readFileBounded } from './bounded-read.js';
 import type { Labels } from '../models/labels.js';
 import { mapLimit } from '../util/concurrency.js';
 
@@ -12,8 +14,9 @@ import { mapLimit } from '../util/concurrency.js';
  * Photo decoding for Node: JPEG / PNG / WebP (also GIF, TIFF, AVIF) with sharp, then the standard ImageNet geometry
  * (resize shorter side to round(size/0.875), centre crop; see data/resize-crop.ts), to raw pixels.
  *
- * Resampling: sharp's 'linear' kernel (bilinear, with the filter widened when shrinking, like PIL's BILINEAR,
- * and no JPEG shrink-on-load) — the shared models' accuracy was measured with bilinear resizing. EXIF orientation
+ * Resampling: by default ('linear') sharp decodes the photo at full size and the library's own resizeCropPixels
+ * (data/resample.ts: bilinear, the filter widened when shrinking, like PIL's BILINEAR) resizes and crops it — the
+ * same code as the web page, so both agree; other kernels use sharp's resize (no JPEG shrink-on-load) — the shared models' accuracy was measured with bilinear resizing. EXIF orientation
  * is applied (the photo as a viewer shows it). Alpha is dropped; greyscale photos become grey RGB for C = 3 models,
  * colour photos are converted to luminance for C = 1 models.
  *
@@ -100,6 +103,22 @@ async function decodeUncached(
       file,
     );
   }
+  if (kernel === 'linear') {
+    // The default: sharp decodes at full size, the library's resize-and-crop (data/resample.ts) does the rest —
+    // the same code the web page runs on the browser's decoded pixels, so both give the model the same input.
+    let full: { data: Buffer; info: { width: number; height: number; channels: number } };
+    try {
+      full = await sharp(input, { limitInputPixels: maxPixels, failOn: 'warning' })
+        .autoOrient()
+        .removeAlpha()
+        .toColourspace('srgb')
+        .raw({ depth: 'uchar' })
+        .toBuffer({ resolveWithObject: true });
+    } catch (e) {
+      throw new UapError('BAD_INPUT', `corrupt or unreadable image: ${firstLine(e)}`, file);
+    }
+    return resizeCropPixels({ data: full.data, width: full.info.width, height: full.info.height, channels: full.info.channels }, shape, cropFraction);
+  }
   const box = resizeCropBox(width, height, h, w, cropFraction);
   try {
     // failOn 'warning': a truncated or damaged JPEG is refused rather than decoded with grey filler.
@@ -143,7 +162,7 @@ export async function decodeImageBytes(file: string, opts: DecodeOptions): Promi
   const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
   const cache = opts.cache === undefined ? defaultImageCache() : opts.cache;
   const kernel = opts.kernel ?? 'linear';
-  const key = [abs, info.mtimeMs, info.size, opts.shape.join('x'), cropFraction, kernel, 'v1'].join('\u0000');
+  const key = [abs, info.mtimeMs, info.size, opts.shape.join('x'), cropFraction, kernel, 'v2'].join('\u0000');
   if (cache) {
     const hit = await cache.get(key, opts.shape);
     if (hit) return hit;
@@ -216,12 +235,7 @@ export function parseLabel(text: string, labels: Labels, where: string): number 
  * wnid or class name. Returns a map from the file's base name to the class index.
  */
 export async function readLabelsFile(file: string, labels: Labels): Promise<Map<string, number>> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch {
-    throw new UapError('NOT_FOUND', 'no such labels file', file);
-  }
+  const text = new TextDecoder().decode(await readFileBounded(file, { maxBytes: 64 * 1024 * 1024, what: 'labels file' }));
   const map = new Map<string, number>();
   text.split(/\r?\n/).forEach((raw, i) => {
     const line = raw.trim();

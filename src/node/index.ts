@@ -32,6 +32,9 @@ export { loadMnist, type MnistData, type MnistSplit } from './mnist-files.js';
 export { writeFileAtomic, writeJsonAtomic } from './atomic-files.js';
 export { loadPerturbation, PERTURBATION_FILES, savePerturbation, type LoadedPerturbation } from './perturbation-files.js';
 export { encodePng, writePng } from './png.js';
+export { readFileBounded, readNpyFile, type BoundedReadOptions } from './bounded-read.js';
+export { acquireRunLock, LOCK_FILE, type RunLock } from './run-lock.js';
+export { checkOutDir, checkOutFile, openOutDir, type OutDir } from './out-dir.js';
 export { collectReportData, hasContent, type CollectOptions } from './report-files.js';
 
 // hardening in a folder (checkpoint, hardened model, harden.json)

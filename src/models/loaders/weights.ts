@@ -31,14 +31,34 @@ function entryBytes(w: WeightEntry, source: string): number {
   return b * w.shape.reduce((a, d) => a * d, 1);
 }
 
+/** Default cap on the bytes all shards of one model hold together (the largest zoo model has 17 MB). */
+export const DEFAULT_MAX_WEIGHT_BYTES = 1024 * 1024 * 1024;
+
+/**
+ * Checks a weightsManifest's structure (groups of string paths and named, shaped weights) and that no shard
+ * is named twice: a manifest repeating one shard would otherwise make us read it over and over.
+ */
 export function parseManifest(json: unknown, source: string): WeightGroup[] {
   if (!Array.isArray(json)) throw new UapError('BAD_MODEL', 'model.json has no weightsManifest', source);
+  const seen = new Set<string>();
   for (const g of json as WeightGroup[]) {
-    if (!g || !Array.isArray(g.paths) || !Array.isArray(g.weights) || g.paths.some((p) => typeof p !== 'string')) {
+    if (!g || typeof g !== 'object' || !Array.isArray(g.paths) || !Array.isArray(g.weights) || g.paths.some((p) => typeof p !== 'string')) {
       throw new UapError('BAD_MODEL', 'malformed weightsManifest group', source);
     }
+    for (const p of g.paths) {
+      if (seen.has(p)) throw new UapError('BAD_MODEL', `weightsManifest names shard ${p} more than once`, source);
+      seen.add(p);
+    }
     for (const w of g.weights) {
-      if (!w || typeof w.name !== 'string' || !Array.isArray(w.shape) || !w.shape.every((d) => Number.isInteger(d) && d >= 0)) {
+      if (
+        !w ||
+        typeof w !== 'object' ||
+        typeof w.name !== 'string' ||
+        typeof w.dtype !== 'string' ||
+        !Array.isArray(w.shape) ||
+        !w.shape.every((d) => Number.isSafeInteger(d) && d >= 0) ||
+        (w.quantization !== undefined && (typeof w.quantization !== 'object' || w.quantization === null || typeof w.quantization.dtype !== 'string'))
+      ) {
         throw new UapError('BAD_MODEL', 'malformed weightsManifest entry', source);
       }
     }
@@ -46,18 +66,42 @@ export function parseManifest(json: unknown, source: string): WeightGroup[] {
   return json as WeightGroup[];
 }
 
+/** Bytes the shards of each group must hold, from the manifest alone; BAD_MODEL when over `maxTotal` in all. */
+export function manifestBytes(groups: WeightGroup[], source: string, maxTotal = DEFAULT_MAX_WEIGHT_BYTES): number[] {
+  const sizes = groups.map((g) => g.weights.reduce((a, w) => a + entryBytes(w, source), 0));
+  const total = sizes.reduce((a, b) => a + b, 0);
+  if (!(total <= maxTotal)) {
+    throw new UapError('BAD_MODEL', `the weightsManifest needs ${total} bytes of weights, over the ${maxTotal}-byte limit`, source);
+  }
+  return sizes;
+}
+
 /**
  * Reads and decodes every weight of a manifest: float32/int32 as is, uint8/uint16 quantised ones as
  * q × scale + min, float16 ones widened. A shard whose size does not match the manifest is BAD_MODEL
  * naming that shard.
  */
-export async function readWeights(groups: WeightGroup[], readShard: ShardReader, source: string): Promise<Map<string, DecodedWeight>> {
+export async function readWeights(
+  groups: WeightGroup[],
+  readShard: ShardReader,
+  source: string,
+  opts: { maxTotalBytes?: number } = {},
+): Promise<Map<string, DecodedWeight>> {
   const out = new Map<string, DecodedWeight>();
-  for (const g of groups) {
-    const expected = g.weights.reduce((a, w) => a + entryBytes(w, source), 0);
+  // Sizes come from the manifest, before any shard is read; reading stops once a group has more than it needs.
+  const sizes = manifestBytes(groups, source, opts.maxTotalBytes ?? DEFAULT_MAX_WEIGHT_BYTES);
+  for (const [gi, g] of groups.entries()) {
+    const expected = sizes[gi]!;
     const shards: Uint8Array[] = [];
-    for (const p of g.paths) shards.push(await readShard(p));
-    const total = shards.reduce((a, s) => a + s.length, 0);
+    let total = 0;
+    for (const p of g.paths) {
+      const s = await readShard(p);
+      shards.push(s);
+      total += s.length;
+      if (total > expected) {
+        throw new UapError('BAD_MODEL', `weight shard ${p} is too long: the group has at least ${total} bytes, manifest needs ${expected}`, source);
+      }
+    }
     if (total !== expected) {
       // Converter shards are equal-sized but for the last one: blame the first that breaks that pattern.
       let blame = g.paths.length - 1;
