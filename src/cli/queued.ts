@@ -3,6 +3,7 @@ import path from 'node:path';
 import {
   dominantLabels,
   formatDominantLabels,
+  lpNorm,
   ratesOf,
   UapError,
   type Classifier,
@@ -127,6 +128,7 @@ export async function queuedEvalCommand(
   if (f.random) throw new UapError('BAD_ARGUMENT', 'random noise is evaluated locally; save it with --perturbation instead, or drop --queue', '--random');
   const c = common(f);
   const p = f.perturbation ? await loadPerturbation(f.perturbation) : undefined;
+  for (const w of p?.warnings ?? []) console.error(`warning: ${w}`);
   return withQueue(f.queue, async (coord, signal) => {
     const b = bar('eval');
     const e = await queuedEvaluate(
@@ -151,6 +153,9 @@ export async function queuedEvalCommand(
     checkFits(e, p.shape, f.perturbation!);
     const r = ratesOf(e.counts);
     const what = f.perturbation!;
+    // As the local eval: the size of what was measured, and what its record says.
+    const normInf = lpNorm(p.data, 'inf');
+    const norm2 = lpNorm(p.data, 2);
     return {
       model: e.modelId,
       data: f.data,
@@ -161,10 +166,14 @@ export async function queuedEvalCommand(
       foolingRate: r.foolingRate,
       accuracyClean: r.accuracyClean,
       accuracyPerturbed: r.accuracyPerturbed,
+      normInf,
+      norm2,
+      ...(p.record ? { recordNorm: p.record.norm, recordXi: p.record.xi } : {}),
       ...(e.target === undefined ? {} : { target: e.target, targetName: e.targetName, targetSuccess: r.targetSuccess }),
       lines: [
         ...(e.target === undefined ? [] : [`  sent to target ${e.targetName}: ${fmtPct(r.targetSuccess)}`]),
         `${what} on ${e.modelId}, ${f.data} (n = ${r.n}; x + v ${f.clip ? 'clipped' : 'not clipped'} to 0..255):`,
+        `  ‖v‖∞ ${normInf.toFixed(2)}, ‖v‖₂ ${norm2.toFixed(1)} (pixels)${p.record ? `; its record: ξ = ${p.record.xi} (ℓ${p.record.norm === 'inf' ? '∞' : p.record.norm})` : ''}`,
         `  fooling rate        ${fmtPct(r.foolingRate)}   (top-1 on x + v differs from top-1 on x)`,
         `  accuracy, clean     ${fmtPct(r.accuracyClean)}`,
         `  accuracy, perturbed ${fmtPct(r.accuracyPerturbed)}`,
