@@ -1,13 +1,15 @@
 /// <reference types="vite/client" />
 import * as tf from '@tensorflow/tfjs';
 import { getThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+// Registers the webgpu backend; it starts only where the browser offers a WebGPU adapter, else webgl is next.
+import '@tensorflow/tfjs-backend-webgpu';
 import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
 
 /**
- * The TensorFlow.js backend of the page: the first of webgpu → webgl → wasm → cpu that starts (webgpu only when a
- * build registers it); `?backend=wasm` asks for one. The wasm binaries are bundled by Vite; the threaded build
+ * The TensorFlow.js backend of the page: the first of webgpu → webgl → wasm → cpu that starts (webgpu where the
+ * browser has a WebGPU adapter); `?backend=wasm` asks for one. The wasm binaries are bundled by Vite; the threaded build
  * runs when the page is cross-origin isolated (uap serve and the Vite config send COOP/COEP).
  */
 setWasmPaths({
