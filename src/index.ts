@@ -154,6 +154,9 @@ export {
   type TransferResultFile,
 } from './io/results.js';
 
+export { ApplyResultSchema, AppliedPhotoSchema, ApplyCheckSchema, type ApplyResultFile, type AppliedPhotoRecord } from './io/apply-result.js';
+
 // report
 export { renderReport, type ReportData } from './report/html.js';
+export { renderContactSheet, type ContactThumbs } from './report/contact-sheet.js';
 export { makeSamples, type SampleOptions } from './report/samples.js';

@@ -39,6 +39,8 @@ export interface ApplyFilesOptions {
   cropFraction?: number;
   /** Back-projection steps of applyPerturbationToPhoto (default its own, 4). */
   refine?: number;
+  /** Largest change of a pixel value (default ‖v‖∞: the copy keeps v's bound). */
+  limit?: number;
   /** Called after each photo. */
   onPhoto?: (r: AppliedFile, done: number, total: number) => void;
   /** Stops before the next photo. */
@@ -117,11 +119,15 @@ async function removeStaleTemps(dir: string, names: Set<string>): Promise<void> 
 }
 
 /** The perturbed pixels of `photo` (same layout), with v put on it as `fit` says. */
-export function perturbPhoto(photo: Photo, v: Float32Array, vShape: readonly [number, number, number], o: { fit?: Fit; cropFraction?: number; refine?: number } = {}): Uint8Array | Uint16Array {
+export function perturbPhoto(photo: Photo, v: Float32Array, vShape: readonly [number, number, number], o: { fit?: Fit; cropFraction?: number; refine?: number; limit?: number } = {}): Uint8Array | Uint16Array {
   const { width, height, channels, depth, pixels } = photo;
   const x8 = depth === 16 ? Uint8Array.from(pixels, (a) => Math.round(a / 257)) : (pixels as Uint8Array);
   const cropFraction = o.cropFraction ?? CROP_FRACTION;
-  const applied = applyPerturbationToPhoto({ data: x8, width, height, channels }, v, vShape, { cropFraction, ...(o.refine === undefined ? {} : { refine: o.refine }) });
+  const applied = applyPerturbationToPhoto({ data: x8, width, height, channels }, v, vShape, {
+    cropFraction,
+    ...(o.refine === undefined ? {} : { refine: o.refine }),
+    ...(o.limit === undefined ? {} : { limit: o.limit }),
+  });
   // fit crop: only photo pixels whose centre falls inside the model's crop.
   let x0 = 0;
   let x1 = width;
