@@ -1,6 +1,3 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import sharp, { type Metadata } from 'sharp';
 import { UapError } from '../errors.js';
 import { estimateJpegQuality } from './jpeg-quality.js';
@@ -12,7 +9,8 @@ import { transplantMetadata } from './photo-metadata.js';
  * Decoding (sharp): EXIF orientation is applied to the pixels (the copy then says orientation 1, see
  * photo-metadata.ts), the colour values are the file's own (no ICC transform: the same profile is written back), alpha
  * and 16 bits per sample are kept. CMYK JPEGs are the exception: they are converted to sRGB (through their embedded
- * profile when they have one) for the perturbation and back to CMYK through the same profile when written.
+ * profile when they have one) and written as sRGB JPEGs — a colour-managed round trip back to CMYK moved colours by
+ * up to ~17 levels here (gamut mapping, black generation), more than the perturbation itself.
  * Palette PNGs are written as truecolour (a palette would quantise the perturbation away).
  *
  * Quality: a JPEG is re-encoded at its estimated quality (jpeg-quality.ts), its chroma subsampling and its
@@ -125,27 +123,13 @@ export async function encodePhoto(photo: Photo, pixels: Uint8Array | Uint16Array
   const { width, height, channels, depth, format } = photo;
   // The typed array itself: sharp takes a Uint16Array as 16-bit samples (a Buffer would be read as bytes).
   let p = sharp(pixels, { raw: { width, height, channels } });
-  let tmp: string | undefined;
-  try {
-    if (depth === 16) p = p.toColourspace(channels <= 2 ? 'grey16' : 'rgb16');
-    else if (channels <= 2) p = p.toColourspace('b-w');
-    if (photo.cmyk) {
-      // Back to CMYK through the source's own profile (or sharp's built-in one).
-      let profile = 'cmyk';
-      if (photo.icc) {
-        tmp = await mkdtemp(path.join(os.tmpdir(), 'uap-icc-'));
-        profile = path.join(tmp, 'source.icc');
-        await writeFile(profile, photo.icc);
-      }
-      p = p.withIccProfile(profile);
-    }
-    const quality = outputQuality(photo, o.quality);
-    if (format === 'jpeg') p = p.jpeg({ quality, chromaSubsampling: photo.chroma444 ? '4:4:4' : '4:2:0', progressive: photo.progressive });
-    else if (format === 'png') p = p.png({ compressionLevel: 9, adaptiveFiltering: true });
-    else p = quality === undefined ? p.webp({ lossless: true }) : p.webp({ quality });
-    const encoded = await p.toBuffer();
-    return transplantMetadata(format, photo.source, encoded, { strip: o.stripMetadata ?? false, skipIcc: photo.cmyk }, { width, height, alpha: channels === 2 || channels === 4 });
-  } finally {
-    if (tmp) await rm(tmp, { recursive: true, force: true });
-  }
+  if (depth === 16) p = p.toColourspace(channels <= 2 ? 'grey16' : 'rgb16');
+  else if (channels <= 2) p = p.toColourspace('b-w');
+  const quality = outputQuality(photo, o.quality);
+  if (format === 'jpeg') p = p.jpeg({ quality, chromaSubsampling: photo.chroma444 ? '4:4:4' : '4:2:0', progressive: photo.progressive });
+  else if (format === 'png') p = p.png({ compressionLevel: 9, adaptiveFiltering: true });
+  else p = quality === undefined ? p.webp({ lossless: true }) : p.webp({ quality });
+  const encoded = await p.toBuffer();
+  return transplantMetadata(format, photo.source, encoded, { strip: o.stripMetadata ?? false, skipIcc: photo.cmyk }, { width, height, alpha: channels === 2 || channels === 4 });
+}
 }
