@@ -132,4 +132,3 @@ export async function encodePhoto(photo: Photo, pixels: Uint8Array | Uint16Array
   const encoded = await p.toBuffer();
   return transplantMetadata(format, photo.source, encoded, { strip: o.stripMetadata ?? false, skipIcc: photo.cmyk }, { width, height, alpha: channels === 2 || channels === 4 });
 }
-}
