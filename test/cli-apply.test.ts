@@ -88,6 +88,12 @@ test('uap apply --check: the paper authors’ VGG-16 v changes top-1 on a Mobile
       assert.ok(p.ssim! > 0.5 && p.ssim! < 0.999 && p.psnr! > 25 && p.psnr! < 45, `${p.input}: SSIM ${p.ssim}, PSNR ${p.psnr}`);
       assert.ok(p.bytesOut! > 0 && p.bytesIn! > 0);
     }
+    // uap report turns the apply.json into a contact-sheet section, thumbnails made again from the files.
+    const rep = spawnSync(process.execPath, ['bin/uap.js', 'report', path.join(dir, 'vgg')], { encoding: 'utf8' });
+    assert.equal(rep.status, 0, rep.stderr);
+    assert.match(rep.stderr, /1 contact sheet/);
+    const html = await readFile(path.join(dir, 'vgg', 'report.html'), 'utf8');
+    assert.ok(html.includes('Applied to photos') && (html.match(/data:image\/jpeg;base64,/g) ?? []).length === 9, 'three rows of original | copy | difference');
     await writeFile(path.join(dir, 'zero.npy'), writeNpy(new Float32Array(224 * 224 * 3), [224, 224, 3]));
     const zero = await run(path.join(dir, 'zero.npy'), path.join(dir, 'zero'));
     assert.deepEqual(zero.photos.map((p) => p.checks![0]!.changed), [false, false, false], 'v = 0: only the re-encoding, no label changes');

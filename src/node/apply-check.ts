@@ -4,6 +4,7 @@ import sharp from 'sharp';
 import { ssim } from 'ssim.js';
 import type { AppliedPhotoRecord } from '../io/apply-result.js';
 import type { Classifier } from '../models/classifier.js';
+import type { ContactThumbs } from '../report/contact-sheet.js';
 import { predictBatch } from '../models/predict.js';
 import type { AppliedFile } from './apply-files.js';
 import { decodeImageBytes } from './images.js';
@@ -20,7 +21,7 @@ import { decodeImageBytes } from './images.js';
  */
 
 export interface CheckedPhoto extends AppliedPhotoRecord {
-  thumbs?: { original: string; perturbed: string; difference: string };
+  thumbs?: ContactThumbs;
 }
 
 interface Rgba {
@@ -53,6 +54,19 @@ async function thumb(img: Rgba, height: number): Promise<string> {
     .jpeg({ quality: 85 })
     .toBuffer();
   return `data:image/jpeg;base64,${buf.toString('base64')}`;
+}
+
+/** Contact-sheet thumbnails of an original and its copy (decoded RGBA of one size): original, copy, amplified difference. */
+async function thumbsOf(a: Rgba, b: Rgba, height: number, amplify: number): Promise<ContactThumbs> {
+  const diff = new Uint8ClampedArray(a.data.length);
+  for (let i = 0; i < diff.length; i++) diff[i] = (i & 3) === 3 ? 255 : 128 + amplify * (b.data[i]! - a.data[i]!);
+  return { original: await thumb(a, height), perturbed: await thumb(b, height), difference: await thumb({ ...a, data: diff }, height) };
+}
+
+/** The contact-sheet thumbnails of two image files' bytes (undefined when their sizes differ). */
+export async function contactThumbs(original: Uint8Array, copy: Uint8Array, height = 160, amplify = 10): Promise<ContactThumbs | undefined> {
+  const [a, b] = await Promise.all([rgbaOf(original), rgbaOf(copy)]);
+  return a.width === b.width && a.height === b.height ? thumbsOf(a, b, height, amplify) : undefined;
 }
 
 /** The top-1 class index of each model for an image file (decoded as the model's input). */
@@ -98,12 +112,7 @@ export async function checkApplied(results: readonly AppliedFile[], models: read
       after: { index: after[i]!, name: m.labels.names[after[i]!] ?? String(after[i]) },
       changed: before[i] !== after[i],
     }));
-    let thumbs: CheckedPhoto['thumbs'];
-    if (thumbHeight > 0) {
-      const diff = new Uint8ClampedArray(a.data.length);
-      for (let i = 0; i < diff.length; i++) diff[i] = (i & 3) === 3 ? 255 : 128 + amplify * (b.data[i]! - a.data[i]!);
-      thumbs = { original: await thumb(a, thumbHeight), perturbed: await thumb(b, thumbHeight), difference: await thumb({ ...a, data: diff }, thumbHeight) };
-    }
+    const thumbs = thumbHeight > 0 ? await thumbsOf(a, b, thumbHeight, amplify) : undefined;
     out.push({
       ...r,
       bytesIn: r.bytesIn ?? srcBytes.length,

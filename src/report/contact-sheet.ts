@@ -16,7 +16,8 @@ export interface ContactThumbs {
 
 const kb = (n: number | undefined) => (n === undefined ? '—' : `${(n / 1024).toFixed(1)} KB`);
 
-export function renderContactSheet(result: ApplyResultFile, thumbs: readonly (ContactThumbs | undefined)[], amplify = 10): string {
+/** The sheet's summary and table (no page around it): also a section of `uap report`. */
+export function contactSheetBody(result: ApplyResultFile, thumbs: readonly (ContactThumbs | undefined)[], amplify = 10): string {
   const rates = Object.entries(result.changedRate ?? {})
     .map(([m, r]) => `<li>${esc(m)}: top-1 changed on ${fmtPct(r)} of the photos</li>`)
     .join('');
@@ -35,15 +36,26 @@ export function renderContactSheet(result: ApplyResultFile, thumbs: readonly (Co
       return `<tr><td>${img(t?.original, 'original')}</td><td>${img(t?.perturbed, 'perturbed')}</td><td>${img(t?.difference, 'difference')}</td><td><div><b>${esc(p.input)}</b></div>${stats}${labels}</td></tr>`;
     })
     .join('\n');
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>uap apply: contact sheet</title>
-<style>${REPORT_CSS}
-table.sheet td{vertical-align:top;padding:4px} table.sheet img{max-height:160px;display:block}
-.changed{color:#b00020} .same{color:#555} .error{color:#b00020}</style></head><body>
-<h1>uap apply: contact sheet</h1>
-<p>${esc(result.perturbation)} (${result.vShape.join('×')}), fit ${esc(result.fit)}; ${result.written} written, ${result.skipped} already done, ${result.failed} failed. Difference: ${amplify}× (copy − original) around grey.</p>
+  return `<p>${esc(result.perturbation)} (${result.vShape.join('×')}), fit ${esc(result.fit)}; ${result.written} written, ${result.skipped} already done, ${result.failed} failed. Difference: ${amplify}× (copy − original) around grey.</p>
 <ul>${rates}</ul>
 <table class="sheet"><thead><tr><th>original</th><th>perturbed</th><th>difference ×${amplify}</th><th>photo</th></tr></thead><tbody>
 ${rows}
-</tbody></table></body></html>
+</tbody></table>`;
+}
+
+/** CSS of the sheet, beside the report's own. */
+export const CONTACT_SHEET_CSS = `table.sheet td{vertical-align:top;padding:4px} table.sheet img{max-height:160px;display:block}
+.changed{color:#b00020} .same{color:#555} .error{color:#b00020}`;
+
+/** The standalone page `uap apply --check` writes (contact-sheet.html). */
+export function renderContactSheet(result: ApplyResultFile, thumbs: readonly (ContactThumbs | undefined)[], amplify = 10): string {
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'">
+<title>uap apply: contact sheet</title>
+<style>${REPORT_CSS}
+${CONTACT_SHEET_CSS}</style></head><body><main>
+<h1>uap apply: contact sheet</h1>
+${contactSheetBody(result, thumbs, amplify)}
+</main></body></html>
 `;
 }
