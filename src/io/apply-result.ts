@@ -20,6 +20,7 @@ export const ApplyCheckSchema = z.object({
   changed: z.boolean(),
 });
 
+/** One photo of apply.json: where its copy went, how it was written, and with --check how it fared. */
 export const AppliedPhotoSchema = z.object({
   input: z.string(),
   output: z.string(),
@@ -39,6 +40,7 @@ export const AppliedPhotoSchema = z.object({
   checks: z.array(ApplyCheckSchema).optional(),
 });
 
+/** apply.json: the settings of a `uap apply` run and one record per photo. */
 export const ApplyResultSchema = z.object({
   perturbation: z.string(),
   vShape: z.tuple([count, count, count]),
@@ -55,5 +57,7 @@ export const ApplyResultSchema = z.object({
   photos: z.array(AppliedPhotoSchema),
 });
 
+/** apply.json as parsed by {@link ApplyResultSchema}. */
 export type ApplyResultFile = z.infer<typeof ApplyResultSchema>;
+/** One photo of apply.json ({@link AppliedPhotoSchema}). */
 export type AppliedPhotoRecord = z.infer<typeof AppliedPhotoSchema>;

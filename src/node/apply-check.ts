@@ -20,6 +20,7 @@ import { decodeImageBytes } from './images.js';
  * - Thumbnails for the contact sheet: original, copy, and the difference amplified `amplify` times around grey 128.
  */
 
+/** A photo's record with the check's results (top-1 per model, PSNR, SSIM) and its contact-sheet thumbnails. */
 export interface CheckedPhoto extends AppliedPhotoRecord {
   thumbs?: ContactThumbs;
 }
@@ -80,11 +81,13 @@ async function top1(models: readonly Classifier[], file: string): Promise<number
   return out;
 }
 
+/** Options of checkApplied. */
 export interface CheckOptions {
   /** Thumbnail height for the contact sheet (0: none; default 160). */
   thumbHeight?: number;
   /** Gain of the difference image (default 10). */
   amplify?: number;
+  /** Called after each photo is checked. */
   onPhoto?: (done: number, total: number) => void;
 }
 

@@ -24,8 +24,10 @@ import { decodePhoto, encodePhoto, outputQuality, type Photo, type PhotoFormat }
  *   (full disk, read-only folder) stops the run with one error naming the file, and leaves nothing half-written.
  */
 
+/** Where v goes: over the whole photo (`photo`) or only on the region the model sees (`crop`). */
 export type Fit = 'photo' | 'crop';
 
+/** What applyToFiles puts on the photos, and how it writes the copies. */
 export interface ApplyFilesOptions {
   /** The perturbation, pixel units, HWC, at the model's input size. */
   v: Float32Array;
@@ -49,6 +51,7 @@ export interface ApplyFilesOptions {
   write?: (file: string, bytes: Uint8Array) => Promise<void>;
 }
 
+/** What happened to one photo: its copy written, already there (skipped) or not possible (failed, with why). */
 export interface AppliedFile {
   input: string;
   output: string;
@@ -66,6 +69,7 @@ export interface AppliedFile {
   bytesOut?: number;
 }
 
+/** The output folder (absolute) and where each photo's copy goes, from planApply. */
 export interface ApplyPlan {
   outDir: string;
   items: { input: string; output: string }[];

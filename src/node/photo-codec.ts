@@ -18,11 +18,13 @@ import { transplantMetadata } from './photo-metadata.js';
  * {@link WEBP_DEFAULT_QUALITY}. `quality` overrides both.
  */
 
+/** The formats uap apply reads and writes. */
 export type PhotoFormat = 'jpeg' | 'png' | 'webp';
 export const PHOTO_FORMATS: readonly PhotoFormat[] = ['jpeg', 'png', 'webp'];
 /** Quality of a lossy WebP copy without --quality (the source's setting is not stored in the file). */
 export const WEBP_DEFAULT_QUALITY = 90;
 
+/** A decoded photo: its bytes, upright pixels at full size and depth, and what its copy must keep. */
 export interface Photo {
   /** The file's bytes. */
   readonly source: Uint8Array;
@@ -47,7 +49,10 @@ function firstLine(e: unknown): string {
   return (e instanceof Error ? e.message : String(e)).split('\n')[0]!.trim();
 }
 
-/** Decodes a photo file's bytes; `file` names it in errors. */
+/**
+ * Decodes a photo file's bytes (JPEG, PNG, WebP) upright at full size; `file` names it in errors (BAD_INPUT: not
+ * an image, unsupported, animated, over `maxPixels`, corrupt).
+ */
 export async function decodePhoto(source: Uint8Array, file: string, maxPixels = 100_000_000): Promise<Photo> {
   let meta: Metadata;
   try {
@@ -105,6 +110,7 @@ function webpIsLossless(b: Uint8Array): boolean {
   return false;
 }
 
+/** How encodePhoto writes a copy. */
 export interface EncodeOptions {
   /** JPEG / lossy WebP quality 1..100 (default: the source's, see above). */
   quality?: number;

@@ -8,6 +8,7 @@ import { REPORT_CSS } from './style.js';
  * page (thumbnails as data: URIs), offline. Browser-safe.
  */
 
+/** The three thumbnails of a contact-sheet row, as JPEG data: URIs. */
 export interface ContactThumbs {
   original: string;
   perturbed: string;
