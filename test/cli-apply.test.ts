@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -103,3 +103,53 @@ test('uap apply --check: the paper authors’ VGG-16 v changes top-1 on a Mobile
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('uap apply interrupted (SIGINT, then SIGKILL): only complete copies; a rerun with --data skips them and finishes', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'uap-apply-kill-'));
+  try {
+    const photos = path.join(dir, 'photos');
+    const names: string[] = [];
+    for (let i = 0; i < 24; i++) {
+      const name = `p${String(i).padStart(2, '0')}.jpg`;
+      names.push(name);
+      const px = Buffer.alloc(640 * 480 * 3).map((_, j) => (j * (i + 3)) % 251);
+      await sharp(px, { raw: { width: 640, height: 480, channels: 3 } }).jpeg({ quality: 90 }).toFile(await ensureDir(path.join(photos, name)));
+    }
+    await writeFile(path.join(dir, 'v.npy'), writeNpy(new Float32Array(32 * 32 * 3).fill(5), [32, 32, 3]));
+    const out = path.join(dir, 'out');
+    const copies = async () => (existsSync(out) ? (await readdir(out)).filter((f) => f.endsWith('.jpg')) : []);
+    const interrupt = async (signal: NodeJS.Signals) => {
+      const child = spawn(process.execPath, ['bin/uap.js', 'apply', '--perturbation', path.join(dir, 'v.npy'), '--out', out, '--data', photos], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+      const before = (await copies()).length;
+      while ((await copies()).length <= before && child.exitCode === null) await new Promise((r) => setTimeout(r, 10));
+      child.kill(signal);
+      const code = await new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+      return { code, stderr };
+    };
+    const first = await interrupt('SIGINT');
+    assert.equal(first.code, 130, first.stderr);
+    assert.match(first.stderr.trim().split('\n').at(-1)!, /^uap: .*interrupted after \d+ of 24 photos; rerun to finish/);
+    await interrupt('SIGKILL');
+    const done = await copies();
+    assert.ok(done.length >= 2 && done.length < 24, `${done.length} copies before the kill`);
+    for (const f of done) {
+      const m = await sharp(path.join(out, f)).metadata();
+      assert.deepEqual([m.width, m.height], [640, 480], `${f} is complete`);
+      await sharp(path.join(out, f), { failOn: 'warning' }).raw().toBuffer(); // decodes without a truncation warning
+    }
+    const rerun = uap(['--perturbation', path.join(dir, 'v.npy'), '--out', out, '--data', photos, '--json']);
+    assert.equal(rerun.status, 0, rerun.stderr);
+    const r = JSON.parse(rerun.stdout) as { skipped: number; written: number };
+    assert.deepEqual([r.skipped, r.written], [done.length, 24 - done.length]);
+    assert.deepEqual((await readdir(out)).sort(), names, 'every copy, and no temporary file left');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+async function ensureDir(file: string): Promise<string> {
+  await mkdir(path.dirname(file), { recursive: true });
+  return file;
+}
