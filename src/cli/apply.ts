@@ -6,6 +6,7 @@ import {
   checkApplied,
   loadModel,
   loadPerturbation,
+  lockOutDir,
   planApply,
   resolveDatasetSpec,
   writeFileAtomic,
@@ -99,6 +100,7 @@ export async function applyCommand(program: Command, photos: string[], f: ApplyF
   const p = await loadPerturbation(f.perturbation);
   const files = await inputFiles(photos, f.data);
   const plan = await planApply(files, f.out);
+  const unlock = await lockOutDir(plan.outDir);
 
   const models: Classifier[] = [];
   try {
@@ -185,5 +187,6 @@ export async function applyCommand(program: Command, photos: string[], f: ApplyF
     return { result, lines };
   } finally {
     for (const m of models) m.dispose();
+    await unlock();
   }
 }

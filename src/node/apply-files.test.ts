@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import sharp from 'sharp';
 import { UapError } from '../errors.js';
-import { applyToFiles, perturbPhoto, planApply } from './apply-files.js';
+import { APPLY_LOCK, applyToFiles, lockOutDir, perturbPhoto, planApply } from './apply-files.js';
 import { writeFileAtomic } from './atomic-files.js';
 import { estimateJpegQuality } from './jpeg-quality.js';
 import { decodePhoto } from './photo-codec.js';
@@ -201,4 +201,17 @@ test('a full disk stops the run with one line and nothing half-written; a rerun 
   const again = await applyToFiles(plan, { ...V7, outDir });
   assert.deepEqual(again.map((x) => x.status), ['skipped', 'written', 'written']);
   assert.deepEqual((await readdir(outDir)).sort(), ['p1.png', 'p2.png', 'p3.png']);
+});
+
+test('the output folder is locked: a second run is refused, a dead run’s lock is taken over', async () => {
+  const outDir = path.join(dir, 'locked');
+  await planApply([path.join(dir, 'in', 'o6.jpg')], outDir);
+  const release = await lockOutDir(outDir);
+  await assert.rejects(lockOutDir(outDir), (e: UapError) => new RegExp(`another uap apply \\(process ${process.pid}\\)`).test(e.message));
+  await release();
+  await writeFile(path.join(outDir, APPLY_LOCK), '999999999'); // no such process
+  const again = await lockOutDir(outDir);
+  assert.equal((await readFile(path.join(outDir, APPLY_LOCK), 'utf8')).trim(), String(process.pid));
+  await again();
+  assert.deepEqual(await readdir(outDir), []);
 });

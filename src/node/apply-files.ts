@@ -1,4 +1,4 @@
-import { access, constants, mkdir, readdir, readFile, realpath, stat, unlink } from 'node:fs/promises';
+import { access, constants, mkdir, open, readdir, readFile, realpath, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { applyPerturbationToPhoto } from '../data/apply-perturbation.js';
 import { CROP_FRACTION, resizeCropBox } from '../data/resize-crop.js';
@@ -112,6 +112,41 @@ export async function planApply(files: readonly string[], outDir: string): Promi
     items.push({ input: f, output: path.join(out, name) });
   }
   return { outDir: out, items };
+}
+
+/** The lock file of an output folder while a run writes into it. */
+export const APPLY_LOCK = '.uap-apply.lock';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Locks `outDir` for one run (a file holding the process id, created exclusively): a second `uap apply` into the
+ * same folder is refused instead of racing the first. The lock of a process that no longer runs (killed) is taken
+ * over. Returns the release function.
+ */
+export async function lockOutDir(outDir: string): Promise<() => Promise<void>> {
+  const file = path.join(outDir, APPLY_LOCK);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fh = await open(file, 'wx');
+      await fh.writeFile(String(process.pid));
+      await fh.close();
+      return () => unlink(file).catch(() => {});
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new UapError('BAD_ARGUMENT', `cannot lock the folder (${(e as NodeJS.ErrnoException).code ?? e})`, outDir);
+      const pid = Number((await readFile(file, 'utf8').catch(() => '')).trim());
+      if (Number.isInteger(pid) && pid > 0 && alive(pid)) throw new UapError('BAD_ARGUMENT', `another uap apply (process ${pid}) is writing into this folder`, outDir);
+      await unlink(file).catch(() => {}); // a stale lock: its process is gone
+    }
+  }
+  throw new UapError('BAD_ARGUMENT', 'cannot lock the folder', outDir);
 }
 
 /** Removes the temporary files of an interrupted run (writeFileAtomic's `.NAME.PID.HEX.tmp`). */

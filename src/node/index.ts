@@ -29,7 +29,7 @@ export { decodeImage, decodeImages, IMAGE_EXTENSIONS, type DecodeOptions, type R
 export { loadMnist, type MnistData, type MnistSplit } from './mnist-files.js';
 
 // uap apply: perturbed copies of photos at their own size, and their check
-export { applyToFiles, perturbPhoto, planApply, type AppliedFile, type ApplyFilesOptions, type ApplyPlan, type Fit } from './apply-files.js';
+export { APPLY_LOCK, applyToFiles, lockOutDir, perturbPhoto, planApply, type AppliedFile, type ApplyFilesOptions, type ApplyPlan, type Fit } from './apply-files.js';
 export { checkApplied, type CheckedPhoto, type CheckOptions } from './apply-check.js';
 export { decodePhoto, encodePhoto, type EncodeOptions, type Photo, type PhotoFormat } from './photo-codec.js';
 export { estimateJpegQuality } from './jpeg-quality.js';
