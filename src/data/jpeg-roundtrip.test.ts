@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import sharp from 'sharp';
-import { jpegRoundTrip } from './jpeg-roundtrip.js';
+import * as tf from '@tensorflow/tfjs';
+import { jpegImages, jpegRoundTrip } from './jpeg-roundtrip.js';
 
 /** The jpeg augmentation really re-encodes: the output differs from the input, by what a JPEG of that quality does. */
 
@@ -32,4 +33,15 @@ test('jpegRoundTrip changes the image, more at lower quality, as much as libjpeg
   // Grey: one channel in, one out.
   const grey = jpegRoundTrip(Float32Array.from({ length: H * W }, (_, i) => 100 + (i % 7)), H, W, 1, 50);
   assert.equal(grey.length, H * W);
+});
+
+test('jpegImages: each image of a batch at its own drawn quality', async () => {
+  const x = tf.tensor4d(Float32Array.from({ length: 2 * H * W * 3 }, (_, i) => image[i % image.length]!), [2, H, W, 3]);
+  const draws = [0, 1]; // quality 30 for the first image, 95 for the second
+  const y = await jpegImages(x, [30, 95], () => draws.shift()!);
+  const d = (await y.data()) as Float32Array;
+  const size = H * W * 3;
+  assert.deepEqual(Array.from(d.subarray(0, size)), Array.from(jpegRoundTrip(image, H, W, 3, 30)));
+  assert.deepEqual(Array.from(d.subarray(size)), Array.from(jpegRoundTrip(image, H, W, 3, 95)));
+  tf.dispose([x, y]);
 });

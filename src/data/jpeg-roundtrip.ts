@@ -1,4 +1,6 @@
+import * as tf from '@tensorflow/tfjs';
 import jpeg from 'jpeg-js';
+import { UapError } from '../errors.js';
 
 /**
  * An image as a photo-sharing site leaves it: encoded as a baseline JPEG at `quality` and decoded again (jpeg-js,
@@ -25,4 +27,21 @@ export function jpegRoundTrip(x: Float32Array, height: number, width: number, ch
     else for (let k = 0; k < 3; k++) out[p * 3 + k] = decoded[p * 4 + k]!;
   }
   return out;
+}
+
+/**
+ * Every image of a batch (NHWC pixels) through {@link jpegRoundTrip}, each at its own quality drawn uniformly from
+ * `quality` = [lo, hi] with `rng` (one draw per image, in batch order). The caller disposes the result.
+ */
+export async function jpegImages(x: tf.Tensor4D, quality: readonly [number, number], rng: () => number): Promise<tf.Tensor4D> {
+  const [n, h, w, c] = x.shape;
+  if (c !== 1 && c !== 3) throw new UapError('BAD_ARGUMENT', `the jpeg augmentation needs 1 or 3 channels, got ${c}`, 'augment');
+  const data = (await x.data()) as Float32Array;
+  const size = h * w * c;
+  const out = new Float32Array(data.length);
+  for (let i = 0; i < n; i++) {
+    const q = quality[0] + (quality[1] - quality[0]) * rng();
+    out.set(jpegRoundTrip(data.subarray(i * size, (i + 1) * size), h, w, c, q), i * size);
+  }
+  return tf.tensor4d(out, x.shape);
 }
