@@ -32,6 +32,7 @@ export { fetchModelIO, loadModel, urlFolder, type FetchLike, type LoadOptions, t
 export type { Preprocessing } from './models/loaders/common.js';
 export type { OnnxInputOptions, OnnxLayout } from './models/loaders/onnx.js';
 export { NetClassifier } from './models/net-classifier.js';
+export { EnsembleClassifier } from './models/ensemble.js';
 // the Net IR behind every NetClassifier, and its gradient engine (for custom attacks and profiling)
 export type { Activation, Net, NetNode, NetOp, Padding } from './models/net/ir.js';
 export { applyOp, forwardValues, runNet } from './models/net/forward.js';
