@@ -9,7 +9,8 @@ import type { Labels } from './labels.js';
  *
  * Each member keeps its own preprocessing (it is inside the member), so the ensemble takes pixels like any
  * Classifier. The objective is the SUM of the members' losses: vjp(x, upstream) = Σ_m vjp_m(x, upstream), the
- * upstream (the attack's loss gradient) applied to each member's own logits. logits() is the mean of the members'
+ * upstream (the attack's loss gradient, with the attack's classes: for an untargeted attack the ensemble's clean
+ * top-1) applied to each member's own logits. logits() is the mean of the members'
  * logits (what the fooling rate and the clean labels are measured on), and jacobian() the mean of theirs, which is
  * its exact Jacobian. Members must share the input shape and the label space (the four 224×224 ImageNet models of
  * the zoo do); the ensemble does not own them: dispose() frees them all.
