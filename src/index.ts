@@ -32,6 +32,7 @@ export { fetchModelIO, loadModel, urlFolder, type FetchLike, type LoadOptions, t
 export type { Preprocessing } from './models/loaders/common.js';
 export type { OnnxInputOptions, OnnxLayout } from './models/loaders/onnx.js';
 export { NetClassifier } from './models/net-classifier.js';
+export { EnsembleClassifier } from './models/ensemble.js';
 // the Net IR behind every NetClassifier, and its gradient engine (for custom attacks and profiling)
 export type { Activation, Net, NetNode, NetOp, Padding } from './models/net/ir.js';
 export { applyOp, forwardValues, runNet } from './models/net/forward.js';
@@ -154,6 +155,9 @@ export {
   type TransferResultFile,
 } from './io/results.js';
 
+export { ApplyResultSchema, AppliedPhotoSchema, ApplyCheckSchema, type ApplyResultFile, type AppliedPhotoRecord } from './io/apply-result.js';
+
 // report
 export { renderReport, type ReportData } from './report/html.js';
+export { renderContactSheet, type ContactThumbs } from './report/contact-sheet.js';
 export { makeSamples, type SampleOptions } from './report/samples.js';

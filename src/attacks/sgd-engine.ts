@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { augmentImages, isIdentity, type AugmentOptions } from '../data/augment.js';
 import type { ImageSource } from '../data/image-source.js';
+import { jpegImages } from '../data/jpeg-roundtrip.js';
 import type { Classifier } from '../models/classifier.js';
 import { lossGradient, lossValue } from './sgd-loss.js';
 
@@ -27,7 +28,7 @@ export interface SgdLossSettings {
 /** Everything an engine needs from the attack: the loss, the evaluation batch, the augmentation and its stream, the stop signal. */
 export interface SgdEngineSettings extends SgdLossSettings {
   evalBatchSize: number;
-  /** Random views of each minibatch, drawn from `augmentRng` (4 numbers per image, in minibatch order). */
+  /** Random views of each minibatch, drawn from `augmentRng` (4 numbers per image, in minibatch order; 1 more with jpeg). */
   augment?: AugmentOptions;
   /** The attack's augmentation stream (a seeded generator of numbers in [0, 1)). */
   augmentRng: () => number;
@@ -69,6 +70,7 @@ export async function batchGradient(
   x: tf.Tensor4D,
   request: Omit<GradientRequest, 'indices'>,
   settings: SgdLossSettings,
+  reencode?: (input: tf.Tensor4D) => Promise<tf.Tensor4D>,
 ): Promise<{ grad: Float32Array; lossSum: number }> {
   const shape = [...classifier.inputShape] as [number, number, number];
   const K = classifier.labels.ids.length;
@@ -77,8 +79,10 @@ export async function batchGradient(
   const sum = tf.add(x, vt) as tf.Tensor4D;
   const input = settings.clip ? tf.clipByValue(sum, 0, 255) : sum;
   const mask = settings.clip ? tf.tidy(() => tf.logicalAnd(tf.greaterEqual(sum, 0), tf.lessEqual(sum, 255)).toFloat()) : null;
+  // A re-encoding (the jpeg augmentation) runs in the forward pass only: its gradient is taken as the identity.
+  const seen = reencode ? await reencode(input) : input;
   try {
-    const out = await classifier.vjp(input, (z) => lossGradient(z, clsT, settings.loss, settings.kappa, settings.targeted, request.batchSize));
+    const out = await classifier.vjp(seen, (z) => lossGradient(z, clsT, settings.loss, settings.kappa, settings.targeted, request.batchSize));
     const gv = tf.tidy(() => tf.sum(mask ? tf.mul(out.grad, mask) : out.grad, 0));
     const grad = (await gv.data()) as Float32Array;
     const z = (await out.logits.data()) as Float32Array;
@@ -86,7 +90,7 @@ export async function batchGradient(
     tf.dispose([gv, out.logits, out.grad]);
     return { grad, lossSum };
   } finally {
-    tf.dispose([vt, clsT, sum, input, mask ?? []]);
+    tf.dispose([vt, clsT, sum, input, seen, mask ?? []]);
   }
 }
 
@@ -100,8 +104,10 @@ export function localSgdEngine(classifier: Classifier, source: ImageSource, sett
         x.dispose();
         x = a;
       }
+      const jpeg = settings.augment?.jpeg;
+      const reencode = jpeg ? (input: tf.Tensor4D) => jpegImages(input, jpeg, settings.augmentRng) : undefined;
       try {
-        return await batchGradient(classifier, x, request, settings);
+        return await batchGradient(classifier, x, request, settings, reencode);
       } finally {
         x.dispose();
       }

@@ -125,7 +125,7 @@ export async function sgdPerturbation(classifier: Classifier, X: tf.Tensor4D | I
       maxPasses: o.epochs,
       goal: o.delta === undefined ? undefined : 1 - o.delta,
       skipPass: (n) => {
-        for (let k = 0; k < 4 * n; k++) augmentRng(); // augmentImages draws 4 numbers per image
+        for (let k = 0; k < (o.augment?.jpeg ? 5 : 4) * n; k++) augmentRng(); // augmentImages draws 4 numbers per image, jpeg 1
       },
       ...(remote?.predict ? { predict: remote.predict } : {}),
       run: (ctx, pass, order, v) => sgdEpoch(ctx, o, state, (engine ??= localSgdEngine(ctx.classifier, ctx.source, settings)), pass, order, v),

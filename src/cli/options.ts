@@ -171,7 +171,7 @@ export function addSgdOptions<T extends WithOption<T>>(cmd: T): T {
     .option('--step-size <x>', 'sgd: largest step in pixels (default ξ/10)')
     .option('--loss <name>', `sgd: ${SGD_LOSSES.join(' or ')}: cross-entropy of the clean prediction or the clamped CW margin`, d.loss)
     .option('--optimizer <name>', `sgd: ${SGD_OPTIMIZERS.join(' or ')} (sgd takes sign steps for ℓ∞)`, d.optimizer)
-    .option('--augment <list>', 'sgd: random views of X at each step, so v fits new photos too: flip, crop (crops of 80–100% of the side), crop:SCALE, or none', d.augment);
+    .option('--augment <list>', 'sgd: random views of X at each step, so v fits new photos too: flip, crop (crops of 80–100% of the side), crop:SCALE, jpeg (x + v re-encoded at quality 50–95, gradient straight through), jpeg:LO-HI, or none', d.augment);
 }
 
 /** The SGD attack's own settings from its flags, checked by the library's validator before any work. */
@@ -188,18 +188,22 @@ export function parseSgdOptions(f: SgdFlags, ball: BallSettings) {
   return { batchSize: r.batchSize, stepSize: r.stepSize, loss: r.loss, optimizer: r.optimizer, augment: o.augment };
 }
 
-/** `--augment flip,crop` or `crop:0.7` (smallest crop side; `crop` alone means 0.8). */
+/** `--augment flip,crop,jpeg` or `crop:0.7` (smallest crop side; `crop` alone means 0.8), `jpeg:60-90` (qualities; `jpeg` alone 50–95). */
 export function augment(flag: string, value: string): AugmentOptions {
   const out: AugmentOptions = {};
   for (const part of value.split(',').map((p) => p.trim())) {
     const [kind, arg] = part.split(':');
     if (kind === 'flip' && arg === undefined) out.flip = true;
-    else if (kind === 'crop') {
+    else if (kind === 'jpeg') {
+      const m = arg === undefined ? ['', '50', '95'] : /^(\d+)-(\d+)$/.exec(arg);
+      if (!m) throw new UapError('BAD_ARGUMENT', `jpeg takes a quality range LO-HI (e.g. jpeg:50-95), got ${arg}`, flag);
+      out.jpeg = [Number(m[1]), Number(m[2])];
+    } else if (kind === 'crop') {
       const s = arg === undefined ? 0.8 : num(flag, arg);
       if (!(s > 0 && s <= 1)) throw new UapError('BAD_ARGUMENT', `the crop scale must be in (0, 1], got ${arg}`, flag);
       out.minScale = s;
     } else if (kind !== 'none' || arg !== undefined) {
-      throw new UapError('BAD_ARGUMENT', `expected a comma-separated list of flip, crop or crop:SCALE (or none), got "${part}"`, flag);
+      throw new UapError('BAD_ARGUMENT', `expected a comma-separated list of flip, crop, crop:SCALE, jpeg or jpeg:LO-HI (or none), got "${part}"`, flag);
     }
   }
   return out;

@@ -24,7 +24,7 @@ export function registerReport(program: Command): void {
     .description('build one self-contained HTML page (opens offline) from the runs and evaluation files under DIR')
     .argument(
       '<dir>',
-      'folder of runs: perturbation.npy + perturbation.json folders (with optional samples.json, eval*.json), sweep*.json, transfer*.json, subspace*.json, labels*.json / dominant*.json, eval*.json',
+      'folder of runs: perturbation.npy + perturbation.json folders (with optional samples.json, eval*.json), sweep*.json, transfer*.json, subspace*.json, labels*.json / dominant*.json, eval*.json, apply.json',
     )
     .option('--out <file>', 'where the page goes (default: DIR/report.html)')
     .option('--title <text>', 'page title')
@@ -90,6 +90,7 @@ export async function reportCommand(dir: string, f: ReportFlags, program?: Comma
     ...count(data.dominantLabels.length, 'dominant-label list'),
     ...count(data.subspaces.length, 'subspace analysis', 'subspace analyses'),
     ...count(data.evals.length + data.runs.filter((r) => r.evals?.length).length, 'evaluation file'),
+    ...count(data.applies?.length ?? 0, 'contact sheet'),
   ];
   console.error(`found ${found.join(', ')}`);
   return out;

@@ -9,22 +9,29 @@ import type { Rng } from '../util/rng.js';
  *   flip       mirrored left–right with probability ½;
  *   minScale   a random square crop of side s·H, s uniform in [minScale, 1], anywhere inside the image,
  *              resized back to H×W (bilinear) — a zoom of up to 1/minScale.
- * The perturbation itself is never transformed: it is added to the augmented image, as it will be to a photo.
+ *   jpeg       [lo, hi]: x + v re-encoded as a JPEG of a quality drawn uniformly from [lo, hi] in the forward pass
+ *              (what photo sharing does to a perturbed photo; data/jpeg-roundtrip.ts), the gradient straight through.
+ *              Applied by the SGD attack's local engine after the views, one more draw per image.
+ * The perturbation itself is never transformed by the views: it is added to the augmented image, as it will be to a photo.
  * One `cropAndResize` call does both (a box with x1 > x2 reads the image right to left). Browser-safe.
  */
 export interface AugmentOptions {
   flip?: boolean;
   /** Smallest crop side as a share of the image side, in (0, 1]; 1 (the default) means no crops. */
   minScale?: number;
+  /** JPEG qualities [lo, hi], 1..100, of the re-encoding of x + v (undefined: none). */
+  jpeg?: readonly [number, number];
 }
 
-export function checkAugment(a: AugmentOptions, option = 'augment'): Required<AugmentOptions> {
+export function checkAugment(a: AugmentOptions, option = 'augment'): Required<Omit<AugmentOptions, 'jpeg'>> & Pick<AugmentOptions, 'jpeg'> {
   const minScale = a.minScale ?? 1;
   if (!(minScale > 0 && minScale <= 1)) throw new UapError('BAD_ARGUMENT', `minScale must be in (0, 1], got ${minScale}`, option);
-  return { flip: Boolean(a.flip), minScale };
+  const q = a.jpeg;
+  if (q && !(q.length === 2 && q[0] >= 1 && q[1] <= 100 && q[0] <= q[1])) throw new UapError('BAD_ARGUMENT', `jpeg qualities must be 1 ≤ lo ≤ hi ≤ 100, got ${q.join('-')}`, option);
+  return { flip: Boolean(a.flip), minScale, ...(q ? { jpeg: q } : {}) };
 }
 
-/** True when the options change nothing (the caller can skip the op). */
+/** True when the views (flip, crop) change nothing (the caller can skip augmentImages; jpeg is applied apart). */
 export function isIdentity(a: AugmentOptions): boolean {
   return !a.flip && (a.minScale ?? 1) === 1;
 }

@@ -28,6 +28,12 @@ export { loadDataset, resolveDatasetSpec, type LoadDatasetOptions } from './data
 export { decodeImage, decodeImages, IMAGE_EXTENSIONS, type DecodeOptions, type ResizeKernel } from './images.js';
 export { loadMnist, type MnistData, type MnistSplit } from './mnist-files.js';
 
+// uap apply: perturbed copies of photos at their own size, and their check
+export { APPLY_LOCK, applyToFiles, lockOutDir, perturbPhoto, planApply, type AppliedFile, type ApplyFilesOptions, type ApplyPlan, type Fit } from './apply-files.js';
+export { checkApplied, type CheckedPhoto, type CheckOptions } from './apply-check.js';
+export { decodePhoto, encodePhoto, type EncodeOptions, type Photo, type PhotoFormat } from './photo-codec.js';
+export { estimateJpegQuality } from './jpeg-quality.js';
+
 // perturbation and report files
 export { writeFileAtomic, writeJsonAtomic } from './atomic-files.js';
 export { loadPerturbation, PERTURBATION_FILES, savePerturbation, type LoadedPerturbation } from './perturbation-files.js';

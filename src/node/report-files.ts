@@ -1,6 +1,9 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { UapError } from '../errors.js';
+import { ApplyResultSchema, type ApplyResultFile } from '../io/apply-result.js';
+import { parseResult } from '../io/results.js';
+import type { ContactThumbs } from '../report/contact-sheet.js';
 import { maxAbs, perturbationToImage } from '../io/perturbation-image.js';
 import type { Found, ReportData, ReportRun } from '../report/html.js';
 import {
@@ -12,13 +15,14 @@ import {
   readTransfer,
   type SampleSet,
 } from '../report/schemas.js';
+import { contactThumbs } from './apply-check.js';
 import { loadPerturbation, PERTURBATION_FILES } from './perturbation-files.js';
 import { encodePng } from './png.js';
 
 /**
  * Finds what `uap report` shows under a folder: run folders (perturbation.npy + perturbation.json, with an
  * optional samples*.json and eval*.json beside them), other .npy perturbations (with x.json beside x.npy if any), sweep*.json, transfer*.json, subspace*.json,
- * dominant*.json, eval*.json and samples*.json anywhere below. A file that cannot be read is listed as skipped
+ * dominant*.json, eval*.json, samples*.json and apply*.json (uap apply --check: a contact sheet) anywhere below. A file that cannot be read is listed as skipped
  * (with the reason) rather than failing the report.
  */
 
@@ -33,7 +37,7 @@ export interface CollectOptions {
   packageVersion?: string;
 }
 
-type Kind = 'sweep' | 'transfer' | 'subspace' | 'dominant' | 'samples' | 'eval';
+type Kind = 'sweep' | 'transfer' | 'subspace' | 'dominant' | 'samples' | 'eval' | 'apply';
 
 /** What a JSON file holds, judged by its name. */
 export function kindOfFile(name: string): Kind | undefined {
@@ -45,6 +49,7 @@ export function kindOfFile(name: string): Kind | undefined {
   if (n.startsWith('dominant') || n.startsWith('labels')) return 'dominant';
   if (n.startsWith('samples')) return 'samples';
   if (n.startsWith('eval')) return 'eval';
+  if (n.startsWith('apply')) return 'apply';
   return undefined;
 }
 
@@ -155,6 +160,11 @@ export async function collectReportData(root: string, opts: CollectOptions = {})
             else data.samples.push({ file: name, value: set });
             break;
           }
+          case 'apply': {
+            const result = parseResult(ApplyResultSchema, json, file, 'apply.json');
+            data.applies = [...(data.applies ?? []), { file: name, value: { result, thumbs: await applyThumbs(result, dir) } }];
+            break;
+          }
           case 'eval': {
             const list = readEval(json, file);
             if (run) run.evals = [...(run.evals ?? []), ...list];
@@ -179,9 +189,27 @@ export async function collectReportData(root: string, opts: CollectOptions = {})
   return data;
 }
 
+/**
+ * Contact-sheet thumbnails of an apply.json's photos, made again from the files: the copy is looked up beside the
+ * apply.json (its folder may have moved), the original where apply.json says it was. A missing file: no thumbnails.
+ */
+async function applyThumbs(result: ApplyResultFile, dir: string): Promise<(ContactThumbs | undefined)[]> {
+  return Promise.all(
+    result.photos.map(async (p) => {
+      if (p.status === 'failed') return undefined;
+      try {
+        const [a, b] = await Promise.all([readFile(p.input), readFile(path.join(dir, path.basename(p.output)))]);
+        return await contactThumbs(a, b);
+      } catch {
+        return undefined;
+      }
+    }),
+  );
+}
+
 /** True when the report would show something. */
 export function hasContent(d: ReportData): boolean {
   return (
-    d.runs.length + d.sweeps.length + d.transfers.length + d.subspaces.length + d.dominantLabels.length + d.evals.length + d.samples.length > 0
+    d.runs.length + d.sweeps.length + d.transfers.length + d.subspaces.length + d.dominantLabels.length + d.evals.length + d.samples.length + (d.applies?.length ?? 0) > 0
   );
 }

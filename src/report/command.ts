@@ -26,8 +26,9 @@ export function reproduceCommand(record: PerturbationRecord, out: string, width 
 /** `--augment`'s value for a recorded AugmentOptions ({ flip, minScale }), or undefined when it did nothing. */
 function augmentSpec(a: unknown): string | undefined {
   if (!a || typeof a !== 'object') return undefined;
-  const { flip, minScale } = a as { flip?: unknown; minScale?: unknown };
-  const parts = [flip === true ? 'flip' : '', typeof minScale === 'number' && minScale < 1 ? `crop:${minScale}` : ''].filter(Boolean);
+  const { flip, minScale, jpeg } = a as { flip?: unknown; minScale?: unknown; jpeg?: unknown };
+  const q = Array.isArray(jpeg) && jpeg.length === 2 ? `jpeg:${jpeg[0]}-${jpeg[1]}` : '';
+  const parts = [flip === true ? 'flip' : '', typeof minScale === 'number' && minScale < 1 ? `crop:${minScale}` : '', q].filter(Boolean);
   return parts.length ? parts.join(',') : undefined;
 }
 

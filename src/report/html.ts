@@ -1,4 +1,6 @@
 import type { PerturbationRecord } from '../io/perturbation-record.js';
+import type { ApplyResultFile } from '../io/apply-result.js';
+import { CONTACT_SHEET_CSS, contactSheetBody, type ContactThumbs } from './contact-sheet.js';
 import { barChart, heatColor, heatTextColor, lineChart, type Series } from './charts.js';
 import { reproduceCommand } from './command.js';
 import { esc, fmtNum, fmtPct, fmtSeconds, safeImageSrc } from './escape.js';
@@ -46,6 +48,8 @@ export interface ReportData {
   evals: Found<EvalResult[]>[];
   /** Sample sets not inside a run's folder. */
   samples: Found<SampleSet>[];
+  /** apply.json files of `uap apply --check`, with contact-sheet thumbnails made from the photos. */
+  applies?: Found<{ result: ApplyResultFile; thumbs: (ContactThumbs | undefined)[] }>[];
   /** Files that looked like report input but could not be read, and why. */
   skipped: Array<{ file: string; reason: string }>;
 }
@@ -339,6 +343,10 @@ export function renderReport(d: ReportData): string {
     toc.push(['subspace', 'Subspace']);
     parts.push(section('subspace', 'Normal vectors of the decision boundary', 'Singular values of the matrix of normal vectors at the decision boundary vs those of random vectors (paper Fig. 9), and the fooling rate of random vectors drawn from the subspace they span.', d.subspaces.map(renderSubspace).join('')));
   }
+  if (d.applies?.length) {
+    toc.push(['apply', 'Applied to photos']);
+    parts.push(section('apply', 'Applied to photos', 'Copies written by uap apply, read back: original | copy | amplified difference, with each model’s top-1 before and after.', d.applies.map((f) => `<div class="card"><h3><code>${esc(f.file)}</code></h3>${contactSheetBody(f.value.result, f.value.thumbs)}</div>`).join('')));
+  }
   if (!parts.length) parts.push('<section><p class="muted">Nothing to show: no runs or evaluation files were found.</p></section>');
   const skipped = d.skipped.length
     ? `<details class="skipped"><summary>${d.skipped.length} file${d.skipped.length === 1 ? '' : 's'} skipped</summary><ul>${d.skipped.map((s) => `<li><code>${esc(s.file)}</code>: ${esc(s.reason)}</li>`).join('')}</ul></details>`
@@ -348,7 +356,7 @@ export function renderReport(d: ReportData): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'">
 <title>${esc(title)}</title>
-<style>${REPORT_CSS}</style></head>
+<style>${REPORT_CSS}${d.applies?.length ? CONTACT_SHEET_CSS : ''}</style></head>
 <body><main>
 <header><h1>${esc(title)}</h1><p class="meta">From <code>${esc(d.root)}</code> · generated ${esc(d.generatedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'))}${d.packageVersion ? ` · uap ${esc(d.packageVersion)}` : ''}</p>
 ${toc.length > 1 ? `<nav>${toc.map(([id, t]) => `<a href="#${id}">${esc(t)}</a>`).join('')}</nav>` : ''}</header>

@@ -38,6 +38,7 @@ async function orNull<R>(work: Promise<R>): Promise<R | null> {
 /** An SgdEngineFactory whose predictions and minibatch gradients run on queue workers (see the top of this file). */
 export function queuedSgdEngine(coord: Coordinator, ref: DataRef, opts: QueuedSgdOptions): SgdEngineFactory {
   return (settings: SgdEngineSettings): SgdEngine => {
+    if (settings.augment?.jpeg) throw new UapError('BAD_ARGUMENT', 'the jpeg augmentation runs in the local engine only (not on queue workers)', 'augment');
     const augment = settings.augment && !isIdentity(settings.augment) ? checkAugment(settings.augment) : undefined;
     const pieces = opts.gradientShards ?? 4;
     let step = 0;
