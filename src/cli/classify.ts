@@ -9,7 +9,7 @@ export function registerClassify(program: Command): void {
   const cmd = program
     .command('classify')
     .description('top-5 predictions of a model for image files')
-    .requiredOption('--model <name>', 'zoo name, model folder, model.json, .tflite or URL')
+    .requiredOption('--model <name>', 'zoo name, model folder, model.json, .tflite, .onnx or URL')
     .argument('<files...>', 'image files (JPEG, PNG, WebP)')
     .option('--top <k>', 'how many classes to list', '5');
   addRunOptions(cmd, { json: 'print JSON on stdout' }).action(async (files: string[], o: { model: string; top: string; modelsDir?: string; json?: boolean }) => {

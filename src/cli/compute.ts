@@ -62,7 +62,7 @@ export function registerCompute(program: Command): void {
     .requiredOption('--xi <x>', 'radius ξ of the ball, in pixel units (0..255 scale), e.g. 10 for ℓ∞ on ImageNet')
     .option('--method <name>', 'deepfool (Algorithm 1 of the paper) or sgd (stochastic gradient on v, Shafahi et al. 2020)', 'deepfool')
     .option('--target <class>', 'targeted: push images to this class (index, wnid or name)');
-  addSgdOptions(addAlgorithm1Options(addModelAndData(cmd, 'mnist:train, mnist:test, a folder, a list file, or comma-separated files', 'zoo name (see `uap models`), model folder, model.json, .tflite or URL; A,B,…: an ensemble (the loss summed over the models, same input size)')))
+  addSgdOptions(addAlgorithm1Options(addModelAndData(cmd, 'mnist:train, mnist:test, a folder, a list file, or comma-separated files', 'zoo name (see `uap models`), model folder, model.json, .tflite, .onnx or URL; A,B,…: an ensemble (the loss summed over the models, same input size)')))
     .option('--seed <n>', 'seed of the visiting order and of --limit', '1')
     .requiredOption('--out <dir>', 'where perturbation.npy/.json/.png go')
     .option('--resume', 'continue from the checkpoint in --out');

@@ -226,7 +226,7 @@ export function addRunOptions<T extends WithOption<T>>(cmd: T, help: { clip?: st
 }
 
 /** --model and --data, which every command that classifies a data set requires. */
-export function addModelAndData<T extends { requiredOption: (flags: string, description: string) => T }>(cmd: T, data: string, model = 'zoo name (see `uap models`), model folder, model.json, .tflite or URL'): T {
+export function addModelAndData<T extends { requiredOption: (flags: string, description: string) => T }>(cmd: T, data: string, model = 'zoo name (see `uap models`), model folder, model.json, .tflite, .onnx or URL'): T {
   return cmd.requiredOption('--model <name>', model).requiredOption('--data <spec>', data);
 }
 

@@ -25,7 +25,7 @@ import {
   redactUrl,
   type QueuedEvaluation,
 } from '../node/index.js';
-import { fmtPct, int } from './options.js';
+import { fmtPct, int, type SharedFlags } from './options.js';
 import { progressBar } from './progress.js';
 
 /**
@@ -89,16 +89,9 @@ function bar(label: string) {
   };
 }
 
-interface QueuedFlags {
+interface QueuedFlags extends Omit<SharedFlags, 'json'> {
   queue: string;
   shardSize?: string | undefined;
-  model: string;
-  data: string;
-  limit?: string;
-  seed: string;
-  clip: boolean;
-  batchSize: string;
-  modelsDir?: string;
 }
 
 function common(f: QueuedFlags) {
