@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import sharp from 'sharp';
 import { fileURLToPath } from 'node:url';
 import { writeNpy } from '../src/io/npy.js';
 
@@ -66,7 +67,7 @@ test('the web page loads an ONNX model by URL, classifies, and takes a perturbat
     const problems: string[] = [];
     page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
     await page.goto(url);
-    await page.check('input[name="model-kind"][value="url"]');
+    await page.selectOption('#model-select', 'url');
     await page.fill('#model-url', 'models/onnx/vggish.onnx');
     await page.click('#model-load');
     await page
@@ -76,6 +77,10 @@ test('the web page loads an ONNX model by URL, classifies, and takes a perturbat
         throw new Error(`${e.message}; page says: ${shown}; ${problems.join('; ')}`);
       });
     assert.ok(seen.includes('/models/onnx/vggish.onnx.json'), 'the page looked for the sidecar (absent here: a 404 is no error)');
+    // A photo from the gallery picker (the page shows predictions for the selected photo).
+    const photo = path.join(base, 'photo.png');
+    await sharp({ create: { width: 48, height: 40, channels: 3, background: { r: 200, g: 80, b: 30 } } }).png().toFile(photo);
+    await page.setInputFiles('#photos', [photo]);
     await page.waitForFunction(() => document.querySelectorAll('#pred-clean li').length === 5);
     await page.setInputFiles('#pert-file', npy);
     await page.waitForFunction(() => /^(Fooled|Not fooled)/.test(document.getElementById('verdict')?.textContent ?? ''));

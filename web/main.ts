@@ -151,7 +151,7 @@ async function loadChosenModel(): Promise<void> {
   const value = $<HTMLSelectElement>('model-select').value;
   const url = $<HTMLInputElement>('model-url').value.trim();
   resetForModel(undefined, undefined);
-  if (value === 'url' && !url) throw new UapError('BAD_ARGUMENT', 'type the URL of a model.json or .tflite file', 'model URL');
+  if (value === 'url' && !url) throw new UapError('BAD_ARGUMENT', 'type the URL of a model.json, .tflite or .onnx file', 'model URL');
   setText('model-status', 'Loading…');
   try {
     const backend = await initBackend();
