@@ -100,8 +100,8 @@ Default recipe (no --method): ${DEFAULT_METHOD} with its defaults, every epoch, 
 Algorithm 1 of the paper: --method deepfool (stops at 1 − δ, δ = 0.2).
 `;
 
-/** Every setting of a compute run, from its flags, checked before any model or data loads. */
-function computeSettings(f: ComputeFlags) {
+/** Every setting of a compute run, from its flags, checked before any model or data loads (test/readme-defaults.test.ts reads the defaults here). */
+export function computeSettings(f: ComputeFlags) {
   const p: LpNorm = norm('--norm', f.norm);
   const xi = positive('--xi', f.xi);
   const seed = int('--seed', f.seed);
