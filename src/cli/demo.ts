@@ -23,7 +23,8 @@ export function registerDemo(program: Command): void {
   const cmd = program.command('demo').description('compute a universal perturbation for the embedded MNIST CNN and evaluate it on the 10,000 test digits');
   for (const [flag, help, value] of DEMO_FLAGS) cmd.option(flag, help, value);
   cmd.action(async (o: { xi: string; limit: string; maxPasses: string; seed: string; out: string; method: string }) => {
-    const common = { model: 'mnist', norm: 'inf', xi: o.xi, seed: o.seed, clip: true, batchSize: '500' };
+    const common = { model: 'mnist', norm: 'inf', xi: o.xi, seed: o.seed, clip: true };
+    const evalBatch = { batchSize: '500' }; // images per forward pass of eval (compute's --batch-size is the attack's own)
     const record = await computeCommand(program, {
       ...common,
       // The attacks' own defaults, but for the demo's δ, passes and method.
@@ -36,8 +37,8 @@ export function registerDemo(program: Command): void {
       method: o.method,
       out: o.out,
     });
-    const universal = await evalCommand(program, { ...common, data: 'mnist:test', perturbation: path.join(o.out, 'perturbation.npy') });
-    const random = await evalCommand(program, { ...common, data: 'mnist:test', random: 'sign' });
+    const universal = await evalCommand(program, { ...common, ...evalBatch, data: 'mnist:test', perturbation: path.join(o.out, 'perturbation.npy') });
+    const random = await evalCommand(program, { ...common, ...evalBatch, data: 'mnist:test', random: 'sign' });
     const rows = [
       ['', 'fooling rate', 'accuracy'],
       ['clean test digits', '—', fmtPct(universal.accuracyClean as number)],
