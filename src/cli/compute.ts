@@ -142,7 +142,7 @@ async function resumeState(f: ComputeFlags, s: ReturnType<typeof computeSettings
     normInf: h.normInf ?? (r.norm === 'inf' ? _norm : NaN),
     norm2: h.norm2 ?? (r.norm === 2 ? _norm : NaN),
   }));
-  console.error(`resuming after pass ${history.length} (fooling rate on X ${fmtPct(r.foolingRateOnX)})`);
+  console.error(`resuming after pass ${history.length} (${fmtMeasures(r.foolingRateOnX, r.errorRateOnX, 'on X')})`);
   return { initial: { v: ckpt.data, pass: history.length, history }, seconds: r.wallSeconds, record: r };
 }
 
@@ -240,7 +240,7 @@ async function computeLocked(program: Command, f: ComputeFlags, s: ReturnType<ty
     await savePerturbation(f.out, result.v, model.inputShape, record);
     const targetNote = target === undefined ? '' : `, target success ${fmtPct(result.history.at(-1)?.targetSuccess ?? NaN)}`;
     console.error(
-      `fooling rate on X: ${fmtPct(result.foolingRate)}, error rate on X: ${fmtErrorRate(record.errorRateOnX)} (clean accuracy ${fmtPct(result.accuracyClean)}) after ${result.passes} passes${targetNote}, ${record.wallSeconds.toFixed(1)} s ` +
+      `fooling rate on X: ${fmtPct(result.foolingRate)}, error rate on X: ${fmtErrorRate(record.errorRateOnX)}${Number.isNaN(result.accuracyClean) ? '' : ` (clean accuracy ${fmtPct(result.accuracyClean)})`} after ${result.passes} passes${targetNote}, ${record.wallSeconds.toFixed(1)} s ` +
         `(x + v ${f.clip ? 'clipped' : 'not clipped'} to 0..255); saved to ${f.out}/perturbation.{npy,json,png}`,
     );
     return record;
