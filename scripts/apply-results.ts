@@ -1,0 +1,344 @@
+/**
+ * The `apply` section of docs/results.md (issue 13): do perturbations protect photos at their own size, after
+ * sharing, on classifiers they were made with and on one they never saw?
+ *
+ *   node --import tsx scripts/apply-results.ts [--only NAME,…] [--no-compute] [--photos N]
+ *
+ * Steps, each cached under runs/apply/ (gitignored) so a rerun only does what is missing:
+ *   1. perturbations: leave-one-out ensembles over the five shared 224 models (`uap compute --model A,B,C,D
+ *      --method sgd --augment flip,crop,jpeg`, ℓ∞ 10, train.txt), a single-model SGD one, and the paper authors'
+ *      VGG-16 one (../shared/perturbations/lts4/vgg-16.npy);  → runs/apply/perturbations/NAME/ (a `done` file once complete)
+ *   2. `uap apply` of each, per --fit mode, on the 200 full-size originals;       → runs/apply/copies/NAME-FIT/
+ *   3. each copy re-encoded as a quality-75 JPEG (sharp, libjpeg's defaults: 4:2:0), as a sharing site would;
+ *   4. top-1 of the original and of the re-encoded copy on the five models (ONNX Runtime, 1 thread; decoded as
+ *      `uap classify` does), PSNR / SSIM (ssim.js, via checkApplied) and file sizes;  → runs/apply/results/NAME-FIT.json
+ *   5. the markdown, put between `<!-- begin:apply -->` and `<!-- end:apply -->` in docs/results.md (appended at the
+ *      end when the markers are absent); the rest of the file is kept byte for byte.
+ * One process at a time (compute runs as a child with --threads 1). UAP_SHARED overrides ../shared.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
+import * as tf from '@tensorflow/tfjs';
+import { predictBatch, type Classifier } from '../src/index.js';
+import { checkApplied, decodeImages, initBackend, loadModel, loadOrtEngine, type AppliedFile, type CheckedPhoto } from '../src/node/index.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const shared = process.env.UAP_SHARED ?? path.resolve(root, '..', 'shared');
+const rel = (p: string) => path.relative(root, p) || '.';
+const modelsDir = process.env.UAP_MODELS_DIR ?? path.join(shared, 'models');
+const work = path.join(root, 'runs', 'apply');
+const args = process.argv.slice(2);
+const flag = (name: string) => {
+  const i = args.indexOf(name);
+  return i < 0 ? undefined : args[i + 1];
+};
+const only = flag('--only')?.split(',');
+const noCompute = args.includes('--no-compute');
+const nPhotos = Number(flag('--photos') ?? 200);
+sharp.concurrency(1);
+
+/** The five shared 224 models. */
+const A = 'mobilenet_v1_0.25_224';
+const B = 'mobilenet_v1_0.75_224';
+const C = 'tiny_darknet';
+const D = 'mobilenet_v2_1.0_224_quant';
+const E = 'mobilenet_v1_0.25_224_onnx';
+const MODELS = [A, B, C, D, E];
+const EPOCHS = 5;
+
+interface Perturbation {
+  name: string;
+  /** What the table calls it. */
+  label: string;
+  /** Models it was computed on (the others are "left out"). */
+  members: string[];
+  /** The uap compute arguments (after `uap --threads 1`), or none for a given file. */
+  compute?: string[];
+  file: string;
+  note?: string;
+}
+
+const sgd = (name: string, models: string[], epochs: number, augment: string): Perturbation => {
+  const out = path.join(work, 'perturbations', name);
+  return {
+    name,
+    label: models.length > 1 ? `ensemble without ${MODELS.find((m) => !models.includes(m))}` : `single ${models[0]}`,
+    members: models,
+    compute: ['compute', '--model', models.join(','), '--method', 'sgd', '--augment', augment, '--data', rel(path.join(shared, 'imagenet-sample', 'train.txt')), '--xi', '10', '--max-passes', String(epochs), '--seed', '1', '--out', rel(out)],
+    file: path.join(out, 'perturbation.npy'),
+  };
+};
+const loo = (left: string) => sgd(`loo-${left}`, MODELS.filter((m) => m !== left), EPOCHS, 'flip,crop,jpeg');
+const PERTURBATIONS: Perturbation[] = [
+  loo(D),
+  { ...sgd(`single-${A}`, [A], 10, 'flip,crop') },
+  { name: 'vgg-16', label: 'VGG-16 (paper authors, 2017)', members: [], file: path.join(shared, 'perturbations', 'lts4', 'vgg-16.npy') },
+  loo(C),
+  loo(B),
+  { ...loo(E), note: `trivial transfer: ${A} (the same weights) is in the ensemble` },
+  { ...loo(A), note: `trivial transfer: ${E} (the same weights) is in the ensemble` },
+];
+const FITS = ['photo', 'crop'] as const;
+
+/** Runs `node bin/uap.js ARGS`, its output to LOG; resolves with the wall time in seconds. */
+function uap(argv: string[], log: string): Promise<number> {
+  const t0 = Date.now();
+  return new Promise((resolve, reject) => {
+    void (async () => {
+      const fh = await import('node:fs').then((fs) => fs.openSync(log, 'a'));
+      const child = spawn(process.execPath, [path.join(root, 'bin', 'uap.js'), ...argv], { cwd: root, stdio: ['ignore', fh, fh], env: { ...process.env, UAP_MODELS_DIR: modelsDir } });
+      child.on('error', reject);
+      child.on('exit', (code) => (code === 0 ? resolve((Date.now() - t0) / 1000) : reject(new Error(`uap ${argv.join(' ')} exited ${code}; see ${log}`))));
+    })();
+  });
+}
+
+async function readJson<T>(file: string): Promise<T | undefined> {
+  return existsSync(file) ? (JSON.parse(await readFile(file, 'utf8')) as T) : undefined;
+}
+async function writeJson(file: string, data: unknown): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(`${file}.tmp`, JSON.stringify(data, null, 1) + '\n');
+  await rename(`${file}.tmp`, file);
+}
+
+/** Step 1: the perturbation, computed unless its `done` marker is there. Returns the compute's wall time, if known. */
+async function ensurePerturbation(p: Perturbation): Promise<boolean> {
+  if (!p.compute) return existsSync(p.file);
+  const dir = path.dirname(p.file);
+  if (existsSync(path.join(dir, 'done'))) return true;
+  if (noCompute) return false;
+  await mkdir(dir, { recursive: true });
+  console.error(`compute ${p.name}: uap --threads 1 ${p.compute.join(' ')}`);
+  await uap(['--threads', '1', ...p.compute], path.join(dir, 'log.txt'));
+  await writeFile(path.join(dir, 'done'), '');
+  return true;
+}
+
+/** Seconds a compute took, from its record (sum of the passes). */
+async function computeSeconds(p: Perturbation): Promise<number | undefined> {
+  const r = await readJson<{ wallSeconds?: number }>(path.join(path.dirname(p.file), 'perturbation.json'));
+  return r?.wallSeconds;
+}
+
+const photosDir = path.join(shared, 'imagenet-sample', 'originals');
+const photos = (await readdir(photosDir)).filter((f) => /\.(jpe?g|png|webp)$/i.test(f)).sort().slice(0, nPhotos).map((f) => path.join(photosDir, f));
+const isJpeg = (f: string) => /\.jpe?g$/i.test(f);
+
+let models: Classifier[] | undefined;
+async function openModels(): Promise<Classifier[]> {
+  if (models) return models;
+  await initBackend('wasm', { threads: 1 });
+  const Ort = await loadOrtEngine();
+  models = [];
+  for (const name of MODELS) models.push(await Ort.create(await loadModel(name, { modelsDir }), { threads: 1 }));
+  return models;
+}
+
+/** Top-1 of every file on every model (all five take 224×224×3, so one decode serves them all). */
+async function top1(files: string[]): Promise<Record<string, number[]>> {
+  const ms = await openModels();
+  const shape = ms[0]!.inputShape;
+  const px = await decodeImages(files, { shape, cache: false, concurrency: 1 });
+  const out: Record<string, number[]> = {};
+  const size = shape[0] * shape[1] * shape[2];
+  for (const m of ms) {
+    const pred: number[] = [];
+    for (let s = 0; s < files.length; s += 25) {
+      const e = Math.min(files.length, s + 25);
+      pred.push(...(await predictBatch(m, tf.tensor4d(px.subarray(s * size, e * size), [e - s, ...shape]), undefined, true)));
+    }
+    out[m.id] = pred;
+  }
+  return out;
+}
+
+interface Measured {
+  n: number;
+  /** Share of photos whose top-1 changed (original vs the re-encoded copy), per model. */
+  changed: Record<string, number>;
+  /** The same with the copy itself (before the re-encode). */
+  copy: { psnr: number[]; ssim: number[]; sizeChange: number[] };
+  q75: { psnr: number[]; ssim: number[] };
+  seconds: { apply: number };
+}
+
+/** Copies of `files` re-encoded as quality-75 JPEGs into `dir`, as AppliedFile records against their originals. */
+async function reencode(copies: AppliedFile[], dir: string): Promise<AppliedFile[]> {
+  await mkdir(dir, { recursive: true });
+  const out: AppliedFile[] = [];
+  for (const c of copies) {
+    const file = path.join(dir, path.basename(c.output).replace(/\.[^.]+$/, '.jpg'));
+    if (!existsSync(file)) await sharp(await readFile(c.output)).jpeg({ quality: 75 }).toFile(file);
+    out.push({ ...c, output: file });
+  }
+  return out;
+}
+
+let clean: Record<string, number[]> | undefined;
+async function cleanTop1(): Promise<Record<string, number[]>> {
+  const file = path.join(work, 'results', `clean-${photos.length}.json`);
+  clean ??= (await readJson<Record<string, number[]>>(file)) ?? (await top1(photos));
+  await writeJson(file, clean);
+  return clean;
+}
+
+/** Steps 2–4 for one perturbation and fit (cached). */
+async function measure(p: Perturbation, fit: (typeof FITS)[number]): Promise<Measured> {
+  const file = path.join(work, 'results', `${p.name}-${fit}-${photos.length}.json`);
+  const hit = await readJson<Measured>(file);
+  if (hit) return hit;
+  const outDir = path.join(work, 'copies', `${p.name}-${fit}-${photos.length}`);
+  await mkdir(outDir, { recursive: true });
+  console.error(`apply ${p.name} --fit ${fit}`);
+  const inputs = nPhotos >= 200 ? ['--data', photosDir] : photos;
+  const applySeconds = await uap(['apply', '--perturbation', p.file, '--out', outDir, '--fit', fit, ...inputs], path.join(work, 'copies', `${p.name}-${fit}.log`));
+  const copies: AppliedFile[] = photos.map((input) => ({ input, output: path.join(outDir, path.basename(input)), status: 'written' }));
+  for (const c of copies) c.bytesIn = (await stat(c.input)).size;
+  const q75 = await reencode(copies, `${outDir}-q75`);
+  const cc = await checkApplied(copies, [], { thumbHeight: 0 });
+  const cq = await checkApplied(q75, [], { thumbHeight: 0 });
+  const before = await cleanTop1();
+  const after = await top1(q75.map((c) => c.output));
+  const changed = Object.fromEntries(MODELS.map((m) => [m, after[m]!.filter((k, i) => k !== before[m]![i]).length / photos.length]));
+  const stats = (c: CheckedPhoto[]) => ({ psnr: c.map((r) => r.psnr ?? Infinity), ssim: c.map((r) => r.ssim!) });
+  const m: Measured = {
+    n: photos.length,
+    changed,
+    copy: { ...stats(cc), sizeChange: cc.filter((r) => isJpeg(r.input)).map((r) => r.bytesOut! / r.bytesIn! - 1) },
+    q75: stats(cq),
+    seconds: { apply: applySeconds },
+  };
+  await writeJson(file, m);
+  return m;
+}
+
+/** The baseline: the originals themselves re-encoded at quality 75 (no v). */
+async function baseline(): Promise<Measured> {
+  const file = path.join(work, 'results', `none-${photos.length}.json`);
+  const hit = await readJson<Measured>(file);
+  if (hit) return hit;
+  const self: AppliedFile[] = photos.map((input) => ({ input, output: input, status: 'written' }));
+  const q75 = await reencode(self, path.join(work, 'copies', `none-${photos.length}-q75`));
+  const cq = await checkApplied(q75, [], { thumbHeight: 0 });
+  const before = await cleanTop1();
+  const after = await top1(q75.map((c) => c.output));
+  const m: Measured = {
+    n: photos.length,
+    changed: Object.fromEntries(MODELS.map((k) => [k, after[k]!.filter((x, i) => x !== before[k]![i]).length / photos.length])),
+    copy: { psnr: [], ssim: [], sizeChange: [] },
+    q75: { psnr: cq.map((r) => r.psnr ?? Infinity), ssim: cq.map((r) => r.ssim!) },
+    seconds: { apply: 0 },
+  };
+  await writeJson(file, m);
+  return m;
+}
+
+// ---- the markdown ----
+function pct(x: number): string {
+  return `${Math.round(100 * x)}%`;
+}
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+const minOf = (xs: number[]) => xs.reduce((a, b) => Math.min(a, b), Infinity);
+const maxOf = (xs: number[]) => xs.reduce((a, b) => Math.max(a, b), -Infinity);
+const signed = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(Math.round(100 * x))}%`;
+
+async function writeSection(base: Measured): Promise<void> {
+  const short: Record<string, string> = { [A]: 'v1 0.25', [B]: 'v1 0.75', [C]: 'tiny darknet', [D]: 'v2 1.0 quant', [E]: 'v1 0.25 onnx' };
+  const L: string[] = [];
+  L.push('<!-- begin:apply -->');
+  L.push('## Protecting photos: `uap apply` at full size, after a JPEG quality-75 re-encode (issue 13)');
+  L.push('');
+  L.push(`Generated by \`node --import tsx scripts/apply-results.ts\` (scripts/apply-results.ts; each step cached under runs/apply/) on ${os.cpus()[0]?.model ?? 'unknown CPU'}, one thread. ` +
+    `The ${photos.length} full-size photos of ../shared/imagenet-sample/originals (75×56 to 1600×1200, all JPEG), none of them in the training photos; ` +
+    'each perturbation is applied with `uap apply` (its default `--refine 4`, `--bound 1`: no pixel moves more than ‖v‖∞ = 10), the copy is re-encoded as a ' +
+    'quality-75 JPEG (sharp / libjpeg defaults, 4:2:0), as a sharing site would, and the re-encoded copy is classified as `uap classify` decodes it. ' +
+    '"Changed" is the paper\'s fooling criterion on that file: top-1 of the re-encoded copy ≠ top-1 of the original.');
+  L.push('');
+  L.push('Columns: the share of photos whose top-1 changed on each shared model; *in italics*, models the perturbation was made on; **bold**, the one left out of a leave-one-out ensemble. ' +
+    'PSNR / SSIM (ssim.js, mean SSIM) of the copy `uap apply` wrote against the original (and of its q75 re-encode); size: the copy against the original file.');
+  L.push('');
+  L.push(`| perturbation | --fit | ${MODELS.map((m) => short[m]).join(' | ')} | in it: worst | left out | copy PSNR dB median / worst | copy SSIM median / worst | q75 SSIM median / worst | copy size median / worst |`);
+  L.push(`|---|---|${MODELS.map(() => '---|').join('')}---|---|---|---|---|---|`);
+  const q = (xs: number[], d: number) => `${median(xs).toFixed(d)} / ${minOf(xs).toFixed(d)}`;
+  L.push(`| none (the original → q75) | – | ${MODELS.map((m) => pct(base.changed[m]!)).join(' | ')} | – | – | – | – | ${q(base.q75.ssim, 3)} | – |`);
+  for (const { p, fit, m } of rows) {
+    const left = MODELS.filter((k) => !p.members.includes(k));
+    const cells = MODELS.map((k) => (p.members.includes(k) ? `*${pct(m.changed[k]!)}*` : p.members.length > 1 ? `**${pct(m.changed[k]!)}**` : pct(m.changed[k]!)));
+    const inIt = p.members.length ? pct(minOf(p.members.map((k) => m.changed[k]!))) : '–';
+    const out = left.length === 1 ? `${pct(m.changed[left[0]!]!)}${p.note ? ` (${p.note})` : ''}` : left.length ? `${pct(minOf(left.map((k) => m.changed[k]!)))}–${pct(maxOf(left.map((k) => m.changed[k]!)))}` : '–';
+    const sz = m.copy.sizeChange;
+    L.push(`| ${p.label} | ${fit} | ${cells.join(' | ')} | ${inIt} | ${out} | ${q(m.copy.psnr, 1)} | ${q(m.copy.ssim, 3)} | ${q(m.q75.ssim, 3)} | ${signed(median(sz))} / ${signed(maxOf(sz))} |`);
+  }
+  if (missing.length) L.push('', `Not computed in time (so not in the table): ${missing.join(', ')}.`);
+  L.push('');
+  L.push('Goals (ℓ∞ 10, photos at their own size, after JPEG q75):');
+  L.push('');
+  const ens = rows.filter((r) => r.p.members.length > 1);
+  const informative = ens.filter((r) => !r.p.note);
+  const best = (xs: number[]) => (xs.length ? maxOf(xs) : NaN);
+  const inEnsemble = ens.map((r) => minOf(r.p.members.map((k) => r.m.changed[k]!)));
+  const leftOut = informative.map((r) => r.m.changed[MODELS.find((k) => !r.p.members.includes(k))!]!);
+  const met = (ok: boolean) => (ok ? '**met**' : '**not met**');
+  const g1 = best(inEnsemble);
+  L.push(`- ≥ 90% of the photos change top-1 on every model in the ensemble: best ensemble's worst member ${pct(g1)} — ${met(g1 >= 0.9)}.`);
+  const g2 = best(leftOut);
+  L.push(`- ≥ 70% change top-1 on a shared model left out (the non-trivial ones: ${informative.map((r) => `${short[MODELS.find((k) => !r.p.members.includes(k))!]} ${pct(r.m.changed[MODELS.find((k) => !r.p.members.includes(k))!]!)} (--fit ${r.fit})`).join(', ')}): best ${pct(g2)} — ${met(g2 >= 0.7)}.`);
+  const ssims = ens.map((r) => ({ fit: r.fit, s: median(r.m.copy.ssim) }));
+  const ssimOk = (fit: string) => ssims.filter((s) => s.fit === fit).every((s) => s.s >= 0.9);
+  L.push(`- median SSIM ≥ 0.9 (the copy): --fit photo ${ssims.filter((s) => s.fit === 'photo').map((s) => s.s.toFixed(3)).join(', ')} — ${met(ssimOk('photo'))}; --fit crop ${ssims.filter((s) => s.fit === 'crop').map((s) => s.s.toFixed(3)).join(', ')} — ${met(ssimOk('crop'))}.`);
+  const sizes = ens.map((r) => ({ fit: r.fit, med: median(r.m.copy.sizeChange), worst: maxOf(r.m.copy.sizeChange), over: r.m.copy.sizeChange.filter((x) => x > 0.3).length }));
+  for (const fit of FITS) {
+    const s = sizes.filter((x) => x.fit === fit);
+    L.push(`- file size within +30% for JPEG inputs, --fit ${fit}: median ${s.map((x) => signed(x.med)).join(', ')}; photos over +30%: ${s.map((x) => `${x.over}/${photos.length}`).join(', ')} (worst ${s.map((x) => signed(x.worst)).join(', ')}) — ${met(s.every((x) => x.med <= 0.3))} for the median, ${met(s.every((x) => x.over === 0))} for every photo.`);
+  }
+  L.push('');
+  L.push('Commands (run by the script; `uap` is `node bin/uap.js`, UAP_MODELS_DIR=../shared/models):');
+  L.push('');
+  L.push('```sh');
+  for (const p of PERTURBATIONS.filter((x) => x.compute && (!only || only.includes(x.name)))) {
+    const s = await computeSeconds(p);
+    L.push(`uap --threads 1 ${p.compute!.join(' ')}${s ? `   # ${(s / 60).toFixed(1)} min` : ''}`);
+  }
+  L.push(`uap apply --perturbation P --out runs/apply/copies/NAME-FIT-${photos.length} --fit FIT --data ${rel(photosDir)}   # per perturbation and fit; ~${Math.round(median(rows.map((r) => r.m.seconds.apply)))} s each`);
+  L.push('# then: sharp(copy).jpeg({ quality: 75 }), top-1 on the five models (ONNX Runtime), checkApplied (PSNR, SSIM, sizes)');
+  L.push('```');
+  if (existsSync(path.join(work, 'notes.md'))) L.push('', (await readFile(path.join(work, 'notes.md'), 'utf8')).trim());
+  L.push('<!-- end:apply -->');
+  const section = L.join('\n');
+
+  const docFile = path.join(root, 'docs', 'results.md');
+  const doc = await readFile(docFile, 'utf8');
+  const b = doc.indexOf('<!-- begin:apply -->');
+  const e = doc.indexOf('<!-- end:apply -->');
+  const next = b >= 0 && e > b ? doc.slice(0, b) + section + doc.slice(e + '<!-- end:apply -->'.length) : `${doc.replace(/\n*$/, '\n\n')}${section}\n`;
+  await writeFile(`${docFile}.tmp`, next);
+  await rename(`${docFile}.tmp`, docFile);
+  console.error(`docs/results.md: the apply section (${rows.length} rows)`);
+}
+
+// ---- run the steps ----
+const rows: { p: Perturbation; fit: string; m: Measured }[] = [];
+const missing: string[] = [];
+try {
+  const base = await baseline();
+  for (const p of PERTURBATIONS) {
+    if (only && !only.includes(p.name)) continue;
+    if (!(await ensurePerturbation(p))) {
+      missing.push(p.name);
+      continue;
+    }
+    for (const fit of FITS) rows.push({ p, fit, m: await measure(p, fit) });
+  }
+  await writeSection(base);
+} finally {
+  for (const m of models ?? []) m.dispose();
+}
