@@ -116,8 +116,7 @@ export function computeSettings(f: ComputeFlags) {
     return { method, norm: p, xi, seed, limit, alg1, recorded: { ...alg1, limit } };
   }
   // The gradient attacks: δ is optional (none: every epoch runs) and the epochs are the method's own default.
-  if (f.step !== undefined) throw new UapError('BAD_ARGUMENT', 'the DeepFool step norm applies to --method deepfool only', '--step');
-  const keepBest = parseAlgorithm1Options({ ...f, delta: undefined, maxPasses: undefined }, ball).keepBest; // DeepFool's flags are still checked
+  const keepBest = parseAlgorithm1Options({ ...f, delta: undefined, maxPasses: undefined }, ball).keepBest; // DeepFool's flags are checked (and unused)
   const delta = f.delta === undefined || f.delta === 'none' ? undefined : openUnit('--delta', f.delta);
   const maxPasses = f.maxPasses === undefined ? (method === 'sga' ? SGA_DEFAULTS : SGD_DEFAULTS).epochs : int('--max-passes', f.maxPasses, 1);
   const gradient = method === 'sga' ? parseSgaOptions(f, ball) : parseSgdOptions(f, ball);
