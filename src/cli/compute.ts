@@ -70,9 +70,9 @@ export type Method = (typeof METHODS)[number];
  */
 export const DEFAULT_RECIPE = {
   method: 'sga',
-  flags: { loss: 'ce', augment: 'flip,crop' },
+  flags: { batchSize: '50', loss: 'ce', augment: 'flip,crop', maxPasses: '5' },
   /** What it measured, for --help (the README has the table). */
-  why: 'sga + ce + flip,crop: 92.5% of 200 unseen val photos fooled (sgd ce flip,crop 10 epochs: 86.5%) on mobilenet_v1_0.25_224, ℓ∞ 10, 200 train photos',
+  why: 'on mobilenet_v1_0.25_224 at ℓ∞ 10 with 500 train photos it fools 96.0% of 200 unseen val photos in 202 s (SGD, flip,crop, 20 epochs: 94.5% in 316 s)',
 } as const satisfies { method: Method; flags: Partial<Record<keyof ComputeFlags, string>>; why: string };
 
 /** The flags of a run: the recipe's, then the command line's, when --method is not given. */
@@ -100,7 +100,7 @@ export function registerCompute(program: Command): void {
     delta: 'deepfool: default 0.2; sgd, sga: none, every epoch runs; "none": every epoch',
     maxPasses: `deepfool: default 10; sgd: epochs, default ${SGD_DEFAULTS.epochs}; sga: epochs, default ${SGA_DEFAULTS.epochs}`,
   };
-  addSgdOptions(addAlgorithm1Options(addModelAndData(cmd, 'mnist:train, mnist:test, a folder, a list file, or comma-separated files', 'zoo name (see `uap models`), model folder, model.json, .tflite, .onnx or URL; A,B,…: an ensemble (the loss summed over the models, same input size)'), { perMethod }))
+  addSgdOptions(addAlgorithm1Options(addModelAndData(cmd, 'mnist:train, mnist:test, a folder, a list file, comma-separated files, or a data-free prior: prior:gaussian or prior:jigsaw[:N]', 'zoo name (see `uap models`), model folder, model.json, .tflite, .onnx or URL; A,B,…: an ensemble (the loss summed over the models, same input size)'), { perMethod }))
     .option('--seed <n>', 'seed of the visiting order and of --limit', '1')
     .requiredOption('--out <dir>', 'where perturbation.npy/.json/.png go')
     .option('--resume', 'continue from the checkpoint in --out');
