@@ -27,6 +27,17 @@ const cases: [args: string[], message: RegExp][] = [
   [['--method', 'sgd', '--max-passes', '0'], /^--max-passes: must be an integer ≥ 1/],
   [['--method', 'sgd', '--augment', 'crop:2'], /^--augment: the crop scale must be in \(0, 1\]/],
   [['--method', 'pgd'], /^--method: must be sga, sgd, deepfool/],
+  [['--method', 'sga', '--minibatch', '0'], /^--minibatch: must be an integer ≥ 1/],
+  [['--method', 'sga', '--inner-steps', '2.5'], /^--inner-steps: must be an integer ≥ 1/],
+  [['--method', 'sga', '--inner-step-size', '0'], /^--inner-step-size: must be > 0/],
+  [['--method', 'sga', '--beta', '0'], /^--beta: must be a finite number > 0/],
+  [['--method', 'sga', '--momentum', '1'], /^--momentum: must be in \[0, 1\)/],
+  [['--method', 'sga', '--schedule', 'linear'], /^--schedule: unknown schedule "linear"/],
+  [['--method', 'sga', '--optimizer', 'adam'], /^--optimizer: does not apply to --method sga/],
+  [['--method', 'sgd', '--minibatch', '5'], /^--minibatch: does not apply to --method sgd/],
+  [['--method', 'sgd', '--delta', '0'], /^--delta: must be in \(0, 1\)/],
+  [['--method', 'deepfool', '--loss', 'ce'], /^--loss: applies to --method sgd or sga, not deepfool/],
+  [['--method', 'deepfool', '--delta', 'none'], /^--delta: Algorithm 1 stops at 1 − δ by definition/],
 ];
 
 /** `--flag value` pairs as ComputeFlags over the command's defaults. */

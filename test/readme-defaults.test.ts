@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { Command } from 'commander';
-import { computeSettings, registerCompute, type ComputeFlags } from '../src/cli/compute.js';
+import { computeSettings, recipeFlags, registerCompute, type ComputeFlags } from '../src/cli/compute.js';
 import { augment } from '../src/cli/options.js';
 
 /**
@@ -93,12 +93,14 @@ test("README.md's default-recipe table is what `uap compute` runs without --meth
   }
 });
 
-test('the default recipe is named in `uap compute --help`', () => {
+test('`uap compute --help` names the recipe as the flags it stands for, with the README values', () => {
   const program = new Command();
   registerCompute(program);
-  const help = helpAfter(program);
-  const method = readmeTable().get('--method')!;
-  assert.match(help, new RegExp(`Default recipe \\(no --method\\): ${method}`));
+  const help = helpAfter(program).replace(/\s+/g, ' ');
+  const words = recipeFlags();
+  assert.ok(help.includes(`Default recipe (no --method): ${words.join(' ')}`), help);
+  const table = readmeTable();
+  for (let i = 0; i < words.length; i += 2) assert.equal(table.get(words[i]!), words[i + 1], `README.md's value of ${words[i]}`);
 });
 
 /** The text `addHelpText('after', …)` prints after the option list. */
