@@ -10,8 +10,9 @@ import { checkNorm, checkXi, lpNorm, projectLp, type LpNorm } from './project.js
 
 /**
  * The loop that Algorithm 1 (universal.ts) and the SGD attack (sgd.ts) share: passes over X in a fresh seeded
- * order, each ending with the fooling rate on X, a history record and a checkpoint hook, until the goal 1 − δ
- * or the last pass. An attack supplies only what one pass does to v.
+ * order, each ending with the fooling rate on X (and, when X's true labels are given, the error rate: see
+ * criteria.ts), a history record and a checkpoint hook, until the goal 1 − δ or the last pass. An attack supplies
+ * only what one pass does to v.
  *
  *   v ← initial v (resume) or 0;  replay the orders (and the attack's own draws) of the passes already done
  *   for pass = done + 1 … maxPasses:

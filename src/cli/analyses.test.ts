@@ -49,6 +49,9 @@ test('sweep → transfer → labels agree with each other and with compute', { t
   };
   assert.equal(sweep.nVal, 20);
   assert.ok(sweep.sizes.some((s) => s.foolingRateVal > 0 && s.foolingRateVal < 1), 'non-trivial fooling rates');
+  // Both measures per |X|: MNIST digits carry labels, on X and on the validation digits.
+  const both = sweep.sizes as unknown as Array<{ errorRateX: unknown; errorRateVal: unknown }>;
+  assert.ok(both.every((s) => typeof s.errorRateX === 'number' && typeof s.errorRateVal === 'number'), JSON.stringify(both));
   assert.deepEqual(sweep.sizes.map((s) => [s.size, s.dir]), [[5, 'n-5'], [10, 'n-10']]);
   const n5 = await loadPerturbation(path.join(sweepDir, 'n-5'));
   assert.equal(n5.record?.data.n, 5);

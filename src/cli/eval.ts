@@ -28,7 +28,7 @@ interface EvalFlags extends SharedFlags, QueueFlags {
 
 /** `uap eval`: fooling rate of a perturbation (or of random noise), or plain accuracy without one. */
 export function registerEval(program: Command): void {
-  const cmd = addModelAndData(program.command('eval').description('fooling rate (top-1 changed), error rate (wrong against the true labels) and clean/perturbed accuracy of a perturbation; top-1/top-5 accuracy without one'), 'mnist:test, a folder, a list file, or comma-separated files')
+  const cmd = addModelAndData(program.command('eval').description('fooling rate (top-1 changed), error rate (wrong against the true labels) and clean/perturbed accuracy of a perturbation; top-1/top-5 accuracy without one'), 'mnist:test, a folder, a list file, comma-separated files, or a data-free prior: prior:gaussian or prior:jigsaw[:N] (docs/measures.md)')
     .option('--perturbation <file>', 'perturbation.npy (or its folder)')
     .option('--random <kind>', 'evaluate random noise instead: sign, uniform or gaussian (needs --xi)')
     .option('--norm <p>', 'norm of the random noise', 'inf')

@@ -22,7 +22,7 @@ interface LabelsFlags extends SharedFlags, QueueFlags {
 
 /** `uap labels`: the labels perturbed images collapse onto (paper, Fig. 7). */
 export function registerLabels(program: Command): void {
-  const cmd = addModelAndData(program.command('labels').description('dominant labels: which classes the fooled images are sent to (paper, Fig. 7)'), 'mnist:test, a folder, a list file, or comma-separated files')
+  const cmd = addModelAndData(program.command('labels').description('dominant labels: which classes the fooled images are sent to (paper, Fig. 7)'), 'mnist:test, a folder, a list file, comma-separated files, or prior:gaussian / prior:jigsaw[:N]')
     .requiredOption('--perturbation <file>', 'perturbation.npy (or its folder)')
     .option('--top <k>', 'how many labels to list', '10')
     .option('--resize', 'resize a perturbation of another H×W to the model’s input');

@@ -32,7 +32,7 @@ export function registerSweep(program: Command): void {
     .requiredOption('--sizes <list>', 'comma-separated |X| values, e.g. 50,100,200,500')
     .option('--norm <p>', 'ℓp ball: inf, 2 or 1', 'inf')
     .requiredOption('--xi <x>', 'radius ξ of the ball, pixel units');
-  addAlgorithm1Options(addModelAndData(cmd, 'training images X is drawn from (mnist:train, a folder, a list file …)'))
+  addAlgorithm1Options(addModelAndData(cmd, 'training images X is drawn from (mnist:train, a folder, a list file …, or a data-free prior:jigsaw[:N])'))
     .option('--seed <n>', 'seed of the shuffle that picks X, of the visiting order and of --val-limit', '1')
     .requiredOption('--out <dir>', 'DIR/n-<size>/perturbation.* and DIR/sweep.json');
   addRunOptions(cmd, { clip: 'do not clip x + v to 0..255', json: 'print sweep.json on stdout' }).action(async (f: SweepFlags) => {

@@ -38,7 +38,7 @@ export function registerTransfer(program: Command): void {
       '--perturbations <list>',
       'comma-separated perturbation folders or .npy files; a folder without perturbation.npy contributes every .npy in it',
     )
-    .requiredOption('--data <spec>', 'images to measure on: mnist:test, a folder, a list file, or comma-separated files')
+    .requiredOption('--data <spec>', 'images to measure on: mnist:test, a folder, a list file, comma-separated files, or prior:gaussian / prior:jigsaw[:N]')
     .option('--resize', 'resize perturbations of another H×W to each model’s input (bilinear, then re-projected)')
     .option('--out <file>', 'write the matrix as JSON to this file');
   addImageOptions(cmd, { limit: 'first n images of a seeded shuffle', seed: 'seed of --limit' });
