@@ -130,9 +130,8 @@ async function ensurePerturbation(p: Perturbation): Promise<boolean> {
 }
 
 /** Seconds a compute took, from its record (sum of the passes). */
-async function computeSeconds(p: Perturbation): Promise<number | undefined> {
-  const r = await readJson<{ wallSeconds?: number }>(path.join(path.dirname(p.file), 'perturbation.json'));
-  return r?.wallSeconds;
+async function computeRecord(p: Perturbation): Promise<{ wallSeconds?: number; foolingRateOnX?: number; history?: unknown[] } | undefined> {
+  return p.compute ? readJson(path.join(path.dirname(p.file), 'perturbation.json')) : undefined;
 }
 
 const photosDir = path.join(shared, 'imagenet-sample', 'originals');
@@ -274,19 +273,21 @@ async function writeSection(base: Measured): Promise<void> {
     '"Changed" is the paper\'s fooling criterion on that file: top-1 of the re-encoded copy ≠ top-1 of the original.');
   L.push('');
   L.push('Columns: the share of photos whose top-1 changed on each shared model; *in italics*, models the perturbation was made on; **bold**, the one left out of a leave-one-out ensemble. ' +
+    '"On X": the fooling rate the compute reached on its 500 training photos at model size (an ensemble\'s: on its mean logits), from perturbation.json. ' +
     'PSNR / SSIM (ssim.js, mean SSIM) of the copy `uap apply` wrote against the original (and of its q75 re-encode); size: the copy against the original file.');
   L.push('');
-  L.push(`| perturbation | --fit | ${MODELS.map((m) => short[m]).join(' | ')} | in it: worst | left out | copy PSNR dB median / worst | copy SSIM median / worst | q75 SSIM median / worst | copy size median / worst |`);
-  L.push(`|---|---|${MODELS.map(() => '---|').join('')}---|---|---|---|---|---|`);
+  L.push(`| perturbation | on X | --fit | ${MODELS.map((m) => short[m]).join(' | ')} | in it: worst | left out | copy PSNR dB median / worst | copy SSIM median / worst | q75 SSIM median / worst | copy size median / worst |`);
+  L.push(`|---|---|---|${MODELS.map(() => '---|').join('')}---|---|---|---|---|---|`);
   const q = (xs: number[], d: number) => `${median(xs).toFixed(d)} / ${minOf(xs).toFixed(d)}`;
-  L.push(`| none (the original → q75) | – | ${MODELS.map((m) => pct(base.changed[m]!)).join(' | ')} | – | – | – | – | ${q(base.q75.ssim, 3)} | – |`);
+  L.push(`| none (the original → q75) | – | – | ${MODELS.map((m) => pct(base.changed[m]!)).join(' | ')} | – | – | – | – | ${q(base.q75.ssim, 3)} | – |`);
   for (const { p, fit, m } of rows) {
     const left = MODELS.filter((k) => !p.members.includes(k));
     const cells = MODELS.map((k) => (p.members.includes(k) ? `*${pct(m.changed[k]!)}*` : p.members.length > 1 ? `**${pct(m.changed[k]!)}**` : pct(m.changed[k]!)));
     const inIt = p.members.length ? pct(minOf(p.members.map((k) => m.changed[k]!))) : '–';
     const out = left.length === 1 ? `${pct(m.changed[left[0]!]!)}${p.note ? ` (${p.note})` : ''}` : left.length ? `${pct(minOf(left.map((k) => m.changed[k]!)))}–${pct(maxOf(left.map((k) => m.changed[k]!)))}` : '–';
     const sz = m.copy.sizeChange;
-    L.push(`| ${p.label} | ${fit} | ${cells.join(' | ')} | ${inIt} | ${out} | ${q(m.copy.psnr, 1)} | ${q(m.copy.ssim, 3)} | ${q(m.q75.ssim, 3)} | ${signed(median(sz))} / ${signed(maxOf(sz))} |`);
+    const rec = await computeRecord(p);
+    L.push(`| ${p.label} | ${rec?.foolingRateOnX === undefined ? '–' : pct(rec.foolingRateOnX)} | ${fit} | ${cells.join(' | ')} | ${inIt} | ${out} | ${q(m.copy.psnr, 1)} | ${q(m.copy.ssim, 3)} | ${q(m.q75.ssim, 3)} | ${signed(median(sz))} / ${signed(maxOf(sz))} |`);
   }
   if (missing.length) L.push('', `Not computed in time (so not in the table): ${missing.join(', ')}.`);
   L.push('');
@@ -328,12 +329,34 @@ async function writeSection(base: Measured): Promise<void> {
       L.push(`| ${r.fit} | ${r.extra[1] ?? "the source's (estimated)"} | ${pct(minOf(mem))} / ${pct(maxOf(mem))} | ${pct(r.m.changed[leftOf(r.p)]!)} | ${q(r.m.copy.ssim, 3)} | ${signed(median(sz))} / ${signed(maxOf(sz))} | ${sz.filter((x) => x > 0.3).length}/${sz.length} |`);
     }
   }
+  // What the numbers say, each sentence written from the measured values.
+  const say: string[] = [];
+  const row = (name: string, fit: string) => rows.find((r) => r.p.name === name && r.fit === fit);
+  const vgg = row('vgg-16', 'photo');
+  const single = rows.find((r) => r.p.name.startsWith('single-') && r.fit === 'photo');
+  const bestEns = ens.filter((r) => r.fit === 'photo').reduce<(typeof rows)[number] | undefined>((a, r) => (!a || minOf(r.p.members.map((k) => r.m.changed[k]!)) > minOf(a.p.members.map((k) => a.m.changed[k]!)) ? r : a), undefined);
+  if (vgg && bestEns) {
+    const wins = MODELS.filter((k) => vgg.m.changed[k]! > bestEns.m.changed[k]!);
+    say.push(wins.length === MODELS.length
+      ? `The paper authors' VGG-16 perturbation, made on a network none of these models is, changes more photos than the best ensemble here (${bestEns.p.label}) on every model, the ensemble's own members included (${MODELS.map((k) => `${short[k]} ${pct(vgg.m.changed[k]!)} vs ${pct(bestEns.m.changed[k]!)}`).join(', ')}, --fit photo). ` +
+        'The ensembles are under-trained rather than defeated by the photo pipeline: their fooling rate on X at model size (column "on X") is already that low, and ' + `the same pipeline (full size, q75) leaves VGG-16 fooling ${pct(minOf(MODELS.map((k) => vgg.m.changed[k]!)))}–${pct(maxOf(MODELS.map((k) => vgg.m.changed[k]!)))} of the photos.`
+      : `Against the paper authors' VGG-16 perturbation, the best ensemble (${bestEns.p.label}) changes more photos on ${MODELS.filter((k) => !wins.includes(k)).map((k) => short[k]).join(', ')} and fewer on ${wins.map((k) => short[k]).join(', ') || 'none'}.`);
+  }
+  if (single) {
+    say.push(`One model's SGD perturbation (${single.p.label}) changes ${pct(single.m.changed[A]!)} of the photos on its own model and ${pct(minOf(MODELS.filter((k) => k !== A && k !== E).map((k) => single.m.changed[k]!)))}–${pct(maxOf(MODELS.filter((k) => k !== A && k !== E).map((k) => single.m.changed[k]!)))} on the three other architectures: it fits its model, and transfers less than VGG-16.`);
+  }
+  const photoCrop = ens.filter((r) => r.fit === 'photo').map((r) => ({ p: r, c: row(r.p.name, 'crop') })).filter((x) => x.c);
+  if (photoCrop.length) {
+    const d = photoCrop.map(({ p, c }) => maxOf(MODELS.map((k) => Math.abs(p.m.changed[k]! - c!.m.changed[k]!))));
+    say.push(`--fit crop changes top-1 as often as --fit photo (at most ${pct(maxOf(d))} apart on any model) for a much smaller cost to the photo (SSIM median ${photoCrop.map(({ c }) => median(c!.m.copy.ssim).toFixed(3)).join(', ')} vs ${photoCrop.map(({ p }) => median(p.m.copy.ssim).toFixed(3)).join(', ')}), because these classifiers look at the centre crop; a classifier that looks elsewhere would not meet v.`);
+  }
+  if (say.length) L.push('What this says:', '', ...say.map((x) => `- ${x}`), '');
   L.push('Commands (run by the script; `uap` is `node bin/uap.js`, UAP_MODELS_DIR=../shared/models):');
   L.push('');
   L.push('```sh');
   for (const p of PERTURBATIONS.filter((x) => x.compute && (!only || only.includes(x.name)))) {
-    const s = await computeSeconds(p);
-    L.push(`uap --threads 1 ${p.compute!.join(' ')}${s ? `   # ${(s / 60).toFixed(1)} min` : ''}`);
+    const r = await computeRecord(p);
+    L.push(`uap --threads 1 ${p.compute!.join(' ')}${r?.wallSeconds ? `   # ${(r.wallSeconds / 60).toFixed(1)} min, ${r.history?.length} epochs` : ''}`);
   }
   L.push(`uap apply --perturbation P --out runs/apply/copies/NAME-FIT-${photos.length} --fit FIT --data ${rel(photosDir)}   # per perturbation and fit; ~${Math.round(median(rows.map((r) => r.m.seconds.apply)))} s each`);
   L.push('# then: sharp(copy).jpeg({ quality: 75 }), top-1 on the five models (ONNX Runtime), checkApplied (PSNR, SSIM, sizes)');
