@@ -406,6 +406,11 @@ async function writeSection(base: Measured): Promise<void> {
     const d = photoCrop.map(({ p, c }) => maxOf(MODELS.map((k) => Math.abs(p.m.changed[k]! - c!.m.changed[k]!))));
     say.push(`--fit crop changes top-1 as often as --fit photo (at most ${pct(maxOf(d))} apart on any model) for a much smaller cost to the photo (SSIM median ${photoCrop.map(({ c }) => median(c!.m.copy.ssim).toFixed(3)).join(', ')} vs ${photoCrop.map(({ p }) => median(p.m.copy.ssim).toFixed(3)).join(', ')}), because these classifiers look at the centre crop; a classifier that looks elsewhere would not meet v.`);
   }
+  const twice = ens.filter((r) => r.fit === 'photo' && r.p.members.includes(A) && r.p.members.includes(E));
+  if (twice.length) {
+    say.push(`An ensemble with both ${short[A]} and ${short[E]} counts that network twice in its summed loss (the input gradients of the four architectures are within 2× of each other in size, so none dominates otherwise): ` +
+      `it is the member fooled most in ${twice.filter((r) => r.p.members.every((k) => r.m.changed[k]! <= r.m.changed[A]! + 1e-9)).length} of ${twice.length} such ensembles (--fit photo).`);
+  }
   if (say.length) L.push('What this says:', '', ...say.map((x) => `- ${x}`), '');
   L.push('Commands (run by the script; `uap` is `node bin/uap.js`, UAP_MODELS_DIR=../shared/models):');
   L.push('');
