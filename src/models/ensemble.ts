@@ -83,7 +83,8 @@ export class EnsembleClassifier implements Classifier {
   }
 
   async logits(x: tf.Tensor4D): Promise<tf.Tensor2D> {
-    const all = await this.each(x, (m, xm) => m.logits(xm));
+    const views = this.members.map((m) => this.inputOf(m, x));
+    const all = await Promise.all(this.members.map((m, i) => m.logits(views[i]!))).finally(() => tf.dispose(views.filter((v) => v !== x)));
     const mean = tf.tidy(() => tf.div(tf.addN(all), all.length) as tf.Tensor2D);
     tf.dispose(all);
     return mean;
