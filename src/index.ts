@@ -83,6 +83,8 @@ export {
   type SgdOptions,
   type SgdProgress,
 } from './attacks/sgd.js';
+export { resolveSgaOptions, SGA_DEFAULTS, sgaPerturbation, type ResolvedSgaOptions, type SgaOptions } from './attacks/sga.js';
+export { DEFAULT_BETA, type SgdLoss } from './attacks/sgd-loss.js';
 export { batchGradient, localSgdEngine, type GradientRequest, type SgdEngine, type SgdEngineFactory, type SgdEngineSettings, type SgdLossSettings } from './attacks/sgd-engine.js';
 
 // evaluation

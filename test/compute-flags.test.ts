@@ -26,7 +26,7 @@ const cases: [args: string[], message: RegExp][] = [
   [['--method', 'sgd', '--optimizer', 'rmsprop'], /^--optimizer: unknown optimizer "rmsprop"/],
   [['--method', 'sgd', '--max-passes', '0'], /^--max-passes: must be an integer ≥ 1/],
   [['--method', 'sgd', '--augment', 'crop:2'], /^--augment: the crop scale must be in \(0, 1\]/],
-  [['--method', 'pgd'], /^--method: must be deepfool or sgd/],
+  [['--method', 'pgd'], /^--method: must be sga, sgd, deepfool/],
 ];
 
 /** `--flag value` pairs as ComputeFlags over the command's defaults. */

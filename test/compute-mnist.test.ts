@@ -33,7 +33,7 @@ function compute(out: string, extra: string[]) {
 test('Algorithm 1 (uap compute --method deepfool) reaches its target 1 − δ on a small MNIST X and beats random noise on unseen digits', () => {
   // On MNIST the ℓ2 DeepFool step works better than the ℓ∞ one (ℓ∞ steps saturate v: see docs/results.md).
   const out = path.join(tmp, 'alg1');
-  const record = compute(out, ['--limit', '100', '--delta', '0.5', '--max-passes', '6', '--step', '2']);
+  const record = compute(out, ['--method', 'deepfool', '--limit', '100', '--delta', '0.5', '--max-passes', '6', '--step', '2']);
   assert.ok(record.foolingRateOnX >= 0.5, `fooling rate on X ${record.foolingRateOnX}`);
   const { data, shape } = readNpy(new Uint8Array(readFileSync(path.join(out, 'perturbation.npy'))), 'perturbation.npy');
   assert.deepEqual(shape, [28, 28, 1]);
@@ -57,7 +57,7 @@ test('SGD (uap compute --method sgd) fools 80% of X at ℓ∞ 77 and most unseen
 test('Ctrl-C keeps the last completed pass on disk and --resume continues from it', async () => {
   const out = path.join(tmp, 'interrupted');
   // A small ξ keeps the target out of reach, so the run would go on for all passes.
-  const args = [bin, 'compute', '--model', 'mnist', '--data', 'mnist:train', '--limit', '60', '--xi', '20',
+  const args = [bin, 'compute', '--model', 'mnist', '--data', 'mnist:train', '--limit', '60', '--xi', '20', '--method', 'deepfool',
     '--delta', '0.05', '--max-passes', '4', '--seed', '5', '--out', out];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';

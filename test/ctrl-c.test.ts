@@ -22,7 +22,7 @@ const LIMIT_MS = 2000;
 async function interruptMidPass(signals: number): Promise<{ code: number | null; latencyMs: number; stderr: string; before: Buffer[]; after: Buffer[] }> {
   const out = path.join(mkdtempSync(path.join(os.tmpdir(), 'uap-ctrl-c-')), 'run');
   // ξ = 2 keeps the goal 1 − δ out of reach, so the run would go on for all 5 passes.
-  const args = ['bin/uap.js', 'compute', '--model', 'mobilenet_v1_0.75_224', '--data', TRAIN, '--limit', '6', '--xi', '2', '--delta', '0.01', '--max-passes', '5', '--out', out];
+  const args = ['bin/uap.js', 'compute', '--model', 'mobilenet_v1_0.75_224', '--data', TRAIN, '--limit', '6', '--xi', '2', '--method', 'deepfool', '--delta', '0.01', '--max-passes', '5', '--out', out];
   const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));

@@ -24,7 +24,7 @@ function uap(args: string[], env: Record<string, string> = {}): Promise<{ code: 
 }
 
 const compute = (out: string, extra: string[] = []) => [
-  'compute', '--model', 'mnist', '--data', 'mnist:train', '--limit', '10', '--xi', '77', '--step', '2',
+  'compute', '--model', 'mnist', '--data', 'mnist:train', '--limit', '10', '--xi', '77', '--method', 'deepfool', '--step', '2',
   '--max-passes', '2', '--delta', '0.01', '--seed', '3', '--out', out, ...extra,
 ];
 

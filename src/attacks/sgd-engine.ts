@@ -3,10 +3,10 @@ import { augmentImages, isIdentity, type AugmentOptions } from '../data/augment.
 import type { ImageSource } from '../data/image-source.js';
 import { jpegImages } from '../data/jpeg-roundtrip.js';
 import type { Classifier } from '../models/classifier.js';
-import { lossGradient, lossValue } from './sgd-loss.js';
+import { lossGradient, lossValue, type SgdLoss } from './sgd-loss.js';
 
 /**
- * Where the SGD attack's forward and backward passes run. Of X, an epoch only needs
+ * Where the gradient attacks' (SGD's, SGA's) forward and backward passes run. Of X, an epoch only needs
  *   gradient(v, indices)   Σ_{i ∈ indices} ∂J_i/∂v and Σ J_i, with J the minibatch's loss (see lossGradient);
  * and the pass driver needs top-1 predictions of all of X (clean, and on x + v after each epoch), which an
  * engine may also answer (`predict`; without it the driver predicts with the classifier, as always).
@@ -16,10 +16,13 @@ import { lossGradient, lossValue } from './sgd-loss.js';
  * shard gradients then add up to the minibatch gradient. Both methods resolve to null when the run was stopped.
  */
 
-/** The loss of the SGD attack, as lossGradient takes it. */
+/** The loss of the gradient attacks (sgd, sga), as lossGradient takes it. */
 export interface SgdLossSettings {
-  loss: 'ce' | 'margin';
+  loss: SgdLoss;
+  /** Clamp κ of the margin loss. */
   kappa: number;
+  /** Clamp β of the clamped cross-entropy (default DEFAULT_BETA; optional, so jobs of an older coordinator still parse). */
+  beta?: number;
   /** Targeted: `cls` holds the target for every image. */
   targeted: boolean;
   clip: boolean;
@@ -82,11 +85,11 @@ export async function batchGradient(
   // A re-encoding (the jpeg augmentation) runs in the forward pass only: its gradient is taken as the identity.
   const seen = reencode ? await reencode(input) : input;
   try {
-    const out = await classifier.vjp(seen, (z) => lossGradient(z, clsT, settings.loss, settings.kappa, settings.targeted, request.batchSize));
+    const out = await classifier.vjp(seen, (z) => lossGradient(z, clsT, settings.loss, settings.kappa, settings.targeted, request.batchSize, settings.beta));
     const gv = tf.tidy(() => tf.sum(mask ? tf.mul(out.grad, mask) : out.grad, 0));
     const grad = (await gv.data()) as Float32Array;
     const z = (await out.logits.data()) as Float32Array;
-    const lossSum = lossValue(z, request.cls, K, settings.loss, settings.kappa, settings.targeted) * request.cls.length;
+    const lossSum = lossValue(z, request.cls, K, settings.loss, settings.kappa, settings.targeted, settings.beta) * request.cls.length;
     tf.dispose([gv, out.logits, out.grad]);
     return { grad, lossSum };
   } finally {

@@ -1,29 +1,50 @@
 import * as tf from '@tensorflow/tfjs';
 
-/** The SGD attack's per-minibatch objective J and its gradient with respect to the logits. Browser-safe. */
+/** The gradient attacks' per-minibatch objective J and its gradient with respect to the logits. Browser-safe. */
+
+/** The losses the gradient attacks (sgd, sga) can use. */
+export const SGD_LOSSES = ['ce', 'clamped-ce', 'margin'] as const;
+export type SgdLoss = (typeof SGD_LOSSES)[number];
+
+/**
+ * Default clamp β of the clamped cross-entropy: Shafahi et al. (AAAI 2020) and SGA (Liu et al., ICCV 2023)
+ * use 9–12; SGA's code uses 9. CE ≥ β means p_y ≤ e^−β ≈ 1.2·10⁻⁴: the image is fooled beyond doubt.
+ */
+export const DEFAULT_BETA = 9;
 
 /**
  * ∂J/∂logits for a minibatch, where J (minimised) is the mean over the batch of
- *   untargeted: −CE(z, y)  or  max(z_y − max_{k≠y} z_k, −κ)
- *   targeted:   CE(z, t)   or  max(max_{k≠t} z_k − z_t, −κ)
+ *   untargeted: −CE(z, y)  or  −min(CE(z, y), β)  or  max(z_y − max_{k≠y} z_k, −κ)
+ *   targeted:   CE(z, t)   or  CE(z, t)            or  max(max_{k≠t} z_k − z_t, −κ)
  * `cls` holds y (untargeted) or t (targeted) per row. `batchSize` is the size of the whole minibatch (default:
  * the rows of z), so the rows of one shard of a minibatch weigh what they weigh in the whole.
+ *
+ * Clamped CE (Shafahi et al.): CE is unbounded, so a few images already fooled far beyond the boundary (CE of
+ * 20, 30 …) would dominate the mean and its gradient; min(CE, β) has gradient ∂CE/∂z while CE < β and 0 once
+ * CE ≥ β, so v serves the images not fooled yet. Targeted, the problem does not arise (an image sent to the
+ * target has CE(z, t) → 0 and softmax − onehot → 0 by itself), so 'clamped-ce' is plain CE there.
  */
 export function lossGradient(
   z: tf.Tensor2D,
   cls: tf.Tensor1D,
-  loss: 'ce' | 'margin',
+  loss: SgdLoss,
   kappa: number,
   targeted: boolean,
   batchSize?: number,
+  beta: number = DEFAULT_BETA,
 ): tf.Tensor2D {
   return tf.tidy(() => {
     const [rows, K] = z.shape;
     const b = batchSize ?? rows;
     const onehot = tf.oneHot(cls, K).toFloat();
-    if (loss === 'ce') {
+    if (loss === 'ce' || loss === 'clamped-ce') {
       const g = tf.sub(tf.softmax(z), onehot); // ∂CE/∂z
-      return tf.div(targeted ? g : tf.neg(g), b) as tf.Tensor2D;
+      if (targeted) return tf.div(g, b) as tf.Tensor2D;
+      if (loss === 'ce') return tf.div(tf.neg(g), b) as tf.Tensor2D;
+      // CE = logsumexp(z) − z_y; rows with CE ≥ β are clamped (gradient 0).
+      const ce = tf.sub(tf.logSumExp(z, 1), tf.sum(tf.mul(z, onehot), 1));
+      const active = tf.reshape(tf.less(ce, beta).toFloat(), [rows, 1]);
+      return tf.div(tf.neg(tf.mul(g, active)), b) as tf.Tensor2D;
     }
     // The strongest other class k* and whether the clamp is inactive (the margin still counts).
     const other = tf.oneHot(tf.argMax(tf.sub(z, tf.mul(onehot, 1e30)), 1), K).toFloat();
@@ -37,19 +58,19 @@ export function lossGradient(
 }
 
 /** Mean of J (see lossGradient) on the host, for reporting. */
-export function lossValue(z: Float32Array, cls: Int32Array, K: number, loss: 'ce' | 'margin', kappa: number, targeted: boolean): number {
+export function lossValue(z: Float32Array, cls: Int32Array, K: number, loss: SgdLoss, kappa: number, targeted: boolean, beta: number = DEFAULT_BETA): number {
   let s = 0;
   const b = cls.length;
   for (let i = 0; i < b; i++) {
     const row = z.subarray(i * K, (i + 1) * K);
     const c = cls[i]!;
-    if (loss === 'ce') {
+    if (loss === 'ce' || loss === 'clamped-ce') {
       let mx = -Infinity;
       for (const a of row) mx = Math.max(mx, a);
       let se = 0;
       for (const a of row) se += Math.exp(a - mx);
       const ce = mx + Math.log(se) - row[c]!;
-      s += targeted ? ce : -ce;
+      s += targeted ? ce : loss === 'ce' ? -ce : -Math.min(ce, beta);
     } else {
       let other = -Infinity;
       for (let k = 0; k < K; k++) if (k !== c) other = Math.max(other, row[k]!);

@@ -5,7 +5,7 @@ import { UapError } from '../errors.js';
 import { evaluatePerturbation } from '../eval/fooling-rate.js';
 import { createRng, gaussianArray } from '../util/rng.js';
 import { lpNorm } from './project.js';
-import { lossGradient, lossValue, sgdPerturbation, type SgdOptions } from './sgd.js';
+import { accumulateMomentum, lossGradient, lossValue, sgdPerturbation, type SgdOptions } from './sgd.js';
 import type { PassRecord } from './universal.js';
 import { MlpClassifier } from './testing/affine-classifier.js';
 
@@ -25,17 +25,19 @@ test('the loss gradients equal autodiff of the losses they claim to be', () => {
   const z = tf.tensor2d(gaussianArray(6 * 5, rng, 0, 3), [6, 5]);
   const cls = new Int32Array([0, 1, 2, 3, 4, 0]);
   const clsT = tf.tensor1d(cls, 'int32');
-  for (const loss of ['ce', 'margin'] as const) {
+  for (const loss of ['ce', 'clamped-ce', 'margin'] as const) {
     for (const targeted of [false, true]) {
       const kappa = 1;
-      const got = lossGradient(z, clsT, loss, kappa, targeted).arraySync();
+      const beta = 2.5; // some rows above it, some below
+      const got = lossGradient(z, clsT, loss, kappa, targeted, undefined, beta).arraySync();
       // Reference: tf.grad of the mean objective written directly.
       const f = (zz: tf.Tensor) =>
         tf.tidy(() => {
           const oh = tf.oneHot(clsT, 5).toFloat();
-          if (loss === 'ce') {
+          if (loss === 'ce' || loss === 'clamped-ce') {
             const ce = tf.neg(tf.sum(tf.mul(oh, tf.logSoftmax(zz)), 1));
-            return tf.mean(targeted ? ce : tf.neg(ce));
+            if (targeted) return tf.mean(ce);
+            return tf.mean(tf.neg(loss === 'ce' ? ce : tf.minimum(ce, beta)));
           }
           const zc = tf.sum(tf.mul(zz, oh), 1);
           const zo = tf.max(tf.sub(zz, tf.mul(oh, 1e9)), 1);
@@ -44,11 +46,59 @@ test('the loss gradients equal autodiff of the losses they claim to be', () => {
       const want = tf.grad(f)(z).arraySync() as number[][];
       for (let i = 0; i < 6; i++) for (let k = 0; k < 5; k++) assert.ok(Math.abs(got[i]![k]! - want[i]![k]!) < 1e-6, `${loss} targeted=${targeted}`);
       // And the reported value is that objective.
-      const val = lossValue(z.dataSync() as Float32Array, cls, 5, loss, kappa, targeted);
+      const val = lossValue(z.dataSync() as Float32Array, cls, 5, loss, kappa, targeted, beta);
       assert.ok(Math.abs(val - (f(z).dataSync()[0] as number)) < 1e-5);
     }
   }
   tf.dispose([z, clsT]);
+});
+
+test('clamped CE is CE below β and has zero gradient above it (closed form and finite differences)', () => {
+  // Row 0: CE ≈ 0.1 (below β = 2); row 1: CE ≈ 6 (above); row 2: just below β; targeted rows are plain CE.
+  const z = tf.tensor2d([[4, 1, 0], [-3, 3, 0], [0.2, 1.5, 0]], [3, 3]);
+  const cls = new Int32Array([0, 0, 0]);
+  const clsT = tf.tensor1d(cls, 'int32');
+  const beta = 2;
+  const zs = z.arraySync();
+  const ce = zs.map((row) => Math.log(row.reduce((a, b) => a + Math.exp(b), 0)) - row[0]!);
+  assert.ok(ce[0]! < beta && ce[1]! > beta && ce[2]! < beta && ce[2]! > beta - 0.5, `CE ${ce.join(' ')}`);
+  const clamped = lossGradient(z, clsT, 'clamped-ce', 0, false, 3, beta).arraySync();
+  const plain = lossGradient(z, clsT, 'ce', 0, false, 3).arraySync();
+  assert.deepEqual(clamped[0], plain[0], 'below β: the CE gradient');
+  assert.deepEqual(clamped[2], plain[2], 'below β: the CE gradient');
+  assert.deepEqual(clamped[1]!.map(Math.abs), [0, 0, 0], 'above β: no gradient');
+  // The value: −min(CE, β) per row, averaged.
+  const v = lossValue(z.dataSync() as Float32Array, cls, 3, 'clamped-ce', 0, false, beta);
+  assert.ok(Math.abs(v - -(ce[0]! + beta + ce[2]!) / 3) < 1e-5, `value ${v}`);
+  // Central finite differences of that value match the analytic gradient, entry by entry.
+  const h = 1e-2;
+  for (let i = 0; i < 3; i++) {
+    for (let k = 0; k < 3; k++) {
+      const at = (e: number) => {
+        const zz = zs.map((r) => r.slice());
+        zz[i]![k]! += e;
+        return lossValue(Float32Array.from(zz.flat()), cls, 3, 'clamped-ce', 0, false, beta);
+      };
+      const fd = (at(h) - at(-h)) / (2 * h);
+      assert.ok(Math.abs(fd - clamped[i]![k]!) < 2e-3, `∂J/∂z[${i}][${k}]: finite difference ${fd}, analytic ${clamped[i]![k]}`);
+    }
+  }
+  const targeted = lossGradient(z, clsT, 'clamped-ce', 0, true, 3, beta).arraySync();
+  assert.deepEqual(targeted, lossGradient(z, clsT, 'ce', 0, true, 3).arraySync(), 'targeted clamped-ce is CE');
+  tf.dispose([z, clsT]);
+});
+
+test('momentum 0 is no momentum; momentum μ > 0 steps along sign(μ·m + g/‖g‖₁)', async () => {
+  const opts: SgdOptions = { norm: 'inf', xi: 30, epochs: 2, seed: 5, batchSize: 16 };
+  const plain = await sgdPerturbation(mlp, U, opts);
+  assert.deepEqual((await sgdPerturbation(mlp, U, { ...opts, momentum: 0 })).v, plain.v);
+  assert.notDeepEqual((await sgdPerturbation(mlp, U, { ...opts, momentum: 0.9 })).v, plain.v);
+  // The accumulator itself, against numbers worked by hand.
+  const m = Float32Array.of(0.5, -1, 0);
+  accumulateMomentum(m, Float32Array.of(2, 2, -4), 0.5); // ‖g‖₁ = 8: m = 0.5·m + g/8
+  assert.deepEqual(Array.from(m), [0.5, -0.25, -0.5]);
+  accumulateMomentum(m, new Float32Array(3), 0.5); // g = 0 adds nothing
+  assert.deepEqual(Array.from(m), [0.25, -0.125, -0.25]);
 });
 
 test('untargeted SGD: the loss goes down and the fooling rate rises, inside the ξ-ball', async () => {
@@ -134,6 +184,11 @@ test('bad options are rejected with BAD_ARGUMENT naming the option', async () =>
     [{ target: 10 }, /target/],
     [{ delta: 1 }, /delta/],
     [{ kappa: -1 }, /kappa/],
+    [{ beta: 0 }, /beta/],
+    [{ momentum: -0.1 }, /momentum/],
+    [{ momentum: 1 }, /momentum/],
+    [{ momentum: 0.5, optimizer: 'adam' }, /momentum/],
+    [{ loss: 'clamped-ce', beta: Number.POSITIVE_INFINITY }, /beta/],
     [{ augment: { minScale: 0 } }, /minScale/],
   ];
   for (const [o, re] of cases) {

@@ -58,7 +58,7 @@ test('sweep → transfer → labels agree with each other and with compute', { t
   const cli = new Command().option('--backend <name>').exitOverride();
   registerCompute(cli);
   await cli.parseAsync(['node', 'uap', '--backend', 'cpu', 'compute', '--model', modelDir, '--data', 'mnist:train', '--limit', '5',
-    '--xi', '60', '--max-passes', '1', '--deepfool-batch', '4', '--seed', '1', '--out', computed]);
+    '--xi', '60', '--method', 'deepfool', '--max-passes', '1', '--deepfool-batch', '4', '--seed', '1', '--out', computed]);
   assert.deepEqual((await loadPerturbation(computed)).data, n5.data);
 
   // Transfer on the sweep's validation images (same spec, limit, seed) reproduces the sweep's fooling rates.

@@ -4,6 +4,9 @@ import path from 'node:path';
 import {
   batchSource,
   findClass,
+  SGA_DEFAULTS,
+  sgaPerturbation,
+  SGD_DEFAULTS,
   sgdPerturbation,
   UapError,
   universalPerturbation,
@@ -29,7 +32,9 @@ import {
   fmtPct,
   int,
   norm,
+  openUnit,
   parseAlgorithm1Options,
+  parseSgaOptions,
   parseSgdOptions,
   positive,
   type Algorithm1Flags,
@@ -50,27 +55,50 @@ export interface ComputeFlags extends Algorithm1Flags, SgdFlags, QueueFlags {
   resume?: boolean;
   modelsDir?: string;
   json?: boolean;
-  method: string;
+  /** Default: DEFAULT_METHOD. */
+  method?: string;
   target?: string;
 }
 
+/** The methods of `uap compute`. */
+export const METHODS = ['sga', 'sgd', 'deepfool'] as const;
+export type Method = (typeof METHODS)[number];
+/** The method `uap compute` runs without --method (with that method's library defaults: SGA_DEFAULTS). */
+export const DEFAULT_METHOD: Method = 'sga';
+
 /** `uap compute`: Algorithm 1 (or SGD) on a model and a data set; checkpoints after every pass. */
 export function registerCompute(program: Command): void {
-  const cmd = program.command('compute').description('compute a universal perturbation (Algorithm 1 with DeepFool steps) and save it to --out')
+  const cmd = program.command('compute').description(`compute a universal perturbation (default: ${DEFAULT_METHOD}, see below; --method deepfool: Algorithm 1 of the paper) and save it to --out`)
     .option('--limit <n>', 'use the first n images of a seeded shuffle')
     .option('--norm <p>', 'ℓp ball: inf, 2 or 1', 'inf')
     .requiredOption('--xi <x>', 'radius ξ of the ball, in pixel units (0..255 scale), e.g. 10 for ℓ∞ on ImageNet')
-    .option('--method <name>', 'deepfool (Algorithm 1 of the paper) or sgd (stochastic gradient on v, Shafahi et al. 2020)', 'deepfool')
+    .option('--method <name>', `sga (stochastic gradient aggregation, Liu et al. ICCV 2023), sgd (stochastic gradient on v, Shafahi et al. AAAI 2020) or deepfool (Algorithm 1 of the paper) (default: ${DEFAULT_METHOD})`)
     .option('--target <class>', 'targeted: push images to this class (index, wnid or name)');
-  addSgdOptions(addAlgorithm1Options(addModelAndData(cmd, 'mnist:train, mnist:test, a folder, a list file, or comma-separated files', 'zoo name (see `uap models`), model folder, model.json, .tflite, .onnx or URL; A,B,…: an ensemble (the loss summed over the models, same input size)')))
+  const perMethod = {
+    delta: 'deepfool: default 0.2; sgd, sga: none, every epoch runs; "none": every epoch',
+    maxPasses: `deepfool: default 10; sgd: epochs, default ${SGD_DEFAULTS.epochs}; sga: epochs, default ${SGA_DEFAULTS.epochs}`,
+  };
+  addSgdOptions(addAlgorithm1Options(addModelAndData(cmd, 'mnist:train, mnist:test, a folder, a list file, or comma-separated files', 'zoo name (see `uap models`), model folder, model.json, .tflite, .onnx or URL; A,B,…: an ensemble (the loss summed over the models, same input size)'), { perMethod }))
     .option('--seed <n>', 'seed of the visiting order and of --limit', '1')
     .requiredOption('--out <dir>', 'where perturbation.npy/.json/.png go')
     .option('--resume', 'continue from the checkpoint in --out');
+  cmd.addHelpText('after', DEFAULT_RECIPE_HELP);
   addRunOptions(addQueueOptions(cmd, { gradients: true }), { clip: 'do not clip x + v to 0..255', json: 'print the final record as JSON on stdout' }).action(async (flags: ComputeFlags) => {
     const record = await computeCommand(program, flags);
     if (flags.json) console.log(JSON.stringify(record, null, 2));
   });
 }
+
+/** The flags only the gradient attacks (sgd, sga) take: refused with deepfool rather than ignored. */
+const GRADIENT_FLAGS = new Set<keyof ComputeFlags>(['batchSize', 'minibatch', 'innerSteps', 'stepSize', 'innerStepSize', 'schedule', 'loss', 'beta', 'kappa', 'momentum', 'optimizer', 'augment']);
+
+/** What `uap compute --help` says of the default recipe (README.md's "Default recipe" holds the numbers). */
+const DEFAULT_RECIPE_HELP = `
+Default recipe (no --method): ${DEFAULT_METHOD} with its defaults, every epoch, no δ:
+  outer batch ${SGA_DEFAULTS.batchSize}, minibatch ${SGA_DEFAULTS.minibatch}, K = ${SGA_DEFAULTS.innerSteps} inner steps, step ξ/10 (${SGA_DEFAULTS.schedule}),
+  loss ${SGA_DEFAULTS.loss} (β = ${SGA_DEFAULTS.beta}), momentum ${SGA_DEFAULTS.momentum}, ${SGA_DEFAULTS.epochs} epochs.
+Algorithm 1 of the paper: --method deepfool (stops at 1 − δ, δ = 0.2).
+`;
 
 /** Every setting of a compute run, from its flags, checked before any model or data loads. */
 function computeSettings(f: ComputeFlags) {
@@ -78,12 +106,23 @@ function computeSettings(f: ComputeFlags) {
   const xi = positive('--xi', f.xi);
   const seed = int('--seed', f.seed);
   const limit = f.limit === undefined ? null : int('--limit', f.limit, 1);
-  if (f.method !== 'deepfool' && f.method !== 'sgd') throw new UapError('BAD_ARGUMENT', `must be deepfool or sgd, got "${f.method}"`, '--method');
-  const alg1 = parseAlgorithm1Options(f, { norm: p, xi });
-  const sgd = f.method === 'sgd' ? parseSgdOptions(f, { norm: p, xi }) : undefined;
-  // What perturbation.json records: only the settings the method used.
-  const recorded = sgd ? { delta: alg1.delta, maxPasses: alg1.maxPasses, limit, ...sgd } : { ...alg1, limit };
-  return { method: f.method, norm: p, xi, seed, limit, alg1, sgd, recorded };
+  const method = (f.method ?? DEFAULT_METHOD) as Method;
+  if (!METHODS.includes(method)) throw new UapError('BAD_ARGUMENT', `must be ${METHODS.join(', ')}, got "${f.method}"`, '--method');
+  const ball = { norm: p, xi };
+  if (method === 'deepfool') {
+    const sgdOnly = (Object.keys(f) as Array<keyof ComputeFlags>).find((k) => GRADIENT_FLAGS.has(k) && f[k] !== undefined);
+    if (sgdOnly) throw new UapError('BAD_ARGUMENT', 'applies to --method sgd or sga, not deepfool', `--${sgdOnly.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+    const alg1 = parseAlgorithm1Options(f, ball);
+    return { method, norm: p, xi, seed, limit, alg1, recorded: { ...alg1, limit } };
+  }
+  // The gradient attacks: δ is optional (none: every epoch runs) and the epochs are the method's own default.
+  if (f.step !== undefined) throw new UapError('BAD_ARGUMENT', 'the DeepFool step norm applies to --method deepfool only', '--step');
+  const keepBest = parseAlgorithm1Options({ ...f, delta: undefined, maxPasses: undefined }, ball).keepBest; // DeepFool's flags are still checked
+  const delta = f.delta === undefined || f.delta === 'none' ? undefined : openUnit('--delta', f.delta);
+  const maxPasses = f.maxPasses === undefined ? (method === 'sga' ? SGA_DEFAULTS : SGD_DEFAULTS).epochs : int('--max-passes', f.maxPasses, 1);
+  const gradient = method === 'sga' ? parseSgaOptions(f, ball) : parseSgdOptions(f, ball);
+  // What perturbation.json records: only the settings the method used (no delta: every epoch ran).
+  return { method, norm: p, xi, seed, limit, gradient, delta, maxPasses, keepBest, recorded: { ...(delta === undefined ? {} : { delta }), maxPasses, limit, ...gradient, keepBest } };
 }
 
 /** The checkpoint in --out as a resume state, after checking it was computed with the same settings. */
@@ -98,7 +137,7 @@ async function resumeState(f: ComputeFlags, s: ReturnType<typeof computeSettings
   );
   const history: PassRecord[] = r.history.map(({ norm: _norm, deepfoolCalls, ...h }) => ({
     ...h,
-    ...(s.sgd || deepfoolCalls === undefined ? {} : { deepfoolCalls }), // an SGD record has no DeepFool fields
+    ...(s.method !== 'deepfool' || deepfoolCalls === undefined ? {} : { deepfoolCalls }), // an SGD/SGA record has no DeepFool fields
     updates: h.updates ?? 0,
     normInf: h.normInf ?? (r.norm === 'inf' ? _norm : NaN),
     norm2: h.norm2 ?? (r.norm === 2 ? _norm : NaN),
@@ -136,7 +175,7 @@ async function computeLocked(program: Command, f: ComputeFlags, s: ReturnType<ty
     }
     if (resumed) checkResumeTarget(resumed.record, target, f.out);
     // With --queue the workers decode the data; here only the images the attack asks for (one, for a shape check).
-    const queued = f.queue ? await openQueuedSgd({ ...f, queue: f.queue }, model, { limit: s.limit ?? undefined, seed: s.seed }) : undefined;
+    const queued = f.queue ? await openQueuedSgd({ ...f, method: s.method, queue: f.queue }, model, { limit: s.limit ?? undefined, seed: s.seed }) : undefined;
     const X = queued ? { n: queued.source.size } : await openData(f.data, model, { limit: s.limit ?? undefined, seed: s.seed, label: 'decode' });
     const started = Date.now();
     const makeRecord = (v: Float32Array, history: PassRecord[], complete: boolean): PerturbationRecord =>
@@ -182,9 +221,10 @@ async function computeLocked(program: Command, f: ComputeFlags, s: ReturnType<ty
           await savePerturbation(f.out, v, model.inputShape, makeRecord(v, history, false));
         },
       };
-      return s.sgd
-        ? sgdPerturbation(model, queued?.source ?? batchSource(X as Batch), { ...common, delta: s.alg1.delta, epochs: s.alg1.maxPasses, ...s.sgd, ...queued?.options })
-        : universalPerturbation(model, batchSource(X as Batch), { ...common, ...s.alg1 });
+      if (s.method === 'deepfool') return universalPerturbation(model, batchSource(X as Batch), { ...common, ...s.alg1 });
+      const source = queued?.source ?? batchSource(X as Batch);
+      const gradient = { ...common, delta: s.delta, epochs: s.maxPasses, keepBest: s.keepBest, ...queued?.options };
+      return s.method === 'sga' ? sgaPerturbation(model, source, { ...gradient, ...s.gradient }) : sgdPerturbation(model, source, { ...gradient, ...s.gradient });
     }).finally(() => {
       bar.stop();
       return queued?.close();

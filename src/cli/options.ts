@@ -1,6 +1,8 @@
 import {
+  resolveSgaOptions,
   resolveSgdOptions,
   resolveUniversalOptions,
+  SGA_DEFAULTS,
   SGD_DEFAULTS,
   SGD_LOSSES,
   SGD_OPTIMIZERS,
@@ -8,6 +10,7 @@ import {
   UNIVERSAL_DEFAULTS,
   type AugmentOptions,
   type LpNorm,
+  type SgaOptions,
   type SgdOptions,
   type UniversalOptions,
 } from '../index.js';
@@ -83,10 +86,13 @@ interface BallSettings {
 
 type WithOption<T> = { option: (flags: string, description: string, value?: string) => T };
 
-/** The flags of Algorithm 1 (defaults: the library's UNIVERSAL_DEFAULTS), shared by `compute` and `sweep`. */
+/**
+ * The flags of Algorithm 1 (defaults: the library's UNIVERSAL_DEFAULTS), shared by `compute` and `sweep`.
+ * `compute` declares --delta and --max-passes without a default: each method has its own (perMethod).
+ */
 export interface Algorithm1Flags {
-  delta: string;
-  maxPasses: string;
+  delta?: string;
+  maxPasses?: string;
   step?: string;
   candidates: string;
   overshoot: string;
@@ -108,11 +114,12 @@ export function algorithm1FlagDefaults(): Algorithm1Flags {
   };
 }
 
-export function addAlgorithm1Options<T extends WithOption<T>>(cmd: T): T {
+export function addAlgorithm1Options<T extends WithOption<T>>(cmd: T, o: { perMethod?: { delta: string; maxPasses: string } } = {}): T {
   const d = algorithm1FlagDefaults();
+  const pm = o.perMethod;
   return cmd
-    .option('--delta <x>', 'stop when the fooling rate on X reaches 1 − δ', d.delta)
-    .option('--max-passes <n>', 'at most this many passes over X (sgd: epochs)', d.maxPasses)
+    .option('--delta <x>', `stop when the fooling rate on X reaches 1 − δ${pm ? ` (${pm.delta})` : ''}`, pm ? undefined : d.delta)
+    .option('--max-passes <n>', pm ? `at most this many passes over X (${pm.maxPasses})` : 'at most this many passes over X', pm ? undefined : d.maxPasses)
     .option('--step <p>', "DeepFool step norm: 2 (the paper's) or inf (default: matches --norm)")
     .option('--candidates <n>', 'DeepFool: classes considered', d.candidates)
     .option('--overshoot <x>', 'DeepFool: overshoot', d.overshoot)
@@ -125,9 +132,10 @@ export function addAlgorithm1Options<T extends WithOption<T>>(cmd: T): T {
 export function parseAlgorithm1Options(f: Algorithm1Flags, ball: BallSettings) {
   const step = f.step === undefined ? undefined : norm('--step', f.step);
   if (step === 1) throw new UapError('BAD_ARGUMENT', 'must be 2 or inf', '--step');
+  if (f.delta === 'none') throw new UapError('BAD_ARGUMENT', "Algorithm 1 stops at 1 − δ by definition: give δ in (0, 1) (or use --method sgd or sga, which run every epoch without --delta)", '--delta');
   const o = {
-    delta: num('--delta', f.delta),
-    maxPasses: num('--max-passes', f.maxPasses),
+    delta: f.delta === undefined ? UNIVERSAL_DEFAULTS.delta : num('--delta', f.delta),
+    maxPasses: f.maxPasses === undefined ? UNIVERSAL_DEFAULTS.maxPasses : num('--max-passes', f.maxPasses),
     candidates: num('--candidates', f.candidates),
     overshoot: num('--overshoot', f.overshoot),
     maxIterDeepFool: num('--max-iter-deepfool', f.maxIterDeepfool),
@@ -149,43 +157,121 @@ export function parseAlgorithm1Options(f: Algorithm1Flags, ball: BallSettings) {
   };
 }
 
-/** The flags of the SGD attack (defaults: the library's SGD_DEFAULTS); --delta and --max-passes are Algorithm 1's. */
+/**
+ * The flags of the gradient attacks, sgd and sga. None has a Commander default: a flag not given takes the
+ * chosen method's library default (SGD_DEFAULTS, SGA_DEFAULTS), so each default lives in one place.
+ * --delta and --max-passes (epochs) are declared with Algorithm 1's flags.
+ */
 export interface SgdFlags {
-  batchSize: string;
+  batchSize?: string;
   stepSize?: string;
-  loss: string;
-  optimizer: string;
-  augment: string;
+  schedule?: string;
+  loss?: string;
+  beta?: string;
+  kappa?: string;
+  momentum?: string;
+  optimizer?: string;
+  minibatch?: string;
+  innerSteps?: string;
+  innerStepSize?: string;
+  augment?: string;
 }
 
-/** The flags' defaults: the library's SGD_DEFAULTS (no augmentation), as command-line strings. */
+/** The flags' defaults as command-line strings: none (each method's library defaults apply). */
 export function sgdFlagDefaults(): SgdFlags {
-  const D = SGD_DEFAULTS;
-  return { batchSize: String(D.batchSize), loss: D.loss, optimizer: D.optimizer, augment: 'none' };
+  return {};
 }
+
+const D_SGD = SGD_DEFAULTS;
+const D_SGA = SGA_DEFAULTS;
 
 export function addSgdOptions<T extends WithOption<T>>(cmd: T): T {
   const d = sgdFlagDefaults();
   return cmd
-    .option('--batch-size <n>', 'sgd: images per gradient step', d.batchSize)
-    .option('--step-size <x>', 'sgd: largest step in pixels (default ξ/10)')
-    .option('--loss <name>', `sgd: ${SGD_LOSSES.join(' or ')}: cross-entropy of the clean prediction or the clamped CW margin`, d.loss)
-    .option('--optimizer <name>', `sgd: ${SGD_OPTIMIZERS.join(' or ')} (sgd takes sign steps for ℓ∞)`, d.optimizer)
+    .option('--batch-size <n>', `sgd: images per gradient step (${D_SGD.batchSize}); sga: images per outer batch, one step on v each (${D_SGA.batchSize})`)
+    .option('--minibatch <n>', `sga: images per inner step (${D_SGA.minibatch})`)
+    .option('--inner-steps <K>', `sga: inner passes over each outer batch (${D_SGA.innerSteps})`)
+    .option('--step-size <x>', 'sgd, sga: largest step on v in pixels (default ξ/10)')
+    .option('--inner-step-size <x>', 'sga: inner step in pixels (default: --step-size)')
+    .option('--schedule <name>', `sgd, sga: cosine or constant step size (sgd: ${D_SGD.schedule}, sga: ${D_SGA.schedule})`)
+    .option('--loss <name>', `sgd, sga: ${SGD_LOSSES.join(', ')}: cross-entropy of the clean prediction, min(CE, β) (Shafahi et al. 2020), or the clamped CW margin (sgd: ${D_SGD.loss}, sga: ${D_SGA.loss})`)
+    .option('--beta <x>', `clamped-ce: the clamp β (${D_SGA.beta})`)
+    .option('--kappa <x>', `margin: the clamp κ (${D_SGA.kappa})`)
+    .option('--momentum <mu>', `sgd, sga: momentum μ in [0, 1) of sign steps on ℓ1-normalised gradients, MI-FGSM style (${D_SGD.momentum}: none)`)
+    .option('--optimizer <name>', `sgd: ${SGD_OPTIMIZERS.join(' or ')} (sgd takes sign steps for ℓ∞; default ${D_SGD.optimizer})`)
     .option('--augment <list>', 'sgd: random views of X at each step, so v fits new photos too: flip, crop (crops of 80–100% of the side), crop:SCALE, jpeg (x + v re-encoded at quality 50–95, gradient straight through), jpeg:LO-HI, or none', d.augment);
+}
+
+/** `flag value` as a number when given. */
+function optNum<K extends string>(key: K, flag: string, value: string | undefined): { [k in K]?: number } {
+  return (value === undefined ? {} : { [key]: num(flag, value) }) as { [k in K]?: number };
+}
+
+/** Refuses the flags that the chosen method does not take (they would be silently ignored). */
+function refuseFlags(f: SgdFlags, method: string, flags: Array<[keyof SgdFlags, string]>): void {
+  for (const [key, flag] of flags) {
+    if (f[key] !== undefined) throw new UapError('BAD_ARGUMENT', `does not apply to --method ${method}`, flag);
+  }
+}
+
+/** The options both gradient attacks take, from their flags (unset flags stay unset: the attack's defaults apply). */
+function gradientFlags(f: SgdFlags) {
+  return {
+    ...optNum('batchSize', '--batch-size', f.batchSize),
+    ...optNum('stepSize', '--step-size', f.stepSize),
+    ...optNum('beta', '--beta', f.beta),
+    ...optNum('kappa', '--kappa', f.kappa),
+    ...optNum('momentum', '--momentum', f.momentum),
+    ...(f.schedule === undefined ? {} : { schedule: f.schedule as SgdOptions['schedule'] }),
+    ...(f.loss === undefined ? {} : { loss: f.loss as SgdOptions['loss'] }),
+    ...(f.augment === undefined ? {} : { augment: augment('--augment', f.augment) }),
+  };
+}
+
+/** The loss settings a perturbation.json records: β only for clamped-ce, κ only for the margin. */
+function lossRecord(r: { loss: SgdOptions['loss'] & string; beta: number; kappa: number }) {
+  return { loss: r.loss, ...(r.loss === 'clamped-ce' ? { beta: r.beta } : {}), ...(r.loss === 'margin' ? { kappa: r.kappa } : {}) };
 }
 
 /** The SGD attack's own settings from its flags, checked by the library's validator before any work. */
 export function parseSgdOptions(f: SgdFlags, ball: BallSettings) {
-  const o = {
-    batchSize: num('--batch-size', f.batchSize),
-    ...(f.stepSize === undefined ? {} : { stepSize: num('--step-size', f.stepSize) }),
-    loss: f.loss as SgdOptions['loss'],
-    optimizer: f.optimizer as SgdOptions['optimizer'],
-    augment: augment('--augment', f.augment),
-  } satisfies Partial<SgdOptions>;
+  refuseFlags(f, 'sgd', [['minibatch', '--minibatch'], ['innerSteps', '--inner-steps'], ['innerStepSize', '--inner-step-size']]);
+  const o = { ...gradientFlags(f), ...(f.optimizer === undefined ? {} : { optimizer: f.optimizer as SgdOptions['optimizer'] }) } satisfies Partial<SgdOptions>;
   const r = asFlags(() => resolveSgdOptions({ ...ball, ...o }));
-  // The settings a perturbation.json records for SGD, in this order.
-  return { batchSize: r.batchSize, stepSize: r.stepSize, loss: r.loss, optimizer: r.optimizer, augment: o.augment };
+  // The settings a perturbation.json records for SGD, in this order (the augmentation as given: {} is none).
+  return {
+    batchSize: r.batchSize,
+    stepSize: r.stepSize,
+    schedule: r.schedule,
+    ...lossRecord(r),
+    optimizer: r.optimizer,
+    momentum: r.momentum,
+    augment: o.augment ?? {},
+  };
+}
+
+/** SGA's own settings from its flags, checked by the library's validator before any work. */
+export function parseSgaOptions(f: SgdFlags, ball: BallSettings) {
+  refuseFlags(f, 'sga', [['optimizer', '--optimizer']]);
+  const o = {
+    ...gradientFlags(f),
+    ...optNum('minibatch', '--minibatch', f.minibatch),
+    ...optNum('innerSteps', '--inner-steps', f.innerSteps),
+    ...optNum('innerStepSize', '--inner-step-size', f.innerStepSize),
+  } satisfies Partial<SgaOptions>;
+  const r = asFlags(() => resolveSgaOptions({ ...ball, ...o }));
+  // The settings a perturbation.json records for SGA, in this order.
+  return {
+    batchSize: r.batchSize,
+    minibatch: r.minibatch,
+    innerSteps: r.innerSteps,
+    stepSize: r.stepSize,
+    innerStepSize: r.innerStepSize,
+    schedule: r.schedule,
+    ...lossRecord(r),
+    momentum: r.momentum,
+    augment: r.augment ?? {},
+  };
 }
 
 /** `--augment flip,crop,jpeg` or `crop:0.7` (smallest crop side; `crop` alone means 0.8), `jpeg:60-90` (qualities; `jpeg` alone 50–95). */

@@ -222,7 +222,7 @@ export async function queuedTransferMatrixCommand(
 }
 
 /**
- * `uap compute --method sgd --queue`: the attack runs here (order, steps, checkpoints); predictions and
+ * `uap compute --method sga|sgd --queue`: the attack runs here (order, steps, checkpoints); predictions and
  * minibatch gradients run on the workers (src/node/queue/sgd-engine.ts). Images are decoded here only when
  * the attack asks for them (one, for its shape check).
  */
@@ -231,7 +231,7 @@ export async function openQueuedSgd(
   model: Classifier,
   o: { limit?: number | undefined; seed: number },
 ): Promise<{ source: ImageSource; options: { engine: SgdEngineFactory }; close: () => Promise<void> }> {
-  if (f.method !== 'sgd') throw new UapError('BAD_ARGUMENT', 'only --method sgd runs on the queue (Algorithm 1 visits images one after another)', '--queue');
+  if (f.method !== 'sgd' && f.method !== 'sga') throw new UapError('BAD_ARGUMENT', 'only --method sga or sgd run on the queue (Algorithm 1 visits images one after another)', '--queue');
   const shardSize = int('--shard-size', f.shardSize ?? SHARD_SIZE, 1);
   const gradientShards = int('--grad-shards', f.gradShards ?? GRAD_SHARDS, 1);
   const ref = {

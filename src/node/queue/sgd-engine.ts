@@ -79,6 +79,7 @@ export function queuedSgdEngine(coord: Coordinator, ref: DataRef, opts: QueuedSg
             batchSize: request.batchSize,
             loss: settings.loss,
             kappa: settings.kappa,
+            beta: settings.beta,
             targeted: settings.targeted,
             clip: settings.clip,
             ...(augment && draws ? { augment, draws: draws.slice(4 * start, 4 * end) } : {}),
