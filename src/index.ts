@@ -163,3 +163,7 @@ export { ApplyResultSchema, AppliedPhotoSchema, ApplyCheckSchema, type ApplyResu
 export { renderReport, type ReportData } from './report/html.js';
 export { renderContactSheet, type ContactThumbs } from './report/contact-sheet.js';
 export { makeSamples, type SampleOptions } from './report/samples.js';
+
+// measures and data-free priors (issue #15: the error rate beside the fooling rate; prior:gaussian|jigsaw)
+export { accuracyOn, errorRate } from './attacks/criteria.js';
+export { PRIOR_DEFAULTS, PRIOR_KINDS, priorBatch, priorImage, priorSource, resolvePrior, type PriorKind, type PriorOptions } from './data/priors.js';

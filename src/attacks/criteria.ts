@@ -40,3 +40,43 @@ export function successRate(criterion: Criterion, cleanPred: Int32Array, pertPre
   for (let i = 0; i < pertPred.length; i++) if (criterion.isAdversarial(cleanPred[i]!, pertPred[i]!)) hits++;
   return hits / pertPred.length;
 }
+
+/**
+ * The two measures of a universal perturbation, side by side (both over clip(x + v)):
+ *
+ * - fooling rate (the paper's, Moosavi-Dezfooli et al. 2017, Sec. 2): the share of images whose top-1 on x + v
+ *   differs from their top-1 on x — `successRate(misclassification(), …)`. It needs no labels: it judges how v
+ *   changes the classifier's own decision.
+ * - error rate: the share of labelled images whose top-1 on x + v differs from their TRUE label, i.e.
+ *   1 − accuracy on the perturbed images. This is what SGA (Liu et al., ICCV 2023) and ART's UniversalPerturbation
+ *   report as their "fooling rate" (ART when given the true labels `y`).
+ *
+ * They differ where the clean top-1 is already wrong. An image misclassified on x that v sends to another wrong
+ * class is fooled but no new error (the fooling rate counts it, the error rate counted it before v too); one that
+ * v leaves misclassified as it was is an error but not fooled. An image correct on x that v changes counts for both.
+ * So the error rate starts at 1 − clean accuracy with v = 0, where the fooling rate starts at 0.
+ */
+
+/**
+ * The error rate: share of the labelled images (label ≥ 0) whose perturbed top-1 is not their true label
+ * (1 − perturbed accuracy); NaN when no image has a label (a folder without labels, a prior).
+ */
+export function errorRate(labels: Int32Array | null | undefined, pertPred: Int32Array): number {
+  if (!labels) return Number.NaN;
+  if (labels.length !== pertPred.length) throw new UapError('BAD_ARGUMENT', `${labels.length} labels for ${pertPred.length} predictions`, 'labels');
+  let labelled = 0;
+  let wrong = 0;
+  for (let i = 0; i < pertPred.length; i++) {
+    const y = labels[i]!;
+    if (y < 0) continue;
+    labelled++;
+    if (pertPred[i] !== y) wrong++;
+  }
+  return labelled > 0 ? wrong / labelled : Number.NaN;
+}
+
+/** Top-1 accuracy on the labelled images (label ≥ 0); NaN when none is labelled. */
+export function accuracyOn(labels: Int32Array | null | undefined, pred: Int32Array): number {
+  const e = errorRate(labels, pred);
+  return Number.isNaN(e) ? Number.NaN : 1 - e;
+}

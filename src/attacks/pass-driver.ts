@@ -5,7 +5,7 @@ import type { Classifier } from '../models/classifier.js';
 import { predict, predictBatch } from '../models/predict.js';
 import { createRng, permutation } from '../util/rng.js';
 import { stopRequested } from './abort.js';
-import { criterionFor, successRate, type Criterion } from './criteria.js';
+import { accuracyOn, criterionFor, errorRate, successRate, type Criterion } from './criteria.js';
 import { checkNorm, checkXi, lpNorm, projectLp, type LpNorm } from './project.js';
 
 /**
@@ -28,8 +28,13 @@ import { checkNorm, checkXi, lpNorm, projectLp, type LpNorm } from './project.js
 export interface PassRecord {
   /** 1-based pass number. */
   pass: number;
-  /** Fooling rate on X at the end of the pass. */
+  /** Fooling rate on X at the end of the pass (top-1 on clip(x + v) differs from top-1 on x). */
   foolingRate: number;
+  /**
+   * Error rate on X at the end of the pass: share of X's labelled images whose top-1 on clip(x + v) is not their
+   * true label (1 − perturbed accuracy). Present only when `labels` were given and some are known.
+   */
+  errorRate?: number;
   /** Algorithm 1: DeepFool runs (images not fooled when visited). Absent for SGD. */
   deepfoolCalls?: number;
   /** Algorithm 1: DeepFool steps that converged and moved v; SGD: optimiser steps. */
@@ -72,6 +77,11 @@ export interface PassOptions {
   target?: number;
   /** Seed of the visiting orders (and the attack's other draws). */
   seed?: number;
+  /**
+   * True labels of X (−1 unknown), only to report the error rate beside the fooling rate; the attack itself
+   * never uses them (untargeted attacks push away from the model's own clean top-1).
+   */
+  labels?: Int32Array | null;
   /** Keep perturbed images in 0..255: classify clip(x + v). */
   clip?: boolean;
   /** Return the v of the pass with the best score rather than the last one. */
@@ -94,7 +104,7 @@ export const PASS_DEFAULTS = { seed: 0, clip: true, keepBest: false, evalBatchSi
 
 /** The shared options after validation, with every default filled in. */
 export type ResolvedPassOptions = Required<Pick<PassOptions, 'norm' | 'xi' | 'seed' | 'clip' | 'keepBest' | 'evalBatchSize'>> &
-  Pick<PassOptions, 'target' | 'signal' | 'initial' | 'onPassEnd'>;
+  Pick<PassOptions, 'target' | 'signal' | 'initial' | 'onPassEnd' | 'labels'>;
 
 /** What a pass-based attack returns: the perturbation, its history, fooling rate on X and the passes done. */
 export interface PassResult {
@@ -104,6 +114,10 @@ export interface PassResult {
   history: PassRecord[];
   /** Fooling rate of the returned v on X (NaN when no pass completed). */
   foolingRate: number;
+  /** Error rate of the returned v on X (NaN when no pass completed or no label is known). */
+  errorRate: number;
+  /** Clean top-1 accuracy on X (NaN when no label is known). */
+  accuracyClean: number;
   /** Completed passes, resumed ones included. */
   passes: number;
   /** True when `signal` stopped the run; v is then the last completed pass's (or the initial) v. */
@@ -130,6 +144,7 @@ export function resolvePassOptions(o: PassOptions): ResolvedPassOptions {
   if (!Number.isFinite(seed)) throw new UapError('BAD_ARGUMENT', `must be a finite number, got ${seed}`, 'seed');
   if (o.target !== undefined) checkInt(o.target, 0, 'target');
   if (o.initial) checkInt(o.initial.pass, 0, 'initial.pass');
+  if (o.labels && !(o.labels instanceof Int32Array)) throw new UapError('BAD_ARGUMENT', 'must be an Int32Array of class indices (−1 unknown)', 'labels');
   return {
     ...o,
     norm: checkNorm(o.norm),
@@ -190,6 +205,8 @@ export async function runPasses(
   const criterion = criterionFor(options.target, K);
   const source = toSource(X, 'X');
   const n = source.size;
+  const labels = options.labels ?? null;
+  if (labels && labels.length !== n) throw new UapError('BAD_ARGUMENT', `${labels.length} labels for ${n} images`, 'labels');
   const shape = [...classifier.inputShape] as [number, number, number];
   const d = shape[0] * shape[1] * shape[2];
   const startPass = options.initial?.pass ?? 0;
@@ -214,13 +231,13 @@ export async function runPasses(
   onProgress?.({ phase: 'clean', done: n, total: n });
 
   const score = (h: PassRecord): number => (criterion.target === undefined ? h.foolingRate : (h.targetSuccess ?? 0));
-  const lastRate = (): number => history.at(-1)?.foolingRate ?? Number.NaN;
-  let best = { v, foolingRate: lastRate() };
+  const lastRates = () => ({ foolingRate: history.at(-1)?.foolingRate ?? Number.NaN, errorRate: history.at(-1)?.errorRate ?? Number.NaN });
+  let best = { v, ...lastRates() };
   let bestScore = Number.NEGATIVE_INFINITY; // of `best`
   let completed = 0;
   const result = (aborted: boolean): PassResult => {
-    const chosen = options.keepBest ? best : { v, foolingRate: lastRate() };
-    return { ...chosen, shape, history, passes: startPass + completed, aborted, cleanPred };
+    const chosen = options.keepBest ? best : { v, ...lastRates() };
+    return { ...chosen, accuracyClean: accuracyOn(labels, cleanPred), shape, history, passes: startPass + completed, aborted, cleanPred };
   };
 
   const rng = createRng(options.seed);
@@ -243,9 +260,11 @@ export async function runPasses(
 
     v = out.v;
     const { deepfoolCalls, updates, loss } = out.stats;
+    const err = errorRate(labels, pertPred);
     const record: PassRecord = {
       pass,
       foolingRate: successRate(criterionFor(undefined), cleanPred, pertPred),
+      ...(Number.isNaN(err) ? {} : { errorRate: err }),
       ...(deepfoolCalls === undefined ? {} : { deepfoolCalls }),
       updates,
       seconds: (performance.now() - t0) / 1000,
@@ -257,7 +276,7 @@ export async function runPasses(
     history.push(record);
     completed++;
     if (!(score(record) <= bestScore)) {
-      best = { v, foolingRate: record.foolingRate };
+      best = { v, foolingRate: record.foolingRate, errorRate: record.errorRate ?? Number.NaN };
       bestScore = score(record);
     }
     onProgress?.({ phase: 'pass-end', pass, record });

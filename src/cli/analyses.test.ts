@@ -69,7 +69,9 @@ test('sweep → transfer → labels agree with each other and with compute', { t
   });
   const saved = JSON.parse(await readFile(tFile, 'utf8')) as { foolingRates: number[][] };
   assert.deepEqual(saved.foolingRates, sweep.sizes.map((s) => [s.foolingRateVal]));
-  assert.equal(t.lines.length, 7, t.lines.join("\n")); // title, header, rule, 2 rows, accuracy, images
+  // Fooling rates: title, header, rule, 2 rows, accuracy, images; then a blank line and the error rates (no images line).
+  assert.equal(t.lines.length, 14, t.lines.join('\n'));
+  assert.match(t.lines[8]!, /^error rates on mnist:test/);
 
   const l = await labelsCommand(program, {
     model: modelDir, perturbation: path.join(sweepDir, 'n-10'), data: 'mnist:test', limit: '20', seed: '1', top: '3', clip: true, batchSize: '64',

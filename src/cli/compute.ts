@@ -40,7 +40,7 @@ import {
   type Algorithm1Flags,
   type SgdFlags,
 } from './options.js';
-import { stageBar, withInterrupts } from './progress.js';
+import { fmtErrorRate, fmtMeasures, stageBar, withInterrupts } from './progress.js';
 import { addQueueOptions, openQueuedSgd, type QueueFlags } from './queued.js';
 
 export interface ComputeFlags extends Algorithm1Flags, SgdFlags, QueueFlags {
@@ -142,7 +142,7 @@ async function resumeState(f: ComputeFlags, s: ReturnType<typeof computeSettings
     normInf: h.normInf ?? (r.norm === 'inf' ? _norm : NaN),
     norm2: h.norm2 ?? (r.norm === 2 ? _norm : NaN),
   }));
-  console.error(`resuming after pass ${history.length} (fooling rate on X ${fmtPct(r.foolingRateOnX)})`);
+  console.error(`resuming after pass ${history.length} (${fmtMeasures(r.foolingRateOnX, r.errorRateOnX, 'on X')})`);
   return { initial: { v: ckpt.data, pass: history.length, history }, seconds: r.wallSeconds, record: r };
 }
 
@@ -203,7 +203,7 @@ async function computeLocked(program: Command, f: ComputeFlags, s: ReturnType<ty
         bar.stop();
         const r = e.record;
         const hit = r.targetSuccess === undefined ? '' : `, target success ${fmtPct(r.targetSuccess)}`;
-        console.error(`pass ${r.pass}: fooling rate on X ${fmtPct(r.foolingRate)}${hit} (‖v‖∞ ${r.normInf.toFixed(2)}, ‖v‖₂ ${r.norm2.toFixed(1)}, ${r.seconds.toFixed(1)} s)`);
+        console.error(`pass ${r.pass}: ${fmtMeasures(r.foolingRate, r.errorRate, 'on X')}${hit} (‖v‖∞ ${r.normInf.toFixed(2)}, ‖v‖₂ ${r.norm2.toFixed(1)}, ${r.seconds.toFixed(1)} s)`);
       }
     };
     // Ctrl-C: stop at the next step; the last completed pass is already on disk (onPassEnd).
@@ -214,6 +214,7 @@ async function computeLocked(program: Command, f: ComputeFlags, s: ReturnType<ty
         seed: s.seed,
         clip: f.clip,
         target,
+        labels: queued ? undefined : (X as Batch).labels,
         signal,
         initial: resumed?.initial,
         onProgress,
@@ -234,10 +235,12 @@ async function computeLocked(program: Command, f: ComputeFlags, s: ReturnType<ty
     }
     const record = makeRecord(result.v, result.history, true);
     record.foolingRateOnX = result.foolingRate;
+    record.errorRateOnX = Number.isNaN(result.errorRate) ? null : result.errorRate;
+    record.accuracyCleanOnX = Number.isNaN(result.accuracyClean) ? null : result.accuracyClean;
     await savePerturbation(f.out, result.v, model.inputShape, record);
     const targetNote = target === undefined ? '' : `, target success ${fmtPct(result.history.at(-1)?.targetSuccess ?? NaN)}`;
     console.error(
-      `fooling rate on X: ${fmtPct(result.foolingRate)} after ${result.passes} passes${targetNote}, ${record.wallSeconds.toFixed(1)} s ` +
+      `fooling rate on X: ${fmtPct(result.foolingRate)}, error rate on X: ${fmtErrorRate(record.errorRateOnX)}${Number.isNaN(result.accuracyClean) ? '' : ` (clean accuracy ${fmtPct(result.accuracyClean)})`} after ${result.passes} passes${targetNote}, ${record.wallSeconds.toFixed(1)} s ` +
         `(x + v ${f.clip ? 'clipped' : 'not clipped'} to 0..255); saved to ${f.out}/perturbation.{npy,json,png}`,
     );
     return record;

@@ -15,7 +15,7 @@ import {
 import { loadPerturbation } from '../node/index.js';
 import { openData, openModel } from './context.js';
 import { addImageOptions, addModelAndData, addRunOptions, fmtPct, int, norm, positive, type SharedFlags } from './options.js';
-import { progressBar } from './progress.js';
+import { fmtErrorRate, progressBar } from './progress.js';
 import { addQueueOptions, queuedEvalCommand, type QueueFlags } from './queued.js';
 
 interface EvalFlags extends SharedFlags, QueueFlags {
@@ -28,7 +28,7 @@ interface EvalFlags extends SharedFlags, QueueFlags {
 
 /** `uap eval`: fooling rate of a perturbation (or of random noise), or plain accuracy without one. */
 export function registerEval(program: Command): void {
-  const cmd = addModelAndData(program.command('eval').description('fooling rate and clean/perturbed accuracy of a perturbation; top-1/top-5 accuracy without one'), 'mnist:test, a folder, a list file, or comma-separated files')
+  const cmd = addModelAndData(program.command('eval').description('fooling rate (top-1 changed), error rate (wrong against the true labels) and clean/perturbed accuracy of a perturbation; top-1/top-5 accuracy without one'), 'mnist:test, a folder, a list file, or comma-separated files')
     .option('--perturbation <file>', 'perturbation.npy (or its folder)')
     .option('--random <kind>', 'evaluate random noise instead: sign, uniform or gaussian (needs --xi)')
     .option('--norm <p>', 'norm of the random noise', 'inf')
@@ -101,6 +101,7 @@ export async function evalCommand(program: Command, f: EvalFlags): Promise<Recor
       n: e.n,
       labelled: e.labelled,
       foolingRate: e.foolingRate,
+      errorRate: e.errorRate,
       accuracyClean: e.accuracyClean,
       accuracyPerturbed: e.accuracyPerturbed,
       normInf,
@@ -111,7 +112,8 @@ export async function evalCommand(program: Command, f: EvalFlags): Promise<Recor
         ...(target === undefined ? [] : [`  sent to target ${model.labels.names[target]}: ${fmtPct(e.targetSuccess ?? NaN)}`]),
         `${what} on ${model.id}, ${f.data} (n = ${e.n}; x + v ${f.clip ? 'clipped' : 'not clipped'} to 0..255):`,
         `  ‖v‖∞ ${normInf.toFixed(2)}, ‖v‖₂ ${norm2.toFixed(1)} (pixels)${loaded?.record ? `; its record: ξ = ${loaded.record.xi} (ℓ${loaded.record.norm === 'inf' ? '∞' : loaded.record.norm})` : ''}`,
-        `  fooling rate        ${fmtPct(e.foolingRate)}   (top-1 on x + v differs from top-1 on x)`,
+        `  fooling rate        ${fmtPct(e.foolingRate)}   (top-1 on x + v differs from top-1 on x; the paper's measure)`,
+        `  error rate          ${fmtErrorRate(e.errorRate)}${Number.isNaN(e.errorRate) ? '' : `   (top-1 on x + v is not the true label, over ${e.labelled} labelled; = 1 − perturbed accuracy)`}`,
         `  accuracy, clean     ${fmtPct(e.accuracyClean)}`,
         `  accuracy, perturbed ${fmtPct(e.accuracyPerturbed)}`,
       ],

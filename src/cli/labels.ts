@@ -11,7 +11,7 @@ import {
 import { loadPerturbation } from '../node/index.js';
 import { openData, openModel } from './context.js';
 import { addImageOptions, addModelAndData, addRunOptions, fmtPct, int, type SharedFlags } from './options.js';
-import { printResult, progressBar, type CommandOutput } from './progress.js';
+import { fmtMeasures, printResult, progressBar, type CommandOutput } from './progress.js';
 import { addQueueOptions, queuedLabelsCommand, type QueueFlags } from './queued.js';
 
 interface LabelsFlags extends SharedFlags, QueueFlags {
@@ -57,10 +57,11 @@ export async function labelsCommand(program: Command, f: LabelsFlags): Promise<C
       perturbation: f.perturbation,
       data: f.data,
       foolingRate: e.foolingRate,
+      errorRate: e.errorRate,
       ...dominant,
     };
     const lines = [
-      `${f.perturbation} on ${model.id}, ${f.data}: fooling rate ${fmtPct(e.foolingRate)} (n = ${e.n})`,
+      `${f.perturbation} on ${model.id}, ${f.data}: ${fmtMeasures(e.foolingRate, e.errorRate)} (n = ${e.n})`,
       ...formatDominantLabels(dominant),
     ];
     return { dominant, json, lines };

@@ -82,3 +82,25 @@ export function printResult(asJson: boolean | undefined, out: { json: unknown; l
 
 /** What a command that prints a result returns: the JSON of its result file, the lines of its report, and `T`. */
 export type CommandOutput<T = unknown> = T & { json: Record<string, unknown>; lines: string[] };
+
+/** A rate as the CLI prints it: "85.0%", or "n/a" (NaN/null: undefined). */
+function pct(x: number | null | undefined): string {
+  return x === null || x === undefined || Number.isNaN(x) ? 'n/a' : `${(x * 100).toFixed(1)}%`;
+}
+
+/**
+ * The error rate as printed: "90.0%", or "n/a (no labels)" where no true label is known (a folder without
+ * labels, a prior): the error rate is never made up from the model's own predictions.
+ */
+export function fmtErrorRate(x: number | null | undefined): string {
+  return x === null || x === undefined || Number.isNaN(x) ? 'n/a (no labels)' : pct(x);
+}
+
+/**
+ * Both measures in one phrase, e.g. "fooling rate on X 85.0%, error rate 90.0%": the paper's fooling rate (top-1
+ * changed) and the error rate (wrong against the true labels, what SGA and ART call their fooling rate).
+ */
+export function fmtMeasures(foolingRate: number, errorRate: number | null | undefined, where = ''): string {
+  const on = where ? ` ${where}` : '';
+  return `fooling rate${on} ${pct(foolingRate)}, error rate${on} ${fmtErrorRate(errorRate)}`;
+}

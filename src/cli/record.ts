@@ -17,6 +17,8 @@ export function perturbationRecord(a: {
   history: PassRecord[];
   wallSeconds: number;
   target?: number;
+  /** Clean top-1 accuracy on X (NaN: no labels); absent: not measured. */
+  accuracyCleanOnX?: number;
 }): PerturbationRecord {
   const { model, target } = a;
   return {
@@ -35,6 +37,9 @@ export function perturbationRecord(a: {
     clip: a.clip,
     history: a.history.map((h) => ({ ...h, norm: a.norm === 'inf' ? h.normInf : a.norm === 2 ? h.norm2 : lpNorm(a.v, 1) })),
     foolingRateOnX: a.history.at(-1)?.foolingRate ?? 0,
+    // The pass driver records the error rate only when X has labels: null says "n/a (no labels)".
+    errorRateOnX: a.history.at(-1)?.errorRate ?? null,
+    ...(a.accuracyCleanOnX === undefined ? {} : { accuracyCleanOnX: Number.isNaN(a.accuracyCleanOnX) ? null : a.accuracyCleanOnX }),
     wallSeconds: a.wallSeconds,
     createdAt: new Date().toISOString(),
     ...(target === undefined ? {} : { target: { index: target, id: model.labels.ids[target], name: model.labels.names[target] } }),

@@ -4,7 +4,7 @@ import { batchSource, serializeResult, sizeSweep, sweepSummary, SweepResultSchem
 import { openOutDir, savePerturbation, writeFileAtomic } from '../node/index.js';
 import { openData, openModel } from './context.js';
 import { addAlgorithm1Options, addModelAndData, addRunOptions, fmtPct, int, norm, parseAlgorithm1Options, positive, type Algorithm1Flags } from './options.js';
-import { stageBar, withInterrupts } from './progress.js';
+import { fmtErrorRate, stageBar, withInterrupts } from './progress.js';
 import { perturbationRecord } from './record.js';
 
 interface SweepFlags extends Algorithm1Flags {
@@ -113,6 +113,7 @@ export async function sweepCommand(program: Command, f: SweepFlags): Promise<Rec
     const result = await withInterrupts(`finished sizes stay in ${f.out}`, (signal) =>
       sizeSweep(model, batchSource(train), batchSource(val), val.labels, {
         sizes,
+        trainLabels: train.labels,
         universal: { norm: p, xi, seed, clip: f.clip, ...options },
         noShuffle: true,
         signal,
@@ -129,8 +130,8 @@ export async function sweepCommand(program: Command, f: SweepFlags): Promise<Rec
           const file = path.join(f.out, 'sweep.json');
           await writeFileAtomic(file, serializeResult(SweepResultSchema, summary, file) + '\n');
           console.error(
-            `|X| = ${pt.size}: fooling rate on X ${fmtPct(pt.foolingRateX)}, on ${val.n} validation images ${fmtPct(pt.foolingRateVal)} ` +
-              `(${pt.passes} passes, ${pt.seconds.toFixed(1)} s)`,
+            `|X| = ${pt.size}: fooling rate on X ${fmtPct(pt.foolingRateX)}, on ${val.n} validation images ${fmtPct(pt.foolingRateVal)}; ` +
+              `error rate on X ${fmtErrorRate(pt.errorRateX)}, on validation ${fmtErrorRate(pt.errorRateVal)} (${pt.passes} passes, ${pt.seconds.toFixed(1)} s)`,
           );
         },
       }),

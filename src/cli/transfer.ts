@@ -189,17 +189,23 @@ export async function transferCommand(program: Command, f: TransferFlags): Promi
     columns: matrix.columns.map((c, j) => ({ ...c, model: modelNames[j] })),
     /** foolingRates[row][column]; null where the perturbation does not fit the model. */
     foolingRates: matrix.cells.map((row) => row.map((c) => (c.status === 'ok' ? c.foolingRate : null))),
+    /** errorRates[row][column] (1 − perturbed accuracy); null where it does not fit or no label is known. */
+    errorRates: matrix.cells.map((row) => row.map((c) => (c.status === 'ok' && c.errorRate !== undefined && !Number.isNaN(c.errorRate) ? c.errorRate : null))),
     cells: matrix.cells,
     createdAt: new Date().toISOString(),
   };
   if (f.out) await saveMatrix(f.out, serializeResult(TransferResultSchema, json, f.out) + '\n');
+  const cells = matrix.cells.flat();
+  const anyError = cells.some((c) => c.status === 'ok' && c.errorRate !== undefined && !Number.isNaN(c.errorRate));
   const lines = [
-    `fooling rates on ${f.data} (rows: perturbations, columns: models; x + v ${matrix.clip ? 'clipped' : 'not clipped'} to 0..255${
+    `fooling rates on ${f.data} (top-1 on x + v differs from top-1 on x; rows: perturbations, columns: models; x + v ${matrix.clip ? 'clipped' : 'not clipped'} to 0..255${
       matrix.resize ? '; r = resized' : ''
     }):`,
     ...formatTransferTable(matrix),
+    ...(anyError
+      ? ['', `error rates on ${f.data} (top-1 on x + v is not the true label, over the labelled images; = 1 − perturbed accuracy):`, ...formatTransferTable(matrix, 'errorRate').slice(0, -1)]
+      : ['error rate: n/a (no labels)']),
   ];
-  const cells = matrix.cells.flat();
   if (cells.some((c) => c.status === 'size-mismatch' && c.reason === 'resize-not-requested')) {
     lines.push('size mismatch: the perturbation is not the model’s input size; --resize resizes it (bilinear, then re-projected)');
   }

@@ -32,6 +32,7 @@ test('fooling rate compares perturbed with clean predictions, not with true labe
   assert.equal(e.labelled, 4);
   assert.equal(e.accuracyClean, 2 / 4);
   assert.equal(e.accuracyPerturbed, 2 / 4);
+  assert.equal(e.errorRate, 2 / 4); // b and g wrong against their labels (both were wrong before v too)
   assert.equal(e.targetSuccess, 4 / 5);
   assert.equal(e.n, 5);
 
@@ -40,6 +41,7 @@ test('fooling rate compares perturbed with clean predictions, not with true labe
   assert.deepEqual(raw.pertPred, new Int32Array([0, 1, 1, 1, 2]));
   assert.equal(raw.foolingRate, 2 / 5);
   assert.equal(raw.accuracyPerturbed, 3 / 4);
+  assert.equal(raw.errorRate, 1 / 4);
   assert.equal(raw.targetSuccess, undefined);
   x.dispose();
 });
@@ -57,6 +59,7 @@ test('an ImageSource, known clean predictions and a tensor v give the same answe
   });
   assert.equal(e.foolingRate, 2 / 5);
   assert.ok(Number.isNaN(e.accuracyClean) && Number.isNaN(e.accuracyPerturbed));
+  assert.ok(Number.isNaN(e.errorRate), 'no labels: no error rate (not one invented from the predictions)');
   assert.deepEqual(progress, [4, 5]);
   assert.equal(vt.isDisposed, false, 'the caller keeps its tensor');
   tf.dispose([x, vt]);

@@ -20,10 +20,18 @@ export interface EvaluateOptions {
   signal?: AbortSignal;
 }
 
-/** What evaluatePerturbation measured: the fooling rate, clean and perturbed accuracy, and every prediction. */
+/**
+ * What evaluatePerturbation measured: both measures (attacks/criteria.ts), clean and perturbed accuracy, and
+ * every prediction.
+ */
 export interface Evaluation {
   /** Share of images whose top-1 on clip(x + v) differs from their top-1 on x (the paper's definition). */
   foolingRate: number;
+  /**
+   * Share of the labelled images whose top-1 on clip(x + v) is not their true label: 1 − accuracyPerturbed (what
+   * SGA and ART call the fooling rate). NaN when no label is known.
+   */
+  errorRate: number;
   /** Top-1 accuracy on the clean images, over images with a known label (NaN when none is known). */
   accuracyClean: number;
   /** Top-1 accuracy on the perturbed images, over the same images (NaN when no label is known). */
@@ -38,8 +46,8 @@ export interface Evaluation {
 }
 
 /**
- * Fooling rate of a perturbation v (pixels, [H, W, C]) on a set of images, with clean and perturbed accuracy
- * beside it. `labels` holds the true class per image, −1 where unknown (or null when none is known).
+ * Fooling rate and error rate of a perturbation v (pixels, [H, W, C]) on a set of images, with clean and
+ * perturbed accuracy beside them. `labels` holds the true class per image, −1 where unknown (or null when none is known).
  */
 export async function evaluatePerturbation(
   classifier: Classifier,
@@ -105,6 +113,7 @@ export async function evaluatePerturbation(
     foolingRate: fooled / n,
     accuracyClean: labelled > 0 ? correctClean / labelled : Number.NaN,
     accuracyPerturbed: labelled > 0 ? correctPert / labelled : Number.NaN,
+    errorRate: labelled > 0 ? (labelled - correctPert) / labelled : Number.NaN,
     n,
     labelled,
     cleanPred,

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { createRng } from '../util/rng.js';
+import { errorRate } from '../attacks/criteria.js';
 import { addCounts, concatShards, countShard, inShardOrder, ratesOf, shardRanges, sumGradients } from './shard-counts.js';
 
 test('shards cover 0..n once, contiguously, each starting on a multiple of the batch size', () => {
@@ -35,6 +36,8 @@ test('counts added over any split equal the counts of the whole set', () => {
       );
       assert.deepEqual(addCounts(parts), whole);
       assert.equal(ratesOf(whole, 1).foolingRate, 0);
+      const err = errorRate(Int32Array.from(labels, (y) => (y < 0 ? -1 : y)), pert);
+      assert.ok(Object.is(ratesOf(whole, 0).errorRate, err) || Math.abs(ratesOf(whole, 0).errorRate - err) < 1e-12);
       assert.deepEqual(concatShards(shardRanges(n, shardSize, 1).map((r) => pert.slice(r.start, r.end))), pert);
     }),
   );

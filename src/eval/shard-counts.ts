@@ -123,6 +123,8 @@ export function addCounts(shards: readonly ShardCounts[]): ShardCounts {
 /** The rates evaluatePerturbation reports, from counts (row r of the perturbations). */
 export function ratesOf(c: ShardCounts, row = 0): {
   foolingRate: number;
+  /** 1 − accuracyPerturbed over the labelled images; NaN when none is labelled. */
+  errorRate: number;
   accuracyClean: number;
   accuracyPerturbed: number;
   targetSuccess: number;
@@ -133,6 +135,7 @@ export function ratesOf(c: ShardCounts, row = 0): {
   if (!p) throw new UapError('BAD_ARGUMENT', `no perturbation ${row}`, 'row');
   return {
     foolingRate: p.fooled / c.n,
+    errorRate: c.labelled > 0 ? (c.labelled - p.correctPerturbed) / c.labelled : Number.NaN,
     accuracyClean: c.labelled > 0 ? c.correctClean / c.labelled : Number.NaN,
     accuracyPerturbed: c.labelled > 0 ? p.correctPerturbed / c.labelled : Number.NaN,
     targetSuccess: p.targetHits / c.n,

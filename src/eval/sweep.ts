@@ -26,6 +26,8 @@ export interface SweepOptions {
   noShuffle?: boolean;
   /** Images per forward pass on the validation set (default 64). */
   evalBatchSize?: number;
+  /** True labels of the training images (−1 unknown), for the error rate on each X; the attack never uses them. */
+  trainLabels?: Int32Array | null;
   /** Called with Algorithm 1's progress for the current size, then with the validation progress. */
   onProgress?: (e: { size: number; index: number; sizes: number; universal?: UniversalProgress; validation?: { done: number; total: number } }) => void;
   /** Called after each size (e.g. to save its perturbation); awaited. */
@@ -43,6 +45,9 @@ export interface SweepPoint {
   foolingRateX: number;
   /** Fooling rate of v on the validation images. */
   foolingRateVal: number;
+  /** Error rate (1 − perturbed accuracy) of v on its own X (NaN without `trainLabels`) and on the validation images. */
+  errorRateX: number;
+  errorRateVal: number;
   /** Accuracy on the validation images (labelled ones), clean and perturbed. */
   accuracyCleanVal: number;
   accuracyPerturbedVal: number;
@@ -94,6 +99,10 @@ export async function sizeSweep(
   const trainSource = toSource(train, 'training images');
   const valSource = toSource(val, 'validation images');
   const sizes = checkSizes(options.sizes, trainSource.size);
+  const trainLabels = options.trainLabels ?? null;
+  if (trainLabels && trainLabels.length !== trainSource.size) {
+    throw new UapError('BAD_ARGUMENT', `${trainLabels.length} labels for ${trainSource.size} training images`, 'trainLabels');
+  }
   const evalBatch = options.evalBatchSize ?? 64;
   const order = options.noShuffle
     ? Int32Array.from({ length: trainSource.size }, (_, i) => i)
@@ -108,6 +117,7 @@ export async function sizeSweep(
     const X = subsetSource(trainSource, order.slice(0, size));
     const r = await universalPerturbation(classifier, X, {
       ...options.universal,
+      labels: trainLabels ? Int32Array.from(order.subarray(0, size), (i) => trainLabels[i]!) : null,
       signal: options.signal,
       onProgress: (e) => options.onProgress?.({ size, index: k, sizes: sizes.length, universal: e }),
     });
@@ -122,6 +132,8 @@ export async function sizeSweep(
       size,
       foolingRateX: r.foolingRate,
       foolingRateVal: ev.foolingRate,
+      errorRateX: r.errorRate,
+      errorRateVal: ev.errorRate,
       accuracyCleanVal: ev.accuracyClean,
       accuracyPerturbedVal: ev.accuracyPerturbed,
       passes: r.passes,

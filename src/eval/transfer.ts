@@ -56,7 +56,13 @@ export interface LazyTransferColumn {
 export type TransferCell =
   | {
       status: 'ok';
+      /** The paper's fooling rate: top-1 on clip(x + v) differs from top-1 on x. */
       foolingRate: number;
+      /**
+       * Error rate: 1 − accuracyPerturbed, over the labelled images (NaN when none is labelled; absent where the
+       * cell came from queue workers that do not report it).
+       */
+      errorRate?: number;
       accuracyClean: number;
       accuracyPerturbed: number;
       n: number;
@@ -207,6 +213,7 @@ export async function transferColumn(
     cells.push({
       status: 'ok',
       foolingRate: e.foolingRate,
+      errorRate: e.errorRate,
       accuracyClean: e.accuracyClean,
       accuracyPerturbed: e.accuracyPerturbed,
       n: e.n,
@@ -265,15 +272,17 @@ export function uniqueLabels(labels: readonly string[]): string[] {
 }
 
 /**
- * The matrix as text: one line per perturbation, one column per model, fooling rates in percent;
- * "size mismatch" where a perturbation does not fit a model, a trailing "r" where it was resized.
+ * The matrix as text: one line per perturbation, one column per model, fooling rates (or, with
+ * measure 'errorRate', error rates; "n/a" where no label is known) in percent; "size mismatch" where a
+ * perturbation does not fit a model, a trailing "r" where it was resized.
  */
-export function formatTransferTable(m: TransferMatrix): string[] {
+export function formatTransferTable(m: TransferMatrix, measure: 'foolingRate' | 'errorRate' = 'foolingRate'): string[] {
   const head = ['perturbation \\ model', ...m.columns.map((c) => c.label)];
+  const pct = (x: number) => (Number.isNaN(x) ? 'n/a' : `${(x * 100).toFixed(1)}%`);
   const body = m.rows.map((row, r) => [
     row.label,
     ...m.cells[r]!.map((cell) =>
-      cell.status === 'ok' ? `${(cell.foolingRate * 100).toFixed(1)}%${cell.resized ? ' r' : ''}` : 'size mismatch',
+      cell.status === 'ok' ? `${pct(cell[measure] ?? Number.NaN)}${cell.resized ? ' r' : ''}` : 'size mismatch',
     ),
   ]);
   const widths = head.map((h, j) => Math.max(h.length, ...body.map((b) => b[j]!.length)));

@@ -15,8 +15,10 @@ const rate = z.number().min(0).max(1);
 export const PassRecordSchema = z.object({
   /** 1-based pass over X. */
   pass: z.number().int().nonnegative(),
-  /** Fooling rate on X after this pass, in [0, 1]. */
+  /** Fooling rate on X after this pass, in [0, 1]: top-1 on clip(x + v) differs from top-1 on x. */
   foolingRate: rate,
+  /** Error rate on X after this pass (wrong against the true labels); absent when X has no labels (and before 0.2). */
+  errorRate: rate.optional(),
   /** Algorithm 1: how many images needed a DeepFool step in this pass (absent for SGD; records before 0.2 hold 0). */
   deepfoolCalls: z.number().int().nonnegative().optional(),
   seconds: nonNeg,
@@ -55,6 +57,13 @@ export const PerturbationRecordSchema = z.object({
   clip: z.boolean(),
   history: z.array(PassRecordSchema),
   foolingRateOnX: rate,
+  /**
+   * Error rate on X of the saved v: share of X's labelled images whose top-1 on clip(x + v) is not their label
+   * (1 − perturbed accuracy). null: X has no labels (a prior, a folder without labels); absent in older records.
+   */
+  errorRateOnX: rate.nullable().optional(),
+  /** Clean top-1 accuracy on X's labelled images; null when none is labelled; absent in older records. */
+  accuracyCleanOnX: rate.nullable().optional(),
   wallSeconds: nonNeg,
   /** ISO 8601 time stamp. */
   createdAt: z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'not an ISO date'),

@@ -26,7 +26,10 @@ export const EvalResultSchema = z.object({
   /** With a perturbation: what it was (a file, or "random sign noise, ‖·‖∞ = 10"). */
   perturbation: z.string().optional(),
   clip: z.boolean().optional(),
+  /** The paper's fooling rate: share of images whose top-1 on clip(x + v) differs from their top-1 on x. */
   foolingRate: rate.optional(),
+  /** 1 − accuracyPerturbed (wrong against the true labels; SGA's and ART's "fooling rate"); null: no labels. */
+  errorRate: maybeRate.optional(),
   accuracyClean: maybeRate.optional(),
   accuracyPerturbed: maybeRate.optional(),
   /** Without a perturbation: the clean accuracy. */
@@ -47,6 +50,9 @@ const SweepSizeSchema = z.object({
   size: z.number().int().positive(),
   foolingRateX: maybeRate,
   foolingRateVal: maybeRate,
+  /** Error rates (1 − perturbed accuracy) on X and on the validation images; null: no labels; absent before 0.2. */
+  errorRateX: maybeRate.optional(),
+  errorRateVal: maybeRate.optional(),
   accuracyCleanVal: maybeRate,
   accuracyPerturbedVal: maybeRate,
   passes: count,
@@ -74,7 +80,16 @@ export const SweepResultSchema = z.object({
 });
 
 const TransferCellSchema = z.discriminatedUnion('status', [
-  z.object({ status: z.literal('ok'), foolingRate: rate, accuracyClean: maybeRate, accuracyPerturbed: maybeRate, n: count, resized: z.boolean() }),
+  z.object({
+    status: z.literal('ok'),
+    foolingRate: rate,
+    /** 1 − accuracyPerturbed; null: no labels; absent in files before 0.2. */
+    errorRate: maybeRate.optional(),
+    accuracyClean: maybeRate,
+    accuracyPerturbed: maybeRate,
+    n: count,
+    resized: z.boolean(),
+  }),
   z.object({ status: z.literal('size-mismatch'), perturbationShape: shape3, modelShape: shape3, reason: z.string() }),
 ]);
 
@@ -89,6 +104,8 @@ export const TransferResultSchema = z.object({
   columns: z.array(z.object({ label: z.string(), modelId: z.string(), inputShape: shape3, n: count, accuracyClean: maybeRate, model: z.string() })),
   /** foolingRates[row][column]; null where the perturbation does not fit the model. */
   foolingRates: z.array(z.array(rate.nullable())),
+  /** errorRates[row][column] (1 − perturbed accuracy); null where it does not fit or no label is known; absent before 0.2. */
+  errorRates: z.array(z.array(rate.nullable())).optional(),
   cells: z.array(z.array(TransferCellSchema)),
   createdAt: isoDate,
 });
@@ -99,6 +116,8 @@ export const LabelsResultSchema = z.object({
   perturbation: z.string(),
   data: z.string(),
   foolingRate: rate,
+  /** 1 − perturbed accuracy over the labelled images; null: no labels; absent before 0.2. */
+  errorRate: maybeRate.optional(),
   n: count,
   fooled: count,
   distinct: count,

@@ -1,6 +1,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Batch } from '../data/batch.js';
+import { PRIOR_DEFAULTS, PRIOR_KINDS, priorBatch, resolvePrior, type PriorKind, type PriorOptions } from '../data/priors.js';
 import { UapError } from '../errors.js';
 import { imagenetLabels } from '../models/imagenet-classes.js';
 import type { Labels } from '../models/labels.js';
@@ -16,6 +17,9 @@ import { loadMnist } from './mnist-files.js';
  *   a list file (.txt …)            one image path a line, relative to the list's folder (or absolute);
  *                                   an optional second column is its label (class index, wnid or name); # comments
  *   a.jpg,b.png,…                   comma-separated image files (or a single image file)
+ *   prior:gaussian | prior:jigsaw   a data-free prior (src/data/priors.ts): synthetic images, no file read;
+ *     [:N][:seed=S][:mean=M][:sigma=σ][:blob=B][:tiles=A-B]   N images (default 256); the seed defaults to
+ *                                   the run's seed (`seed` below); see PriorOptions for the rest
  * Labels of photos: the list's second column, else `labelsFile`, else the wnid the file (or its folder) is named
  * after (n01440764_tench.jpg), looked up in `labels` (default: the 1000 ImageNet classes); −1 when unknown.
  */
@@ -120,10 +124,55 @@ export async function readDataList(file: string, limits = DATA_LIST_LIMITS): Pro
   return entries;
 }
 
+/** A prior spec's settings (all but the shape); undefined when `spec` is not a prior (does not start with "prior:"). */
+export type PriorSpec = Omit<PriorOptions, 'shape' | 'seed'> & { seed?: number };
+
+/**
+ * Parses "prior:KIND[:N][:key=value…]" (see the comment at the top); undefined for any other spec.
+ * UapError BAD_ARGUMENT naming the spec for an unknown kind, key or value.
+ */
+export function parsePriorSpec(spec: string): PriorSpec | undefined {
+  const s = spec.trim();
+  if (!/^prior:/i.test(s)) return undefined;
+  const [kindText = '', ...parts] = s.slice(6).split(':');
+  const kind = kindText.toLowerCase() as PriorKind;
+  if (!PRIOR_KINDS.includes(kind)) {
+    throw new UapError('BAD_ARGUMENT', `unknown prior "${kindText}" (expected ${PRIOR_KINDS.map((k) => `prior:${k}`).join(' or ')})`, spec);
+  }
+  const out: PriorSpec = { kind, n: PRIOR_DEFAULTS.n };
+  const num = (key: string, text: string): number => {
+    const x = Number(text);
+    if (text.trim() === '' || !Number.isFinite(x)) throw new UapError('BAD_ARGUMENT', `${key} must be a number, got "${text}"`, spec);
+    return x;
+  };
+  for (const part of parts) {
+    const eq = part.indexOf('=');
+    if (eq < 0) {
+      if (!/^\d+$/.test(part) || Number(part) < 1) throw new UapError('BAD_ARGUMENT', `"${part}" is not a number of images (an integer ≥ 1) nor key=value`, spec);
+      out.n = Number(part);
+      continue;
+    }
+    const key = part.slice(0, eq).toLowerCase();
+    const value = part.slice(eq + 1);
+    if (key === 'seed') out.seed = num(key, value);
+    else if (key === 'mean') out.mean = num(key, value);
+    else if (key === 'sigma' || key === 'std') out.sigma = num(key, value);
+    else if (key === 'blob') out.blob = num(key, value);
+    else if (key === 'tiles') {
+      const m = /^(\d+)(?:-(\d+))?$/.exec(value);
+      if (!m) throw new UapError('BAD_ARGUMENT', `tiles must be A or A-B (tiles per side), got "${value}"`, spec);
+      out.minTiles = Number(m[1]);
+      out.maxTiles = Number(m[2] ?? m[1]);
+    } else throw new UapError('BAD_ARGUMENT', `unknown prior setting "${key}" (expected a number of images, seed, mean, sigma, blob or tiles)`, spec);
+  }
+  return out;
+}
+
 /** Turns a spec into a list of images (or an MNIST split) without decoding anything. */
 export async function resolveDatasetSpec(spec: string): Promise<ResolvedSpec> {
   const s = spec.trim();
   if (s === '') throw new UapError('BAD_ARGUMENT', 'empty data spec (expected mnist:train, mnist:test, a folder, a list file or image files)');
+  if (parsePriorSpec(s)) throw new UapError('BAD_ARGUMENT', 'a prior is generated, it names no image files (this needs photos or MNIST)', spec);
   if (/^mnist:/i.test(s)) {
     const split = s.slice(6).toLowerCase();
     if (split !== 'train' && split !== 'test') {
@@ -159,6 +208,14 @@ export function selectIndices(n: number, limit: number | undefined, seed = 0): I
 /** Loads a data spec (see above) into a Batch of the model's input shape. */
 export async function loadDataset(spec: string, opts: LoadDatasetOptions): Promise<Batch> {
   const shape: [number, number, number] = [opts.inputShape[0], opts.inputShape[1], opts.inputShape[2]];
+  const prior = parsePriorSpec(spec);
+  if (prior) {
+    // Generated, not read: no file is opened. --limit takes the first images (they are i.i.d. draws).
+    if (opts.limit !== undefined) selectIndices(prior.n, opts.limit); // validates it
+    const n = opts.limit === undefined ? prior.n : Math.min(prior.n, opts.limit);
+    const options = resolvePrior({ ...prior, n, shape, seed: prior.seed ?? opts.seed ?? 0 });
+    return priorBatch(options, opts.onProgress);
+  }
   const resolved = await resolveDatasetSpec(spec);
 
   if (resolved.kind === 'mnist') {

@@ -56,6 +56,14 @@ export interface ReportData {
 
 const NORM_SYMBOL: Record<string, string> = { inf: '∞', '2': '2', '1': '1' };
 
+/**
+ * An error rate as the report shows it: a percentage, "n/a (no labels)" where the run had no true labels (null in
+ * the file), "—" where the file predates the measure (undefined).
+ */
+function fmtError(x: number | null | undefined): string {
+  return x === null || (typeof x === 'number' && Number.isNaN(x)) ? 'n/a (no labels)' : fmtPct(x);
+}
+
 function normName(n: string | number): string {
   return `ℓ${NORM_SYMBOL[String(n)] ?? String(n)}`;
 }
@@ -112,7 +120,9 @@ function renderRun(run: ReportRun, i: number, root: string): string {
     rows.push(['Method', esc(r.method) + (r.target ? ` → class <b>${esc(r.target.name ?? r.target.id ?? r.target.index)}</b>` : '')]);
     rows.push(['Norm bound', `${normName(r.norm)} ≤ ξ = <b>${esc(fmtNum(r.xi))}</b> <span class="muted">(pixel units, 0..255)</span>`]);
     rows.push(['Data X', `${esc(r.data.spec)} <span class="muted">(${esc(r.data.n)} images)</span>`]);
-    rows.push(['Fooling rate on X', `<b>${esc(fmtPct(r.foolingRateOnX))}</b>`]);
+    rows.push(['Fooling rate on X', `<b>${esc(fmtPct(r.foolingRateOnX))}</b> <span class="muted">(top-1 changed)</span>`]);
+    if (r.errorRateOnX !== undefined) rows.push(['Error rate on X', `${esc(fmtError(r.errorRateOnX))} <span class="muted">(wrong against the true labels)</span>`]);
+    if (r.accuracyCleanOnX !== undefined) rows.push(['Clean accuracy on X', esc(fmtError(r.accuracyCleanOnX))]);
     const complete = r.options.complete === false ? ' <span class="tag warn">incomplete (checkpoint)</span>' : '';
     rows.push(['Passes', `${esc(r.history.length)}${complete}`]);
     rows.push(['Wall time', esc(fmtSeconds(r.wallSeconds))]);
@@ -137,13 +147,16 @@ function renderRun(run: ReportRun, i: number, root: string): string {
 
   let chart = '';
   if (r && r.history.length) {
-    const hist = `<table class="data compact"><thead><tr><th class="num">pass</th><th class="num">fooling rate on X</th><th class="num">${r.method === 'sgd' ? 'steps' : 'DeepFool calls'}</th><th class="num">‖v‖${esc(({ inf: '∞', '2': '₂', '1': '₁' } as Record<string, string>)[String(r.norm)] ?? '')}</th><th class="num">time</th></tr></thead><tbody>${r.history
-      .map((p) => `<tr><td class="num">${esc(p.pass)}</td><td class="num">${esc(fmtPct(p.foolingRate))}</td><td class="num">${esc(r.method === 'sgd' ? p.updates : p.deepfoolCalls)}</td><td class="num">${esc(fmtNum(p.norm))}</td><td class="num">${esc(fmtSeconds(p.seconds))}</td></tr>`)
+    const withError = r.history.some((p) => p.errorRate !== undefined);
+    const hist = `<table class="data compact"><thead><tr><th class="num">pass</th><th class="num">fooling rate on X</th>${withError ? '<th class="num">error rate on X</th>' : ''}<th class="num">${r.method === 'sgd' ? 'steps' : 'DeepFool calls'}</th><th class="num">‖v‖${esc(({ inf: '∞', '2': '₂', '1': '₁' } as Record<string, string>)[String(r.norm)] ?? '')}</th><th class="num">time</th></tr></thead><tbody>${r.history
+      .map((p) => `<tr><td class="num">${esc(p.pass)}</td><td class="num">${esc(fmtPct(p.foolingRate))}</td>${withError ? `<td class="num">${esc(fmtPct(p.errorRate))}</td>` : ''}<td class="num">${esc(r.method === 'sgd' ? p.updates : p.deepfoolCalls)}</td><td class="num">${esc(fmtNum(p.norm))}</td><td class="num">${esc(fmtSeconds(p.seconds))}</td></tr>`)
       .join('')}</tbody></table>`;
+    const series: Series[] = [{ name: 'fooling rate on X', points: r.history.map((p) => [p.pass, p.foolingRate] as const) }];
+    if (withError) series.push({ name: 'error rate on X', points: r.history.filter((p) => p.errorRate !== undefined).map((p) => [p.pass, p.errorRate!] as const), dashed: true });
     chart = `<div class="chart-row"><figure class="chart-box">${lineChart(
-      [{ name: 'fooling rate on X', points: r.history.map((p) => [p.pass, p.foolingRate] as const) }],
-      { title: 'Fooling rate on X per pass', xLabel: 'pass over X', yLabel: 'fooling rate on X', yMin: 0, yMax: 1, yFormat: pct, xIntegers: true, width: 460, height: 260 },
-    )}<figcaption>Fooling rate on X after each pass of Algorithm 1.</figcaption></figure>${hist}</div>`;
+      series,
+      { title: withError ? 'Fooling rate and error rate on X per pass' : 'Fooling rate on X per pass', xLabel: 'pass over X', yLabel: withError ? 'rate on X' : 'fooling rate on X', yMin: 0, yMax: 1, yFormat: pct, xIntegers: true, width: 460, height: 260 },
+    )}<figcaption>${withError ? 'Fooling rate (top-1 changed) and error rate (wrong against the true labels)' : 'Fooling rate'} on X after each pass.</figcaption></figure>${hist}</div>`;
   }
 
   const evals = run.evals?.length ? `<h4>Evaluations</h4>${evalTable(run.evals)}` : '';
@@ -184,10 +197,10 @@ function evalTable(list: EvalResult[]): string {
   const rows = list
     .map(
       (e) => `<tr><td>${esc(e.perturbation ?? '—')}</td><td>${esc(e.model ?? '—')}</td><td>${esc(e.data ?? '—')}</td><td class="num">${esc(e.n ?? '—')}</td>
-<td class="num"><b>${esc(fmtPct(e.foolingRate))}</b></td><td class="num">${esc(fmtPct(e.accuracyClean))}</td><td class="num">${esc(fmtPct(e.accuracyPerturbed))}</td><td>${e.clip === undefined ? '—' : e.clip ? 'clipped' : 'not clipped'}</td></tr>`,
+<td class="num"><b>${esc(fmtPct(e.foolingRate))}</b></td><td class="num">${esc(e.errorRate === undefined ? 'n/a (no labels)' : fmtPct(e.errorRate))}</td><td class="num">${esc(fmtPct(e.accuracyClean))}</td><td class="num">${esc(fmtPct(e.accuracyPerturbed))}</td><td>${e.clip === undefined ? '—' : e.clip ? 'clipped' : 'not clipped'}</td></tr>`,
     )
     .join('');
-  return `<table class="data"><thead><tr><th>perturbation</th><th>model</th><th>data</th><th class="num">n</th><th class="num">fooling rate</th><th class="num">accuracy clean</th><th class="num">accuracy perturbed</th><th>x + v</th></tr></thead><tbody>${rows}</tbody></table>`;
+  return `<table class="data"><thead><tr><th>perturbation</th><th>model</th><th>data</th><th class="num">n</th><th class="num">fooling rate <span class="muted">(top-1 changed)</span></th><th class="num">error rate <span class="muted">(wrong vs true label)</span></th><th class="num">accuracy clean</th><th class="num">accuracy perturbed</th><th>x + v</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
 
 function summaryTable(runs: ReadonlyArray<readonly [ReportRun, number]>): string {
@@ -196,11 +209,11 @@ function summaryTable(runs: ReadonlyArray<readonly [ReportRun, number]>): string
     .map(([run, i]) => {
       const r = run.record;
       return `<tr><td><a href="#run-${i + 1}">${esc(run.dir)}</a></td><td>${esc(r?.modelId ?? '—')}</td><td>${r ? esc(normName(r.norm)) : '—'}</td>
-<td class="num">${r ? esc(fmtNum(r.xi)) : '—'}</td><td>${esc(r ? `${r.data.spec} (${r.data.n})` : '—')}</td><td class="num"><b>${esc(fmtPct(r?.foolingRateOnX))}</b></td>
+<td class="num">${r ? esc(fmtNum(r.xi)) : '—'}</td><td>${esc(r ? `${r.data.spec} (${r.data.n})` : '—')}</td><td class="num"><b>${esc(fmtPct(r?.foolingRateOnX))}</b></td><td class="num">${esc(fmtError(r?.errorRateOnX))}</td>
 <td class="num">${esc(r?.history.length ?? '—')}</td><td class="num">${esc(fmtSeconds(r?.wallSeconds))}</td><td>${r ? (r.clip ? 'clipped' : 'not clipped') : '—'}</td></tr>`;
     })
     .join('');
-  return `<table class="data"><thead><tr><th>run</th><th>model</th><th>norm</th><th class="num">ξ</th><th>data X (n)</th><th class="num">fooling rate on X</th><th class="num">passes</th><th class="num">time</th><th>x + v</th></tr></thead><tbody>${rows}</tbody></table>`;
+  return `<table class="data"><thead><tr><th>run</th><th>model</th><th>norm</th><th class="num">ξ</th><th>data X (n)</th><th class="num">fooling rate on X</th><th class="num">error rate on X</th><th class="num">passes</th><th class="num">time</th><th>x + v</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
 
 /** Every perturbation as a small picture with its name and norms; recorded ones link to their card. */
@@ -230,34 +243,43 @@ function renderSweep(f: Found<Sweep>): string {
   const xLog = Math.min(...sizes) > 0 && Math.max(...sizes) / Math.min(...sizes) >= 20;
   const chart = lineChart(series, { width: 520, title: 'Fooling rate vs |X|', xLabel: '|X| (images used to compute v)', yLabel: 'fooling rate', yMin: 0, yMax: 1, yFormat: pct, xLog, xIntegers: !xLog });
   const acc = p.some((q) => q.accuracyCleanVal !== undefined);
+  const err = p.some((q) => q.errorRateVal !== undefined);
   const rows = p
     .map(
       (q) =>
         `<tr><td class="num">${esc(q.size)}</td><td class="num">${esc(fmtPct(q.foolingRateX))}</td><td class="num">${esc(fmtPct(q.foolingRateVal))}</td>${
+          err ? `<td class="num">${esc(fmtPct(q.errorRateVal))}</td>` : ''
+        }${
           acc ? `<td class="num">${esc(fmtPct(q.accuracyCleanVal))} → ${esc(fmtPct(q.accuracyPerturbedVal))}</td>` : ''
         }<td class="num">${esc(fmtSeconds(q.seconds))}</td></tr>`,
     )
     .join('');
   return `<div class="card"><h3><code>${esc(f.file)}</code></h3>${metaLine(f.value.meta)}<div class="chart-row"><figure class="chart-box">${chart}</figure>
-<table class="data compact"><thead><tr><th class="num">|X|</th><th class="num">on X</th><th class="num">held out</th>${acc ? '<th class="num">accuracy held out</th>' : ''}<th class="num">time</th></tr></thead><tbody>${rows}</tbody></table></div></div>`;
+<table class="data compact"><thead><tr><th class="num">|X|</th><th class="num">fooling on X</th><th class="num">fooling held out</th>${err ? '<th class="num">error rate held out</th>' : ''}${acc ? '<th class="num">accuracy held out</th>' : ''}<th class="num">time</th></tr></thead><tbody>${rows}</tbody></table></div></div>`;
 }
 
 function renderTransfer(f: Found<TransferMatrix>): string {
   const m = f.value;
-  const head = `<tr><th class="corner">computed on ↓ · evaluated on →</th>${m.columns.map((c) => `<th scope="col">${esc(c)}</th>`).join('')}</tr>`;
-  const body = m.rows
-    .map(
-      (r, i) =>
-        `<tr><th scope="row">${esc(r)}</th>${m.values[i]!
-          .map((v, j) => {
-            const diag = m.rows[i] === m.columns[j] ? ' diag' : '';
-            return `<td class="heat${diag}" style="background:${heatColor(v)};color:${heatTextColor(v)}" title="${esc(`${r} → ${m.columns[j]}: ${fmtPct(v)}`)}">${esc(fmtPct(v, 0))}</td>`;
-          })
-          .join('')}</tr>`,
-    )
-    .join('');
+  const heatmap = (values: number[][], what: string) => {
+    const head = `<tr><th class="corner">computed on ↓ · evaluated on →</th>${m.columns.map((c) => `<th scope="col">${esc(c)}</th>`).join('')}</tr>`;
+    const body = m.rows
+      .map(
+        (r, i) =>
+          `<tr><th scope="row">${esc(r)}</th>${values[i]!
+            .map((v, j) => {
+              const diag = m.rows[i] === m.columns[j] ? ' diag' : '';
+              return `<td class="heat${diag}" style="background:${heatColor(v)};color:${heatTextColor(v)}" title="${esc(`${what}, ${r} → ${m.columns[j]}: ${fmtPct(v)}`)}">${esc(fmtPct(v, 0))}</td>`;
+            })
+            .join('')}</tr>`,
+      )
+      .join('');
+    return `<div class="scroll"><table class="heatmap"><thead>${head}</thead><tbody>${body}</tbody></table></div>`;
+  };
   const legend = `<div class="heat-legend"><span>0%</span><span class="ramp"></span><span>100%</span></div>`;
-  return `<div class="card"><h3><code>${esc(f.file)}</code></h3>${metaLine(m.meta)}<div class="scroll"><table class="heatmap"><thead>${head}</thead><tbody>${body}</tbody></table></div>${legend}</div>`;
+  const errors = m.errors
+    ? `<h4>Error rate <span class="muted small">(wrong against the true labels; — where none is known)</span></h4>${heatmap(m.errors, 'error rate')}`
+    : '';
+  return `<div class="card"><h3><code>${esc(f.file)}</code></h3>${metaLine(m.meta)}${m.errors ? '<h4>Fooling rate <span class="muted small">(top-1 changed)</span></h4>' : ''}${heatmap(m.values, 'fooling rate')}${errors}${legend}</div>`;
 }
 
 function renderSubspace(f: Found<Subspace>): string {
@@ -294,8 +316,11 @@ const INTRO = `<p>A <b>universal adversarial perturbation</b> v is one image-siz
 changes the classifier's answer (Moosavi-Dezfooli, Fawzi, Fawzi &amp; Frossard, CVPR 2017, arXiv:1610.08401).</p>
 <ul class="defs">
 <li><b>Fooling rate</b> = the share of images whose top-1 label on clip(x + v) differs from their top-1 label on x.
-It compares the classifier with itself, not with the true labels; <b>accuracy</b> (top-1 against the true labels, clean and
-perturbed) is shown beside it wherever it was measured.</li>
+It compares the classifier with itself, not with the true labels (the paper's measure).</li>
+<li><b>Error rate</b> = the share of labelled images whose top-1 label on clip(x + v) is not their true label, i.e.
+1 − perturbed accuracy: what SGA (ICCV 2023) and ART call their “fooling rate”. An image already wrong on x that v moves to
+another wrong class is fooled but no new error; “n/a (no labels)” where the images had no true labels (e.g. a data-free prior).
+<b>Accuracy</b> (top-1 against the true labels, clean and perturbed) is shown beside both wherever it was measured.</li>
 <li><b>Units</b>: images and perturbations are in pixel units on the 0..255 scale; ξ bounds ‖v‖ in the run's ℓp norm
 (ℓ∞: the largest change of any pixel value).</li>
 <li><b>Clipping</b>: each run says whether x + v was clipped to 0..255 (a valid image) or not.</li>

@@ -65,10 +65,19 @@ export interface SweepPoint {
   size: number;
   foolingRateX?: number;
   foolingRateVal?: number;
+  /** Error rates (1 − perturbed accuracy); on held-out images derived from accuracyPerturbedVal in older files. */
+  errorRateX?: number;
+  errorRateVal?: number;
   accuracyCleanVal?: number;
   accuracyPerturbedVal?: number;
   passes?: number;
   seconds?: number;
+}
+
+/** Fills in the held-out error rate of an older sweep from its perturbed accuracy (they are the same measure). */
+function withErrorRate(p: SweepPoint): SweepPoint {
+  if (p.errorRateVal === undefined && p.accuracyPerturbedVal !== undefined) p.errorRateVal = 1 - p.accuracyPerturbedVal;
+  return p;
 }
 
 const SweepPointSchema = z.object({
@@ -77,6 +86,8 @@ const SweepPointSchema = z.object({
   foolingRateX: optNum,
   foolingRateVal: optNum,
   foolingRate: optNum,
+  errorRateX: optNum,
+  errorRateVal: optNum,
   accuracyCleanVal: optNum,
   accuracyPerturbedVal: optNum,
   passes: optNum,
@@ -109,8 +120,8 @@ function metaOf(json: unknown): Record<string, string> {
 export function readSweep(json: unknown, name: string): Sweep {
   const ours = SweepResultSchema.safeParse(json);
   if (ours.success) {
-    const keys = ['foolingRateX', 'foolingRateVal', 'accuracyCleanVal', 'accuracyPerturbedVal', 'passes', 'seconds'] as const;
-    const points = ours.data.sizes.map((p) => ({ size: p.size, ...numbers(p, keys) })).sort((a, b) => a.size - b.size);
+    const keys = ['foolingRateX', 'foolingRateVal', 'errorRateX', 'errorRateVal', 'accuracyCleanVal', 'accuracyPerturbedVal', 'passes', 'seconds'] as const;
+    const points = ours.data.sizes.map((p) => withErrorRate({ size: p.size, ...numbers(p, keys) })).sort((a, b) => a.size - b.size);
     if (points.length > 0) return { points, meta: metaOf(json) };
   }
   const rows = parse(SweepSchema, json, name, 'sweep (expected [{size, foolingRateX, foolingRateVal, seconds}])');
@@ -126,7 +137,9 @@ export function readSweep(json: unknown, name: string): Sweep {
     if (typeof r.passes === 'number') p.passes = r.passes;
     if (typeof r.accuracyCleanVal === 'number') p.accuracyCleanVal = r.accuracyCleanVal;
     if (typeof r.accuracyPerturbedVal === 'number') p.accuracyPerturbedVal = r.accuracyPerturbedVal;
-    points.push(p);
+    if (typeof r.errorRateX === 'number') p.errorRateX = r.errorRateX;
+    if (typeof r.errorRateVal === 'number') p.errorRateVal = r.errorRateVal;
+    points.push(withErrorRate(p));
   }
   if (points.length === 0) throw new UapError('BAD_INPUT', 'a sweep with no points that have a size', name);
   points.sort((a, b) => a.size - b.size);
@@ -142,6 +155,8 @@ export interface TransferMatrix {
   columns: string[];
   /** values[i][j]: fooling rate of perturbation i on model j (NaN when missing). */
   values: number[][];
+  /** errors[i][j]: error rate (1 − perturbed accuracy) of perturbation i on model j (NaN: no labels), when the file has them. */
+  errors?: number[][];
   meta: Record<string, string>;
 }
 
@@ -197,7 +212,14 @@ export function readTransfer(json: unknown, name: string): TransferMatrix {
   const ours = TransferResultSchema.safeParse(json);
   if (ours.success && ours.data.rows.length > 0 && ours.data.columns.length > 0) {
     const t = ours.data;
-    return { rows: t.rows.map((r) => r.label), columns: t.columns.map((c) => c.label), values: t.foolingRates.map((r) => r.map((c) => c ?? Number.NaN)), meta: metaOf(json) };
+    const errors = t.errorRates?.map((r) => r.map((c) => c ?? Number.NaN));
+    return {
+      rows: t.rows.map((r) => r.label),
+      columns: t.columns.map((c) => c.label),
+      values: t.foolingRates.map((r) => r.map((c) => c ?? Number.NaN)),
+      ...(errors && errors.some((r) => r.some((x) => !Number.isNaN(x))) ? { errors } : {}),
+      meta: metaOf(json),
+    };
   }
   const what = 'transfer matrix (expected {rows|perturbations, columns|models, matrix|foolingRates} or [{perturbation, model, foolingRate}])';
   if (Array.isArray(json)) return { ...fromEntries(parse(z.array(EntrySchema), json, name, what)), meta: {} };
@@ -340,6 +362,8 @@ export function readDominantLabels(json: unknown, name: string): DominantLabels 
 
 export interface EvalResult {
   foolingRate: number;
+  /** 1 − accuracyPerturbed (older files: derived from it); absent when no label was known. */
+  errorRate?: number;
   accuracyClean?: number;
   accuracyPerturbed?: number;
   n?: number;
@@ -351,6 +375,7 @@ export interface EvalResult {
 
 const EvalSchema = z.object({
   foolingRate: num,
+  errorRate: optNum,
   accuracyClean: optNum,
   accuracyPerturbed: optNum,
   n: optNum,
@@ -364,23 +389,30 @@ export function readEval(json: unknown, name: string): EvalResult[] {
   const ours = EvalResultSchema.safeParse(json);
   if (ours.success && ours.data.foolingRate !== undefined) {
     const e = ours.data;
-    const out: EvalResult = { foolingRate: e.foolingRate!, n: e.n, model: e.model, data: e.data, ...numbers(e, ['accuracyClean', 'accuracyPerturbed'] as const) };
+    const out: EvalResult = { foolingRate: e.foolingRate!, n: e.n, model: e.model, data: e.data, ...numbers(e, ['errorRate', 'accuracyClean', 'accuracyPerturbed'] as const) };
     if (e.perturbation !== undefined) out.perturbation = e.perturbation;
     if (e.clip !== undefined) out.clip = e.clip;
-    return [out];
+    return [withEvalErrorRate(out)];
   }
   const list = parse(z.union([EvalSchema, z.array(EvalSchema).min(1)]), json, name, 'evaluation (expected {foolingRate, accuracyClean, accuracyPerturbed, n})');
   return (Array.isArray(list) ? list : [list]).map((e) => {
     const out: EvalResult = { foolingRate: e.foolingRate };
     if (typeof e.accuracyClean === 'number') out.accuracyClean = e.accuracyClean;
     if (typeof e.accuracyPerturbed === 'number') out.accuracyPerturbed = e.accuracyPerturbed;
+    if (typeof e.errorRate === 'number') out.errorRate = e.errorRate;
     if (typeof e.n === 'number') out.n = e.n;
     if (e.model !== undefined) out.model = nameOf(e.model);
     if (e.data !== undefined) out.data = nameOf(e.data);
     if (e.perturbation !== undefined) out.perturbation = nameOf(e.perturbation);
     if (e.clip !== undefined) out.clip = e.clip;
-    return out;
+    return withEvalErrorRate(out);
   });
+}
+
+/** The error rate of an evaluation that states only the perturbed accuracy (older files): 1 − that accuracy. */
+function withEvalErrorRate(e: EvalResult): EvalResult {
+  if (e.errorRate === undefined && e.accuracyPerturbed !== undefined) e.errorRate = 1 - e.accuracyPerturbed;
+  return e;
 }
 
 // ---------------------------------------------------------------- samples.json
