@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
-import { checkAugment, type AugmentOptions } from '../data/augment.js';
+import { checkAugment, drawsPerImage, type AugmentOptions } from '../data/augment.js';
 import { range, type ImageSource } from '../data/image-source.js';
 import { UapError } from '../errors.js';
 import type { Classifier } from '../models/classifier.js';
@@ -186,7 +186,7 @@ export async function sgdPerturbation(classifier: Classifier, X: tf.Tensor4D | I
       maxPasses: o.epochs,
       goal: o.delta === undefined ? undefined : 1 - o.delta,
       skipPass: (n) => {
-        for (let k = 0; k < (o.augment?.jpeg ? 5 : 4) * n; k++) augmentRng(); // augmentImages draws 4 numbers per image, jpeg 1
+        for (let k = 0; k < drawsPerImage(o.augment) * n; k++) augmentRng(); // the draws of n images' augmentation (data/augment.ts)
       },
       ...(remote?.predict ? { predict: remote.predict } : {}),
       run: (ctx, pass, order, v) => sgdEpoch(ctx, o, state, (engine ??= localSgdEngine(ctx.classifier, ctx.source, settings)), pass, order, v),

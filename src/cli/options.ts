@@ -199,7 +199,7 @@ export function addSgdOptions<T extends WithOption<T>>(cmd: T): T {
     .option('--kappa <x>', `margin: the clamp κ (${D_SGA.kappa})`)
     .option('--momentum <mu>', `sgd, sga: momentum μ in [0, 1) of sign steps on ℓ1-normalised gradients, MI-FGSM style (${D_SGD.momentum}: none)`)
     .option('--optimizer <name>', `sgd: ${SGD_OPTIMIZERS.join(' or ')} (sgd takes sign steps for ℓ∞; default ${D_SGD.optimizer})`)
-    .option('--augment <list>', 'sgd: random views of X at each step, so v fits new photos too: flip, crop (crops of 80–100% of the side), crop:SCALE, jpeg (x + v re-encoded at quality 50–95, gradient straight through), jpeg:LO-HI, or none', d.augment);
+    .option('--augment <list>', 'sgd: random views of X at each step, so v fits new and shared photos too: flip, crop (crops of 80–100% of the side), crop:SCALE, resize (the photo at 0.5–1.5× its resolution and back), resize:LO-HI, noise (Gaussian pixel noise, σ 4), noise:SIGMA, jpeg (x + v re-encoded at quality 50–95, gradient straight through), jpeg:LO-HI, or none', d.augment);
 }
 
 /** `flag value` as a number when given. */
@@ -274,22 +274,33 @@ export function parseSgaOptions(f: SgdFlags, ball: BallSettings) {
   };
 }
 
-/** `--augment flip,crop,jpeg` or `crop:0.7` (smallest crop side; `crop` alone means 0.8), `jpeg:60-90` (qualities; `jpeg` alone 50–95). */
+/**
+ * `--augment flip,crop,resize,noise,jpeg`: `crop:0.7` (smallest crop side; `crop` alone 0.8), `resize:0.5-1.5`
+ * (resolution scales; `resize` alone 0.5–1.5), `noise:4` (σ in pixels; `noise` alone 4), `jpeg:60-90`
+ * (qualities; `jpeg` alone 50–95), or `none` (the defaults repeat the library's AUGMENT_DEFAULTS; its checkAugment,
+ * run by resolveSgdOptions, validates the values).
+ */
 export function augment(flag: string, value: string): AugmentOptions {
+  const D = { crop: 0.8, resize: [0.5, 1.5], noise: 4, jpeg: [50, 95] } as const;
   const out: AugmentOptions = {};
+  const range = (kind: string, arg: string | undefined, def: readonly [number, number], example: string): [number, number] => {
+    const m = arg === undefined ? ['', String(def[0]), String(def[1])] : /^(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)$/.exec(arg);
+    if (!m) throw new UapError('BAD_ARGUMENT', `${kind} takes a range LO-HI (e.g. ${kind}:${example}), got ${arg}`, flag);
+    return [Number(m[1]), Number(m[2])];
+  };
   for (const part of value.split(',').map((p) => p.trim())) {
-    const [kind, arg] = part.split(':');
+    const [kind, arg, extra] = part.split(':');
+    if (extra !== undefined) throw new UapError('BAD_ARGUMENT', `one value per view, got "${part}"`, flag);
     if (kind === 'flip' && arg === undefined) out.flip = true;
-    else if (kind === 'jpeg') {
-      const m = arg === undefined ? ['', '50', '95'] : /^(\d+)-(\d+)$/.exec(arg);
-      if (!m) throw new UapError('BAD_ARGUMENT', `jpeg takes a quality range LO-HI (e.g. jpeg:50-95), got ${arg}`, flag);
-      out.jpeg = [Number(m[1]), Number(m[2])];
-    } else if (kind === 'crop') {
-      const s = arg === undefined ? 0.8 : num(flag, arg);
+    else if (kind === 'jpeg') out.jpeg = range('jpeg', arg, D.jpeg, '50-95');
+    else if (kind === 'resize') out.resize = range('resize', arg, D.resize, '0.5-1.5');
+    else if (kind === 'noise') out.noise = arg === undefined ? D.noise : num(flag, arg);
+    else if (kind === 'crop') {
+      const s = arg === undefined ? D.crop : num(flag, arg);
       if (!(s > 0 && s <= 1)) throw new UapError('BAD_ARGUMENT', `the crop scale must be in (0, 1], got ${arg}`, flag);
       out.minScale = s;
     } else if (kind !== 'none' || arg !== undefined) {
-      throw new UapError('BAD_ARGUMENT', `expected a comma-separated list of flip, crop, crop:SCALE, jpeg or jpeg:LO-HI (or none), got "${part}"`, flag);
+      throw new UapError('BAD_ARGUMENT', `expected a comma-separated list of flip, crop[:SCALE], resize[:LO-HI], noise[:SIGMA], jpeg[:LO-HI] (or none), got "${part}"`, flag);
     }
   }
   return out;

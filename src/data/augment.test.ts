@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { initBackend } from '../tensor/backend.js';
 import { createRng } from '../util/rng.js';
-import { augmentImages, checkAugment, isIdentity } from './augment.js';
+import { augmentImages, checkAugment, drawsPerImage, isIdentity } from './augment.js';
 
 describe('augmentImages', () => {
   let x: tf.Tensor4D;
@@ -50,5 +50,75 @@ describe('augmentImages', () => {
   it('rejects a scale outside (0, 1]', () => {
     assert.throws(() => checkAugment({ minScale: 0 }), /minScale/);
     assert.throws(() => checkAugment({ minScale: 1.5 }), /minScale/);
+  });
+
+  /** A generator that counts its draws. */
+  const counting = (seed: number) => {
+    const rng = createRng(seed);
+    const f = Object.assign(() => (f.calls++, rng()), { calls: 0 });
+    return f;
+  };
+
+  it('resize: same shape and range, blurs fine detail (more at a smaller scale), leaves a constant image alone, is seeded', async () => {
+    // A checkerboard: the finest detail an image can hold; a resolution of s < 1 cannot keep it.
+    const board = tf.tidy(() => tf.tile(tf.reshape(tf.tensor1d(Array.from({ length: 64 }, (_, k) => (((k >> 3) + k) % 2) * 200 + 20)), [1, 8, 8, 1]), [2, 1, 1, 3]) as tf.Tensor4D);
+    const rng = counting(3);
+    const y = augmentImages(board, { resize: [0.5, 0.5] }, rng);
+    assert.deepEqual(y.shape, board.shape);
+    assert.equal(rng.calls, 2 * drawsPerImage({ resize: [0.5, 0.5] }), 'the draws it says it takes');
+    const d = (await y.data()) as Float32Array;
+    for (const p of d) assert.ok(p >= 20 - 1e-3 && p <= 220 + 1e-3, `a resize stays inside the image's range: ${p}`);
+    const spread = (t: tf.Tensor) => tf.tidy(() => tf.sub(tf.max(t), tf.min(t)).dataSync()[0]!);
+    assert.ok(spread(y) < 0.5 * 200, `a half-resolution checkerboard is mostly grey: spread ${spread(y)}`);
+    const mild = augmentImages(board, { resize: [0.9, 0.9] }, createRng(3));
+    const err = (t: tf.Tensor) => tf.tidy(() => tf.mean(tf.abs(tf.sub(t, board))).dataSync()[0]!);
+    assert.ok(err(mild) < err(y), `0.9× loses less than 0.5× (${err(mild)} vs ${err(y)})`);
+    const flat = tf.fill([1, 8, 8, 3], 77) as tf.Tensor4D;
+    const f = augmentImages(flat, { resize: [0.5, 1.5] }, createRng(4));
+    assert.ok(tf.tidy(() => tf.max(tf.abs(tf.sub(f, 77))).dataSync()[0]!) < 1e-3, 'a constant image stays constant');
+    const again = [augmentImages(board, { resize: [0.4, 1.5] }, createRng(9)), augmentImages(board, { resize: [0.4, 1.5] }, createRng(9))];
+    assert.equal(tf.tidy(() => tf.max(tf.abs(tf.sub(again[0]!, again[1]!))).dataSync()[0]!), 0, 'same seed, same scales');
+    tf.dispose([board, y, mild, flat, f, ...again]);
+  });
+
+  it('noise: adds zero-mean noise of standard deviation σ, clipped to 0..255, seeded, one draw per image', async () => {
+    const grey = tf.fill([2, 16, 16, 3], 128) as tf.Tensor4D;
+    const rng = counting(5);
+    const y = augmentImages(grey, { noise: 6 }, rng);
+    assert.equal(rng.calls, 2 * 5, '4 view draws and one noise seed per image');
+    assert.equal(drawsPerImage({ noise: 6 }), 5);
+    const d = (await tf.sub(y, grey).data()) as Float32Array;
+    const mean = d.reduce((s, a) => s + a, 0) / d.length;
+    const std = Math.sqrt(d.reduce((s, a) => s + (a - mean) ** 2, 0) / d.length);
+    assert.ok(Math.abs(mean) < 0.5 && Math.abs(std - 6) < 0.4, `mean ${mean}, std ${std}`);
+    const halves = [d.subarray(0, d.length / 2), d.subarray(d.length / 2)];
+    assert.notDeepEqual(Array.from(halves[0]!.subarray(0, 8)), Array.from(halves[1]!.subarray(0, 8)), 'each image has its own noise');
+    const white = tf.fill([1, 8, 8, 3], 254) as tf.Tensor4D;
+    const w = (await augmentImages(white, { noise: 30 }, createRng(1)).data()) as Float32Array;
+    assert.ok(Math.max(...w) <= 255 && Math.min(...w) >= 0 && Math.max(...w) === 255, 'clipped to the pixel range');
+    const a = augmentImages(grey, { noise: 6 }, createRng(5));
+    assert.equal(tf.tidy(() => tf.max(tf.abs(tf.sub(a, y))).dataSync()[0]!), 0, 'same seed, same noise');
+    tf.dispose([grey, y, white, a]);
+  });
+
+  it('drawsPerImage counts what augmentImages (and the jpeg re-encoding) draw', () => {
+    assert.equal(drawsPerImage(undefined), 0);
+    assert.equal(drawsPerImage({}), 0);
+    assert.equal(drawsPerImage({ jpeg: [50, 95] }), 1, 'jpeg alone: no views, one quality');
+    assert.equal(drawsPerImage({ flip: true, minScale: 0.8 }), 4);
+    assert.equal(drawsPerImage({ flip: true, resize: [0.5, 1.5], noise: 4, jpeg: [50, 95] }), 7);
+    for (const a of [{ flip: true }, { minScale: 0.7, resize: [0.6, 1] as const }, { noise: 2, flip: true }]) {
+      const rng = counting(1);
+      augmentImages(x, a, rng).dispose();
+      assert.equal(rng.calls, 4 * drawsPerImage(a), JSON.stringify(a));
+    }
+    assert.ok(!isIdentity({ resize: [1, 1] }) && !isIdentity({ noise: 1 }) && isIdentity({ jpeg: [50, 60] }));
+  });
+
+  it('rejects bad resize and noise values', () => {
+    assert.throws(() => checkAugment({ resize: [0, 1] }), /resize scales/);
+    assert.throws(() => checkAugment({ resize: [1.5, 1] }), /resize scales/);
+    assert.throws(() => checkAugment({ noise: 0 }), /noise σ/);
+    assert.throws(() => checkAugment({ noise: Number.NaN }), /noise σ/);
   });
 });

@@ -1,54 +1,104 @@
 import * as tf from '@tensorflow/tfjs';
 import { UapError } from '../errors.js';
-import type { Rng } from '../util/rng.js';
+import { createRng, gaussianArray, type Rng } from '../util/rng.js';
+import { rescaleAndBack } from './linear-resize.js';
 
 /**
  * Random views of training images, so that a perturbation learned on a few hundred photos does not overfit
  * them: a universal perturbation should fool *new* photos, whose objects sit elsewhere, at other sizes and
- * facing the other way. Each image gets its own draw:
+ * facing the other way, and photos as sharing leaves them. Each image gets its own draw:
  *   flip       mirrored left–right with probability ½;
  *   minScale   a random square crop of side s·H, s uniform in [minScale, 1], anywhere inside the image,
- *              resized back to H×W (bilinear) — a zoom of up to 1/minScale.
+ *              resized back to H×W (bilinear) — a zoom of up to 1/minScale;
+ *   resize     [lo, hi]: the photo at another resolution: resized to round(s·H) × round(s·W), s uniform in
+ *              [lo, hi], and back to H×W with the library's photo resize (data/linear-resize.ts) — s < 1 is a photo
+ *              smaller than the model's input (or downscaled by a sharing site) that the classifier's own resize
+ *              blows up: its fine detail is gone, and v must fool on the blurred photo;
+ *   noise      σ: Gaussian pixel noise of standard deviation σ (pixels) added to each pixel, then clipped to 0..255
+ *              (sensor noise, re-compression): v must not rely on the photo's exact values;
  *   jpeg       [lo, hi]: x + v re-encoded as a JPEG of a quality drawn uniformly from [lo, hi] in the forward pass
  *              (what photo sharing does to a perturbed photo; data/jpeg-roundtrip.ts), the gradient straight through.
  *              Applied by the SGD attack's local engine after the views, one more draw per image.
- * The perturbation itself is never transformed by the views: it is added to the augmented image, as it will be to a photo.
- * One `cropAndResize` call does both (a box with x1 > x2 reads the image right to left). Browser-safe.
+ * The views (flip, crop, resize, noise) act on the photo x, in that order; the attack adds v after them, as it
+ * will be added to a photo. So `resize` trains v on blurred photos, not v's own resampling: that one is what
+ * `uap apply --fit photo` inverts (data/apply-perturbation.ts), and what a mixed-size ensemble trains against
+ * (models/ensemble.ts: each member sees x + v resized to its own input). One `cropAndResize` call does flip and
+ * crop (a box with x1 > x2 reads the image right to left). Browser-safe.
  */
 export interface AugmentOptions {
   flip?: boolean;
   /** Smallest crop side as a share of the image side, in (0, 1]; 1 (the default) means no crops. */
   minScale?: number;
+  /** Resolution scales [lo, hi], 0 < lo ≤ hi ≤ 4, of the rescale-and-back (undefined: none). */
+  resize?: readonly [number, number];
+  /** Standard deviation of the pixel noise, in pixels (0..255 scale), > 0 (undefined: none). */
+  noise?: number;
   /** JPEG qualities [lo, hi], 1..100, of the re-encoding of x + v (undefined: none). */
   jpeg?: readonly [number, number];
 }
 
-export function checkAugment(a: AugmentOptions, option = 'augment'): Required<Omit<AugmentOptions, 'jpeg'>> & Pick<AugmentOptions, 'jpeg'> {
+/** AugmentOptions after checkAugment: flip and minScale filled in, the others present only when on. */
+export type CheckedAugment = { flip: boolean; minScale: number } & Pick<AugmentOptions, 'resize' | 'noise' | 'jpeg'>;
+
+/** The defaults of the parameterised views, as `--augment resize` / `noise` / `jpeg` alone give them. */
+export const AUGMENT_DEFAULTS = { crop: 0.8, resize: [0.5, 1.5], noise: 4, jpeg: [50, 95] } as const;
+
+export function checkAugment(a: AugmentOptions, option = 'augment'): CheckedAugment {
   const minScale = a.minScale ?? 1;
   if (!(minScale > 0 && minScale <= 1)) throw new UapError('BAD_ARGUMENT', `minScale must be in (0, 1], got ${minScale}`, option);
   const q = a.jpeg;
   if (q && !(q.length === 2 && q[0] >= 1 && q[1] <= 100 && q[0] <= q[1])) throw new UapError('BAD_ARGUMENT', `jpeg qualities must be 1 ≤ lo ≤ hi ≤ 100, got ${q.join('-')}`, option);
-  return { flip: Boolean(a.flip), minScale, ...(q ? { jpeg: q } : {}) };
+  const r = a.resize;
+  if (r && !(r.length === 2 && r[0] > 0 && r[0] <= r[1] && r[1] <= 4)) throw new UapError('BAD_ARGUMENT', `resize scales must be 0 < lo ≤ hi ≤ 4, got ${r.join('-')}`, option);
+  const s = a.noise;
+  if (s !== undefined && !(s > 0 && Number.isFinite(s))) throw new UapError('BAD_ARGUMENT', `the noise σ must be a finite number > 0 (pixels), got ${s}`, option);
+  return { flip: Boolean(a.flip), minScale, ...(r ? { resize: r } : {}), ...(s !== undefined ? { noise: s } : {}), ...(q ? { jpeg: q } : {}) };
 }
 
-/** True when the views (flip, crop) change nothing (the caller can skip augmentImages; jpeg is applied apart). */
+/** True when the views (flip, crop, resize, noise) change nothing (the caller can skip augmentImages; jpeg is applied apart). */
 export function isIdentity(a: AugmentOptions): boolean {
-  return !a.flip && (a.minScale ?? 1) === 1;
+  return !a.flip && (a.minScale ?? 1) === 1 && a.resize === undefined && a.noise === undefined;
 }
 
-/** Augmented copies of `x` (pixels, NHWC); the caller disposes the result. Draws 4 numbers per image from `rng`. */
+/**
+ * How many numbers the augmentation draws from its stream per image and step: augmentImages' 4 (crop box and
+ * mirror) + 1 for resize + 1 for noise when the views are on, + 1 for jpeg. A resumed run skips the passes done
+ * by drawing this many per image and pass, so it sees the views an uninterrupted run would.
+ */
+export function drawsPerImage(a: AugmentOptions | undefined): number {
+  if (!a) return 0;
+  const views = isIdentity(a) ? 0 : 4 + (a.resize ? 1 : 0) + (a.noise !== undefined ? 1 : 0);
+  return views + (a.jpeg ? 1 : 0);
+}
+
+/**
+ * Augmented copies of `x` (pixels, NHWC); the caller disposes the result. Draws drawsPerImage(a) − jpeg numbers
+ * per image from `rng`, in image order: the crop box and mirror (4), then the resize scale, then the noise seed.
+ */
 export function augmentImages(x: tf.Tensor4D, a: AugmentOptions, rng: Rng): tf.Tensor4D {
-  const { flip, minScale } = checkAugment(a);
-  const [n, h, w] = x.shape;
+  const { flip, minScale, resize, noise } = checkAugment(a);
+  const [n, h, w, c] = x.shape;
   const boxes = new Float32Array(n * 4);
+  const scales = new Float64Array(n);
+  const seeds = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     const s = minScale + (1 - minScale) * rng();
     const y1 = (1 - s) * rng();
     const x1 = (1 - s) * rng();
     const mirrored = rng() < 0.5 && flip;
     boxes.set(mirrored ? [y1, x1 + s, y1 + s, x1] : [y1, x1, y1 + s, x1 + s], i * 4);
+    if (resize) scales[i] = resize[0] + (resize[1] - resize[0]) * rng();
+    if (noise !== undefined) seeds[i] = Math.floor(rng() * 4294967296);
   }
-  return tf.tidy(() =>
-    tf.image.cropAndResize(x, tf.tensor2d(boxes, [n, 4]), tf.range(0, n, 1, 'int32') as tf.Tensor1D, [h, w], 'bilinear'),
-  );
+  return tf.tidy(() => {
+    let y: tf.Tensor4D = x;
+    if (flip || minScale < 1) y = tf.image.cropAndResize(x, tf.tensor2d(boxes, [n, 4]), tf.range(0, n, 1, 'int32') as tf.Tensor1D, [h, w], 'bilinear');
+    if (resize) y = rescaleAndBack(y, scales);
+    if (noise !== undefined) {
+      const e = new Float32Array(n * h * w * c);
+      for (let i = 0; i < n; i++) e.set(gaussianArray(h * w * c, createRng(seeds[i]!), 0, noise), i * h * w * c);
+      y = tf.clipByValue(tf.add(y, tf.tensor4d(e, [n, h, w, c])), 0, 255) as tf.Tensor4D;
+    }
+    return y === x ? tf.clone(x) : y;
+  });
 }

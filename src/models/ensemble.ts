@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { linearResize, linearResizeAdjoint } from '../data/linear-resize.js';
 import { UapError } from '../errors.js';
 import type { Classifier } from './classifier.js';
 import type { Labels } from './labels.js';
@@ -12,8 +13,14 @@ import type { Labels } from './labels.js';
  * upstream (the attack's loss gradient, with the attack's classes: for an untargeted attack the ensemble's clean
  * top-1) applied to each member's own logits. logits() is the mean of the members'
  * logits (what the fooling rate and the clean labels are measured on), and jacobian() the mean of theirs, which is
- * its exact Jacobian. Members must share the input shape and the label space (the four 224×224 ImageNet models of
- * the zoo do); the ensemble does not own them: dispose() frees them all.
+ * its exact Jacobian.
+ *
+ * Members may take different input sizes (a 192-pixel MobileNet beside 224-pixel ones): the ensemble's input, and
+ * so v, is the largest member's, and a smaller member sees x + v resized to its own input by R, the library's photo
+ * resize as a linear map (data/linear-resize.ts). Its part of the gradient is Rᵀ of its own: ∂J_m(R x)/∂x =
+ * Rᵀ ∂J_m/∂(R x), exact. So v is trained through the resampling a smaller classifier applies, which is also
+ * what a photo's own resize does to v. Members must share the channels and the label space (the zoo's ImageNet
+ * models all map theirs to the 1000 standard classes); the ensemble does not own them: dispose() frees them all.
  */
 export class EnsembleClassifier implements Classifier {
   readonly id: string;
@@ -23,17 +30,52 @@ export class EnsembleClassifier implements Classifier {
   constructor(readonly members: readonly Classifier[]) {
     if (members.length === 0) throw new UapError('BAD_ARGUMENT', 'an ensemble needs at least one model', 'model');
     const [first] = members as [Classifier];
+    // v lives at the largest member's size (the most pixels; the first such member on a tie).
+    const largest = members.reduce((a, m) => (m.inputShape[0] * m.inputShape[1] > a.inputShape[0] * a.inputShape[1] ? m : a), first);
     for (const m of members) {
-      if (m.inputShape.some((d, i) => d !== first.inputShape[i])) {
-        throw new UapError('BAD_ARGUMENT', `${m.id} takes ${m.inputShape.join('×')} inputs, ${first.id} ${first.inputShape.join('×')}: ensemble members must share the input size`, 'model');
+      if (m.inputShape[2] !== largest.inputShape[2]) {
+        throw new UapError('BAD_ARGUMENT', `${m.id} takes ${m.inputShape[2]}-channel inputs, ${largest.id} ${largest.inputShape[2]}: ensemble members must share the channels`, 'model');
       }
-      if (m.labels.ids.length !== first.labels.ids.length || m.labels.ids.some((id, i) => id !== first.labels.ids[i])) {
-        throw new UapError('BAD_ARGUMENT', `${m.id} and ${first.id} have different label spaces`, 'model');
+      const a = m.labels.ids;
+      const b = first.labels.ids;
+      const k = a.findIndex((id, i) => id !== b[i]);
+      if (a.length !== b.length || k >= 0) {
+        const where = a.length !== b.length ? `${a.length} vs ${b.length} classes` : `class ${k} is ${a[k]} vs ${b[k]}`;
+        throw new UapError('BAD_ARGUMENT', `${m.id} and ${first.id} have different label spaces (${where}): ensemble members must label the same classes in the same order`, 'model');
       }
     }
     this.id = members.map((m) => m.id).join('+');
-    this.inputShape = first.inputShape;
+    this.inputShape = largest.inputShape;
     this.labels = first.labels;
+  }
+
+  /** x (at the ensemble's size) as member m sees it: resized to m's input when that is smaller. */
+  private inputOf(m: Classifier, x: tf.Tensor4D): tf.Tensor4D {
+    const [h, w] = m.inputShape;
+    return h === x.shape[1] && w === x.shape[2] ? x : linearResize(x, h, w);
+  }
+
+  /** A gradient at member m's input size taken back to the ensemble's (the adjoint of inputOf; disposes g when it resizes). */
+  private backOf(g: tf.Tensor4D): tf.Tensor4D {
+    const [H, W] = this.inputShape;
+    if (g.shape[1] === H && g.shape[2] === W) return g;
+    const out = linearResizeAdjoint(g, H, W);
+    g.dispose();
+    return out;
+  }
+
+  /** Runs f on each member with its own view of x, one member at a time. */
+  private async each<T>(x: tf.Tensor4D, f: (m: Classifier, xm: tf.Tensor4D) => Promise<T>): Promise<T[]> {
+    const out: T[] = [];
+    for (const m of this.members) {
+      const xm = this.inputOf(m, x);
+      try {
+        out.push(await f(m, xm));
+      } finally {
+        if (xm !== x) xm.dispose();
+      }
+    }
+    return out;
   }
 
   get backend(): string {
@@ -41,15 +83,26 @@ export class EnsembleClassifier implements Classifier {
   }
 
   async logits(x: tf.Tensor4D): Promise<tf.Tensor2D> {
-    const all = await Promise.all(this.members.map((m) => m.logits(x)));
+    const views = this.members.map((m) => this.inputOf(m, x));
+    const all = await Promise.all(this.members.map((m, i) => m.logits(views[i]!))).finally(() => tf.dispose(views.filter((v) => v !== x)));
     const mean = tf.tidy(() => tf.div(tf.addN(all), all.length) as tf.Tensor2D);
     tf.dispose(all);
     return mean;
   }
 
   async jacobian(x: tf.Tensor4D, classes: tf.Tensor2D): Promise<{ logits: tf.Tensor2D; grads: tf.Tensor5D }> {
-    const all: { logits: tf.Tensor2D; grads: tf.Tensor5D }[] = [];
-    for (const m of this.members) all.push(await m.jacobian(x, classes));
+    const [n, H, W, C] = x.shape;
+    const all = await this.each(x, async (m, xm) => {
+      const r = await m.jacobian(xm, classes);
+      if (xm === x) return r;
+      const [, k, h, w] = r.grads.shape;
+      const flat = tf.reshape(r.grads, [n * k, h, w, C]) as tf.Tensor4D;
+      r.grads.dispose();
+      const back = this.backOf(flat);
+      const grads = tf.reshape(back, [n, k, H, W, C]) as tf.Tensor5D;
+      back.dispose(); // reshape shares the data
+      return { logits: r.logits, grads };
+    });
     const out = tf.tidy(() => ({
       logits: tf.div(tf.addN(all.map((a) => a.logits)), all.length) as tf.Tensor2D,
       grads: tf.div(tf.addN(all.map((a) => a.grads)), all.length) as tf.Tensor5D,
@@ -59,8 +112,10 @@ export class EnsembleClassifier implements Classifier {
   }
 
   async vjp(x: tf.Tensor4D, upstream: (logits: tf.Tensor2D) => tf.Tensor2D): Promise<{ logits: tf.Tensor2D; grad: tf.Tensor4D }> {
-    const all: { logits: tf.Tensor2D; grad: tf.Tensor4D }[] = [];
-    for (const m of this.members) all.push(await m.vjp(x, upstream));
+    const all = await this.each(x, async (m, xm) => {
+      const r = await m.vjp(xm, upstream);
+      return { logits: r.logits, grad: this.backOf(r.grad) };
+    });
     const out = tf.tidy(() => ({
       logits: tf.div(tf.addN(all.map((a) => a.logits)), all.length) as tf.Tensor2D,
       grad: tf.addN(all.map((a) => a.grad)) as tf.Tensor4D,
