@@ -90,12 +90,12 @@ const PERTURBATIONS: Perturbation[] = [
 ];
 const FITS = ['photo', 'crop'] as const;
 /** Choices in `uap apply` measured on the first perturbation, for the SSIM and size goals. */
-const VARIANTS: { fit: (typeof FITS)[number]; extra: string[]; chroma?: '4:4:4' | '4:2:0' }[] = [
+const VARIANTS: { fit: (typeof FITS)[number]; extra: string[] }[] = [
   { fit: 'photo', extra: ['--quality', '85'] },
   { fit: 'photo', extra: ['--quality', '75'] },
   { fit: 'crop', extra: ['--quality', '85'] },
-  { fit: 'photo', extra: [], chroma: '4:4:4' },
-  { fit: 'photo', extra: [], chroma: '4:2:0' },
+  { fit: 'photo', extra: ['--chroma', '4:2:0'] },
+  { fit: 'crop', extra: ['--chroma', '4:2:0'] },
 ];
 
 /** Runs `node bin/uap.js ARGS`, its output to LOG; resolves with the wall time in seconds. */
@@ -200,30 +200,17 @@ async function cleanTop1(): Promise<Record<string, number[]>> {
   return clean;
 }
 
-/** Steps 2–4 for one perturbation and fit (cached); `chroma`: the copies re-encoded by sharp at their source's quality with that subsampling. */
-async function measure(p: Perturbation, fit: (typeof FITS)[number], extra: string[] = [], chroma?: '4:4:4' | '4:2:0'): Promise<Measured | undefined> {
-  const base = `${p.name}-${fit}${extra.length ? `-${extra.join('').replace(/[^a-z0-9]+/gi, '')}` : ''}`;
-  const tag = chroma ? `${base}-sharp${chroma.replace(/:/g, '')}` : base;
+/** Steps 2–4 for one perturbation and fit, with `extra` apply flags (cached). */
+async function measure(p: Perturbation, fit: (typeof FITS)[number], extra: string[] = []): Promise<Measured | undefined> {
+  const tag = `${p.name}-${fit}${extra.length ? `-${extra.join('').replace(/[^a-z0-9]+/gi, '')}` : ''}`;
   const file = path.join(work, 'results', `${tag}-${photos.length}.json`);
   const hit = await readJson<Measured>(file);
   if (hit || renderOnly) return hit;
-  const applied = path.join(work, 'copies', `${base}-${photos.length}`);
   const outDir = path.join(work, 'copies', `${tag}-${photos.length}`);
-  let applySeconds = 0;
-  if (!chroma) {
-    await mkdir(outDir, { recursive: true });
-    console.error(`apply ${p.name} --fit ${fit} ${extra.join(' ')}`);
-    const inputs = nPhotos >= 200 ? ['--data', photosDir] : photos;
-    applySeconds = await uap(['apply', '--perturbation', p.file, '--out', outDir, '--fit', fit, ...extra, ...inputs], path.join(work, 'copies', `${tag}.log`));
-  } else {
-    console.error(`re-encode ${base} with ${chroma}`);
-    await mkdir(outDir, { recursive: true });
-    const info = await originalsInfo();
-    for (const input of photos) {
-      const out = path.join(outDir, path.basename(input));
-      if (!existsSync(out)) await sharp(await readFile(path.join(applied, path.basename(input)))).withMetadata().jpeg({ quality: info[path.basename(input)]!.quality ?? 90, chromaSubsampling: chroma }).toFile(out);
-    }
-  }
+  await mkdir(outDir, { recursive: true });
+  console.error(`apply ${p.name} --fit ${fit} ${extra.join(' ')}`);
+  const inputs = nPhotos >= 200 ? ['--data', photosDir] : photos;
+  const applySeconds = await uap(['apply', '--perturbation', p.file, '--out', outDir, '--fit', fit, ...extra, ...inputs], path.join(work, 'copies', `${tag}.log`));
   const copies: AppliedFile[] = photos.map((input) => ({ input, output: path.join(outDir, path.basename(input)), status: 'written' }));
   for (const c of copies) c.bytesIn = (await stat(c.input)).size;
   const q75 = await reencode(copies, `${outDir}-q75`);
@@ -309,7 +296,7 @@ async function writeSection(base: Measured): Promise<void> {
     'quality-75 JPEG (sharp / libjpeg defaults, 4:2:0), as a sharing site would, and the re-encoded copy is classified as `uap classify` decodes it. ' +
     '"Changed" is the paper\'s fooling criterion on that file: top-1 of the re-encoded copy ≠ top-1 of the original.');
   L.push('');
-  L.push('Columns: the share of photos whose top-1 changed on each shared model; *in italics*, models the perturbation was made on; **bold**, the one left out of a leave-one-out ensemble. ' +
+  L.push('Columns: the share of photos whose top-1 changed on each shared model (v1 0.25 onnx is v1 0.25\'s weights in a PyTorch port: the same network); *in italics*, models the perturbation was made on; **bold**, the one left out of a leave-one-out ensemble; "left out": the models it was not made on (the twin of its model excepted). ' +
     '"On X": the fooling rate the compute reached on its 500 training photos at model size (an ensemble\'s: on its mean logits), from perturbation.json. ' +
     'PSNR / SSIM (ssim.js, mean SSIM) of the copy `uap apply` wrote against the original (and of its q75 re-encode); size: the copy against the original file.');
   L.push('');
@@ -318,7 +305,9 @@ async function writeSection(base: Measured): Promise<void> {
   const q = (xs: number[], d: number) => `${median(xs).toFixed(d)} / ${minOf(xs).toFixed(d)}`;
   L.push(`| none (the original → q75) | – | – | ${MODELS.map((m) => pct(base.changed[m]!)).join(' | ')} | – | – | – | – | ${q(base.q75.ssim, 3)} | – |`);
   for (const { p, fit, m } of rows) {
-    const left = MODELS.filter((k) => !p.members.includes(k));
+    // A model whose twin (the same weights: v1 0.25 and its ONNX port) made v is not a test of transfer.
+    const twin: Record<string, string> = { [A]: E, [E]: A };
+    const left = MODELS.filter((k) => !p.members.includes(k) && !(p.members.length === 1 && p.members.includes(twin[k]!)));
     const cells = MODELS.map((k) => (p.members.includes(k) ? `*${pct(m.changed[k]!)}*` : p.members.length > 1 ? `**${pct(m.changed[k]!)}**` : pct(m.changed[k]!)));
     const inIt = p.members.length ? pct(minOf(p.members.map((k) => m.changed[k]!))) : '–';
     const out = left.length === 1 ? `${pct(m.changed[left[0]!]!)}${p.note ? ` (${p.note})` : ''}` : left.length ? `${pct(minOf(left.map((k) => m.changed[k]!)))}–${pct(maxOf(left.map((k) => m.changed[k]!)))}` : '–';
@@ -357,19 +346,19 @@ async function writeSection(base: Measured): Promise<void> {
     L.push('');
     L.push(`Choices in \`uap apply\` and the SSIM / size goals, for ${p0.label} (same photos, same q75 re-encode):`);
     L.push('');
-    L.push('| --fit | --quality | encoder | in it: worst / best | left out | copy SSIM median / worst | copy size median / worst | photos over +30% |');
+    L.push('| --fit | --quality | --chroma | in it: worst / best | left out | copy SSIM median / worst | copy size median / worst | photos over +30% |');
     L.push('|---|---|---|---|---|---|---|---|');
-    const all: { p: Perturbation; fit: string; extra: string[]; chroma?: string; m: Measured }[] = [...rows.filter((r) => r.p === p0).map((r) => ({ ...r, extra: [] as string[] })), ...variantRows];
+    const all: { p: Perturbation; fit: string; extra: string[]; m: Measured }[] = [...rows.filter((r) => r.p === p0).map((r) => ({ ...r, extra: [] as string[] })), ...variantRows];
     for (const r of all) {
       const mem = r.p.members.map((k) => r.m.changed[k]!);
       const sz = r.m.copy.sizeChange;
-      const enc = r.chroma ? `the copy re-encoded by sharp, ${r.chroma}` : '`uap apply` (source subsampling)';
-      L.push(`| ${r.fit} | ${r.extra[1] ?? "the source's (estimated)"} | ${enc} | ${pct(minOf(mem))} / ${pct(maxOf(mem))} | ${pct(r.m.changed[leftOf(r.p)]!)} | ${q(r.m.copy.ssim, 3)} | ${signed(median(sz))} / ${signed(maxOf(sz))} | ${sz.filter((x) => x > 0.3).length}/${sz.length} |`);
+      const flag = (f: string) => (r.extra.includes(f) ? r.extra[r.extra.indexOf(f) + 1] : undefined);
+      L.push(`| ${r.fit} | ${flag('--quality') ?? "the source's (estimated)"} | ${flag('--chroma') ?? "the source's"} | ${pct(minOf(mem))} / ${pct(maxOf(mem))} | ${pct(r.m.changed[leftOf(r.p)]!)} | ${q(r.m.copy.ssim, 3)} | ${signed(median(sz))} / ${signed(maxOf(sz))} | ${sz.filter((x) => x > 0.3).length}/${sz.length} |`);
     }
     const ok = all.filter((r) => median(r.m.copy.ssim) >= 0.9 && median(r.m.copy.sizeChange) <= 0.3);
     const overOf = (r: (typeof all)[number]) => r.m.copy.sizeChange.filter((x) => x > 0.3).length;
     const fewest = all.reduce((x, r) => (overOf(r) < overOf(x) ? r : x));
-    const name = (r: (typeof all)[number]) => `--fit ${r.fit}${r.extra.length ? ` ${r.extra.join(' ')}` : ''}${r.chroma ? ` (sharp ${r.chroma})` : ''}`;
+    const name = (r: (typeof all)[number]) => `--fit ${r.fit}${r.extra.length ? ` ${r.extra.join(' ')}` : ''}`;
     // The photos whose copy grows most (default --fit photo): what they have in common.
     const info = await originalsInfo();
     const def = all[0]!;
@@ -382,7 +371,7 @@ async function writeSection(base: Measured): Promise<void> {
       `The 10 copies that grow most (--fit photo, ${signed(grown[grown.length - 1]!.x)} to ${signed(grown[0]!.x)}) come from photos saved at quality ${minOf(qs)}–${maxOf(qs)}, ` +
       `${grown.filter((g) => g.chroma === '4:4:4').length} of them with 4:4:4 chroma, at ${minOf(grown.map((g) => g.bitsPerPixel)).toFixed(1)}–${maxOf(grown.map((g) => g.bitsPerPixel)).toFixed(1)} bits per pixel (all ${photos.length}: median ${median(allBpp).toFixed(1)}): ` +
       "smooth photos saved at a high quality, where v's fine detail is most of what the encoder has to code. A lower --quality shrinks those, but a photo saved at a lower quality than the one asked " +
-      "grows, and each re-encode costs SSIM. --fit photo's SSIM is bounded by v itself (the whole photo carries it); --fit crop leaves the border of the photo untouched.");
+      "grows, and each re-encode costs SSIM; --chroma 4:2:0 drops the colour half of that detail, which SSIM (on luminance) and the models hardly see. --fit photo's SSIM is bounded by v itself (the whole photo carries it); --fit crop leaves the border of the photo untouched.");
     L.push('');
   }
   // What the numbers say, each sentence written from the measured values.
@@ -408,7 +397,7 @@ async function writeSection(base: Measured): Promise<void> {
   }
   const twice = ens.filter((r) => r.fit === 'photo' && r.p.members.includes(A) && r.p.members.includes(E));
   if (twice.length) {
-    say.push(`An ensemble with both ${short[A]} and ${short[E]} counts that network twice in its summed loss (the input gradients of the four architectures are within 2× of each other in size, so none dominates otherwise): ` +
+    say.push(`An ensemble with both ${short[A]} and ${short[E]} counts that network twice in its summed loss: ` +
       `it is the member fooled most in ${twice.filter((r) => r.p.members.every((k) => r.m.changed[k]! <= r.m.changed[A]! + 1e-9)).length} of ${twice.length} such ensembles (--fit photo).`);
   }
   if (say.length) L.push('What this says:', '', ...say.map((x) => `- ${x}`), '');
@@ -437,7 +426,7 @@ async function writeSection(base: Measured): Promise<void> {
 
 // ---- run the steps ----
 const rows: { p: Perturbation; fit: string; m: Measured }[] = [];
-const variantRows: { p: Perturbation; fit: string; extra: string[]; chroma?: string; m: Measured }[] = [];
+const variantRows: { p: Perturbation; fit: string; extra: string[]; m: Measured }[] = [];
 const missing: string[] = [];
 try {
   const base = await baseline();
@@ -453,7 +442,7 @@ try {
     }
     if (p === PERTURBATIONS[0]) {
       for (const v of VARIANTS) {
-        const m = await measure(p, v.fit, v.extra, v.chroma);
+        const m = await measure(p, v.fit, v.extra);
         if (m) variantRows.push({ p, ...v, m });
       }
     }

@@ -185,7 +185,7 @@ const [server, A] = await listen((req, res) => {
 const evalOn = (extra: string[]) => ['eval', '--model', 'mnist', '--data', 'mnist:test', '--limit', '10', ...extra];
 const evalModel = (model: string, env: Record<string, string> = {}) => uap(['eval', '--model', model, '--data', 'mnist:test', '--limit', '10'], env);
 const computeArgs = (out: string, extra: string[] = []) => [
-  'compute', '--model', 'mnist', '--data', 'mnist:train', '--limit', '10', '--xi', '77', '--step', '2',
+  'compute', '--method', 'deepfool', '--model', 'mnist', '--data', 'mnist:train', '--limit', '10', '--xi', '77', '--step', '2',
   '--max-passes', '2', '--delta', '0.01', '--seed', '3', '--out', out, ...extra,
 ];
 const NET = { UAP_DOWNLOAD_IDLE_TIMEOUT: '1', UAP_DOWNLOAD_TIMEOUT: '4' };

@@ -58,7 +58,7 @@ test('SGA takes one step on v per outer batch, after K·|B|/|b| inner gradients,
 });
 
 test('SGA: the loss of the clean labels rises, seeded, and a resumed run repeats the uninterrupted one', async () => {
-  const opts: SgaOptions = { norm: 'inf', xi: 30, epochs: 3, seed: 5, batchSize: 50, minibatch: 10, innerSteps: 2, stepSize: 3, augment: { flip: true, minScale: 0.8 } };
+  const opts: SgaOptions = { norm: 'inf', xi: 30, epochs: 3, seed: 5, batchSize: 50, minibatch: 10, innerSteps: 2, stepSize: 3, augment: { flip: true, minScale: 0.8, resize: [0.5, 1.5], noise: 4 } };
   const full = await sgaPerturbation(mlp, U, opts);
   assert.deepEqual((await sgaPerturbation(mlp, U, opts)).v, full.v, 'deterministic for a seed');
   const losses = full.history.map((h) => h.loss!);

@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
-import { checkAugment, type AugmentOptions } from '../data/augment.js';
+import { checkAugment, drawsPerImage, type AugmentOptions } from '../data/augment.js';
 import { range, type ImageSource } from '../data/image-source.js';
 import { UapError } from '../errors.js';
 import type { Classifier } from '../models/classifier.js';
@@ -153,7 +153,7 @@ export async function sgaPerturbation(classifier: Classifier, X: tf.Tensor4D | I
       goal: o.delta === undefined ? undefined : 1 - o.delta,
       skipPass: (n) => {
         for (let start = 0; start < n; start += o.batchSize) innerBatches(new Int32Array(Math.min(o.batchSize, n - start)), o, innerRng);
-        for (let k = 0; k < (o.augment?.jpeg ? 5 : 4) * n * o.innerSteps; k++) augmentRng(); // every image K times
+        for (let k = 0; k < drawsPerImage(o.augment) * n * o.innerSteps; k++) augmentRng(); // every image is seen K times
       },
       ...(remote?.predict ? { predict: remote.predict } : {}),
       run: (ctx, pass, order, v) => sgaEpoch(ctx, o, state, (engine ??= localSgdEngine(ctx.classifier, ctx.source, settings)), innerRng, pass, order, v),

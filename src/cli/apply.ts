@@ -24,6 +24,7 @@ interface ApplyFlags {
   data?: string;
   fit: string;
   quality?: string;
+  chroma: string;
   stripMetadata?: boolean;
   refine: string;
   bound: string;
@@ -48,6 +49,7 @@ export function registerApply(program: Command): void {
     .option('--data <spec>', 'a folder, a list file, or comma-separated files, instead of PHOTOS')
     .option('--fit <mode>', 'photo: v covers the whole photo and survives the model’s resize and crop; crop: only the region the model sees', 'photo')
     .option('--quality <q>', 'JPEG / lossy WebP quality 1–100 (default: the source’s, estimated from its quantisation tables)')
+    .option('--chroma <mode>', 'JPEG chroma subsampling of the copies: source (keep the photo’s), 4:2:0 (smaller files; what the models see hardly changes) or 4:4:4', 'source')
     .option('--strip-metadata', 'drop EXIF (incl. GPS), XMP, IPTC and text; the colour profile stays')
     .option('--refine <n>', 'back-projection steps that make the model’s view of the copy match v (0: plain bilinear rescale)', String(APPLY_DEFAULTS.refine))
     .option('--bound <k>', 'change a pixel by at most k·‖v‖∞ (1 keeps the bound of v; 1.5 lets the model see v more exactly)', '1')
@@ -68,6 +70,7 @@ function settings(photos: string[], f: ApplyFlags) {
   if (f.fit !== 'photo' && f.fit !== 'crop') throw new UapError('BAD_ARGUMENT', `must be photo or crop, got "${f.fit}"`, '--fit');
   const quality = f.quality === undefined ? undefined : int('--quality', f.quality, 1);
   if (quality !== undefined && quality > 100) throw new UapError('BAD_ARGUMENT', `must be 1–100, got ${f.quality}`, '--quality');
+  if (f.chroma !== 'source' && f.chroma !== '4:2:0' && f.chroma !== '4:4:4') throw new UapError('BAD_ARGUMENT', `must be source, 4:2:0 or 4:4:4, got "${f.chroma}"`, '--chroma');
   const refine = int('--refine', f.refine, 0);
   const bound = num('--bound', f.bound);
   if (!(bound > 0)) throw new UapError('BAD_ARGUMENT', `must be > 0, got ${f.bound}`, '--bound');
@@ -78,7 +81,7 @@ function settings(photos: string[], f: ApplyFlags) {
   const models = f.model ? f.model.split(',').map((m) => m.trim()).filter((m) => m !== '') : [];
   if (f.check && models.length === 0) throw new UapError('BAD_ARGUMENT', 'needs --model M[,M2…] to check the copies with', '--check');
   if (!f.check && models.length > 0 && f.fit !== 'crop') throw new UapError('BAD_ARGUMENT', 'is used by --check and --fit crop only', '--model');
-  return { fit: f.fit as Fit, quality, refine, bound, cropFraction, models };
+  return { fit: f.fit as Fit, quality, chroma: f.chroma as 'source' | '4:2:0' | '4:4:4', refine, bound, cropFraction, models };
 }
 
 function maxAbs(v: Float32Array): number {
@@ -125,6 +128,7 @@ export async function applyCommand(program: Command, photos: string[], f: ApplyF
         outDir: plan.outDir,
         fit: s.fit,
         quality: s.quality,
+        chroma: s.chroma,
         stripMetadata: f.stripMetadata,
         refine: s.refine,
         cropFraction: s.cropFraction,

@@ -48,7 +48,7 @@ export function addQueueOptions<T extends { option: (flags: string, description:
   cmd
     .option('--queue <url>', 'run on `uap worker` processes: redis://HOST:PORT, redis://:PASSWORD@HOST:PORT or rediss://… (TLS)')
     .option('--shard-size <n>', 'with --queue: images per prediction job (rounded up to a multiple of the batch size)', SHARD_SIZE);
-  return o.gradients ? cmd.option('--grad-shards <k>', 'sgd with --queue: jobs per minibatch gradient', GRAD_SHARDS) : cmd;
+  return o.gradients ? cmd.option('--grad-shards <k>', 'sgd, sga with --queue: jobs per minibatch gradient', GRAD_SHARDS) : cmd;
 }
 
 /** Paths that exist here travel as absolute paths (workers on this machine may run elsewhere); names travel as they are. */

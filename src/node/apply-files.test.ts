@@ -39,10 +39,10 @@ function pattern(channels: number, w = W, h = H): Buffer {
 
 const EXIF = { IFD0: { Artist: 'uap test', Copyright: 'CC0' }, IFD3: { GPSLatitudeRef: 'N', GPSLatitude: '46/1 31/1 0/1' } };
 
-async function run(name: string, bytes: Uint8Array, opts: { stripMetadata?: boolean; quality?: number } = {}) {
+async function run(name: string, bytes: Uint8Array, opts: { stripMetadata?: boolean; quality?: number; chroma?: '4:2:0' | '4:4:4' } = {}) {
   const src = path.join(dir, 'in', name);
   await writeFileAtomic(src, bytes);
-  const outDir = path.join(dir, `out-${name}-${opts.stripMetadata ? 's' : 'k'}`);
+  const outDir = path.join(dir, `out-${name}-${opts.stripMetadata ? 's' : 'k'}${opts.chroma ? opts.chroma.replace(/:/g, '') : ''}`);
   const [r] = await applyToFiles(await planApply([src], outDir), { ...V7, outDir, ...opts });
   assert.equal(r!.status, 'written', r!.error);
   const out = await readFile(r!.output);
@@ -79,6 +79,10 @@ for (const orientation of [6, 8]) {
     assert.equal(estimateJpegQuality(out), 88, 'written at the source quality');
     // A viewer (autoOrient) sees the original + 7: rotated once, not twice (that would be W×H, or upside down).
     assert.ok((await offBy7(src, out)) <= 4, 'copy = upright original + 7 within JPEG error');
+
+    const sub = await run(`o${orientation}.jpg`, jpeg, { chroma: '4:2:0' });
+    assert.deepEqual([sub.outMeta.chromaSubsampling, estimateJpegQuality(sub.out), sub.outMeta.orientation], ['4:2:0', 88, 1], '--chroma 4:2:0: subsampled, same quality, upright');
+    assert.ok(sub.outMeta.exif?.toString('latin1').includes('uap test'), 'EXIF kept with --chroma');
 
     const stripped = await run(`o${orientation}.jpg`, jpeg, { stripMetadata: true });
     assert.equal(stripped.outMeta.exif, undefined, 'no EXIF (and so no GPS)');

@@ -36,6 +36,12 @@ export interface ApplyFilesOptions {
   fit?: Fit;
   /** JPEG / lossy WebP quality (default: the source's). */
   quality?: number;
+  /**
+   * JPEG chroma subsampling of the copies: 'source' (default) keeps the photo's; '4:2:0' halves the colour
+   * resolution, which the models (and SSIM, on luminance) hardly see but the file size does: v's fine colour detail
+   * in a photo saved at 4:4:4 is what makes its copy grow most (docs/results.md, the apply section).
+   */
+  chroma?: 'source' | '4:2:0' | '4:4:4';
   stripMetadata?: boolean;
   /** The model's crop fraction (default 0.875). */
   cropFraction?: number;
@@ -233,7 +239,8 @@ export async function applyToFiles(plan: ApplyPlan, o: ApplyFilesOptions): Promi
         r = { input, output, status: 'failed', error: e.message };
       }
       if (photo) {
-        const bytes = await encodePhoto(photo, perturbPhoto(photo, o.v, o.vShape, o), { quality: o.quality, stripMetadata: o.stripMetadata });
+        const as = o.chroma === undefined || o.chroma === 'source' ? photo : { ...photo, chroma444: o.chroma === '4:4:4' };
+        const bytes = await encodePhoto(as, perturbPhoto(photo, o.v, o.vShape, o), { quality: o.quality, stripMetadata: o.stripMetadata });
         try {
           await write(output, bytes);
         } catch (e) {

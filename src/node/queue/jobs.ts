@@ -73,8 +73,8 @@ export interface GradientJob extends DataRef, SgdLossSettings {
   indices: string;
   cls: string;
   batchSize: number;
-  augment?: { flip: boolean; minScale: number };
-  /** The augmentation draws for these images (4 per image, from the coordinator's stream), when augmenting. */
+  augment?: { flip: boolean; minScale: number; resize?: readonly [number, number]; noise?: number };
+  /** The augmentation draws for these images (drawsPerImage(augment) per image, from the coordinator's stream), when augmenting. */
   draws?: number[];
 }
 

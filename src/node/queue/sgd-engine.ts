@@ -1,5 +1,5 @@
 import type { GradientRequest, SgdEngine, SgdEngineFactory, SgdEngineSettings } from '../../attacks/sgd-engine.js';
-import { checkAugment, isIdentity } from '../../data/augment.js';
+import { checkAugment, drawsPerImage, isIdentity } from '../../data/augment.js';
 import { UapError } from '../../errors.js';
 import { concatShards, shardRanges, sumGradients } from '../../eval/shard-counts.js';
 import type { Coordinator } from './coordinator.js';
@@ -11,7 +11,7 @@ import { decodeF32, decodeI32, encodeF32, encodeI32, type DataRef, type Gradient
  * number); the coordinator adds the pieces' Σ ∂J/∂v in piece order. The split depends only on the settings,
  * never on how many workers are up, so a rerun adds the same numbers in the same order. The attack's own
  * state (visiting order, schedule, projection, augmentation draws) stays here: with --augment the coordinator
- * draws each image's 4 numbers from its stream, exactly as a local run would, and sends them along.
+ * draws each image's numbers (drawsPerImage) from its stream, exactly as a local run would, and sends them along.
  * Predictions (clean, and the fooling rate on X after each epoch) are sharded like `uap eval --queue`.
  */
 
@@ -41,6 +41,7 @@ export function queuedSgdEngine(coord: Coordinator, ref: DataRef, opts: QueuedSg
     if (settings.augment?.jpeg) throw new UapError('BAD_ARGUMENT', 'the jpeg augmentation runs in the local engine only (not on queue workers)', 'augment');
     const augment = settings.augment && !isIdentity(settings.augment) ? checkAugment(settings.augment) : undefined;
     const pieces = opts.gradientShards ?? 4;
+    const per = drawsPerImage(augment); // numbers per image and step: 4 (crop box, mirror), + resize, + noise
     let step = 0;
     const run = <R>(jobs: Parameters<Coordinator['runJobs']>[0], onProgress?: (done: number) => void) =>
       orNull(coord.runJobs<R>(jobs, { ...(settings.signal ? { signal: settings.signal } : {}), ...(onProgress ? { onProgress } : {}) }));
@@ -61,7 +62,7 @@ export function queuedSgdEngine(coord: Coordinator, ref: DataRef, opts: QueuedSg
       gradient: async (request: GradientRequest) => {
         const version = step++;
         const b = request.indices.length;
-        const draws = augment ? Array.from({ length: 4 * b }, () => settings.augmentRng()) : undefined;
+        const draws = augment ? Array.from({ length: per * b }, () => settings.augmentRng()) : undefined;
         const size = Math.ceil(b / Math.min(pieces, b));
         const vText = encodeF32(request.v);
         const jobs = [];
@@ -82,7 +83,7 @@ export function queuedSgdEngine(coord: Coordinator, ref: DataRef, opts: QueuedSg
             beta: settings.beta,
             targeted: settings.targeted,
             clip: settings.clip,
-            ...(augment && draws ? { augment, draws: draws.slice(4 * start, 4 * end) } : {}),
+            ...(augment && draws ? { augment, draws: draws.slice(per * start, per * end) } : {}),
           };
           jobs.push({ shard, data, images: end - start });
         }
