@@ -26,7 +26,7 @@ import {
   type QueuedEvaluation,
 } from '../node/index.js';
 import { fmtPct, int, type SharedFlags } from './options.js';
-import { progressBar } from './progress.js';
+import { fmtErrorRate, fmtMeasures, progressBar } from './progress.js';
 
 /**
  * The `--queue URL` branches of eval, labels, transfer and compute: the same output as the local commands,
@@ -157,6 +157,7 @@ export async function queuedEvalCommand(
       n: r.n,
       labelled: r.labelled,
       foolingRate: r.foolingRate,
+      errorRate: r.errorRate,
       accuracyClean: r.accuracyClean,
       accuracyPerturbed: r.accuracyPerturbed,
       normInf,
@@ -167,7 +168,8 @@ export async function queuedEvalCommand(
         ...(e.target === undefined ? [] : [`  sent to target ${e.targetName}: ${fmtPct(r.targetSuccess)}`]),
         `${what} on ${e.modelId}, ${f.data} (n = ${r.n}; x + v ${f.clip ? 'clipped' : 'not clipped'} to 0..255):`,
         `  ‖v‖∞ ${normInf.toFixed(2)}, ‖v‖₂ ${norm2.toFixed(1)} (pixels)${p.record ? `; its record: ξ = ${p.record.xi} (ℓ${p.record.norm === 'inf' ? '∞' : p.record.norm})` : ''}`,
-        `  fooling rate        ${fmtPct(r.foolingRate)}   (top-1 on x + v differs from top-1 on x)`,
+        `  fooling rate        ${fmtPct(r.foolingRate)}   (top-1 on x + v differs from top-1 on x; the paper's measure)`,
+        `  error rate          ${fmtErrorRate(r.errorRate)}${Number.isNaN(r.errorRate) ? '' : `   (top-1 on x + v is not the true label, over ${r.labelled} labelled; = 1 − perturbed accuracy)`}`,
         `  accuracy, clean     ${fmtPct(r.accuracyClean)}`,
         `  accuracy, perturbed ${fmtPct(r.accuracyPerturbed)}`,
       ],
@@ -192,11 +194,11 @@ export async function queuedLabelsCommand(
     checkFits(e, p.shape, f.perturbation);
     const labels: Labels | undefined = e.labels;
     const dominant = dominantLabels(e.cleanPred!, e.pertPred!, labels, top);
-    const foolingRate = ratesOf(e.counts).foolingRate;
+    const { foolingRate, errorRate } = ratesOf(e.counts);
     return {
       dominant,
-      json: { model: e.modelId, perturbation: f.perturbation, data: f.data, foolingRate, ...dominant },
-      lines: [`${f.perturbation} on ${e.modelId}, ${f.data}: fooling rate ${fmtPct(foolingRate)} (n = ${e.counts.n})`, ...formatDominantLabels(dominant)],
+      json: { model: e.modelId, perturbation: f.perturbation, data: f.data, foolingRate, errorRate, ...dominant },
+      lines: [`${f.perturbation} on ${e.modelId}, ${f.data}: ${fmtMeasures(foolingRate, errorRate)} (n = ${e.counts.n})`, ...formatDominantLabels(dominant)],
     };
   });
 }

@@ -118,6 +118,7 @@ export async function queuedTransferMatrix(
         return {
           status: 'ok',
           foolingRate: rates.foolingRate,
+          errorRate: rates.errorRate,
           accuracyClean: rates.accuracyClean,
           accuracyPerturbed: rates.accuracyPerturbed,
           n: rates.n,
