@@ -166,4 +166,4 @@ export { makeSamples, type SampleOptions } from './report/samples.js';
 
 // measures and data-free priors (issue #15: the error rate beside the fooling rate; prior:gaussian|jigsaw)
 export { accuracyOn, errorRate } from './attacks/criteria.js';
-export { PRIOR_DEFAULTS, PRIOR_KINDS, priorBatch, priorImage, priorSource, resolvePrior, type PriorKind, type PriorOptions } from './data/priors.js';
+export { PRIOR_DEFAULTS, PRIOR_KINDS, priorBatch, priorImage, priorSource, resolvePrior, type PriorKind, type PriorOptions, type ResolvedPriorOptions } from './data/priors.js';

@@ -64,6 +64,7 @@ export interface SgaOptions extends PassOptions {
   augment?: AugmentOptions;
   /** Stop once the fooling rate (targeted: target success) reaches 1 − δ; by default all epochs run. */
   delta?: number;
+  /** Called as the attack goes (see SgdProgress). */
   onProgress?: (e: SgdProgress) => void;
   /** Where minibatch gradients (and optionally predictions) are computed; default: here (sgd-engine.ts). */
   engine?: SgdEngineFactory;

@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 
 /** The losses the gradient attacks (sgd, sga) can use. */
 export const SGD_LOSSES = ['ce', 'clamped-ce', 'margin'] as const;
+/** One of SGD_LOSSES: cross-entropy, min(CE, β), or the clamped margin. */
 export type SgdLoss = (typeof SGD_LOSSES)[number];
 
 /**

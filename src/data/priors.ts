@@ -23,8 +23,10 @@ import type { ImageSource } from './image-source.js';
  */
 
 export const PRIOR_KINDS = ['gaussian', 'jigsaw'] as const;
+/** The data-free priors: Gaussian noise, or a jigsaw of coloured tiles with smooth blobs and fine noise. */
 export type PriorKind = (typeof PRIOR_KINDS)[number];
 
+/** What a prior generates: its kind, how many images of which shape, its seed and its settings. */
 export interface PriorOptions {
   kind: PriorKind;
   /** Number of images. */
@@ -62,16 +64,17 @@ function positiveInt(x: number, option: string): number {
   return x;
 }
 
-type Resolved = Required<PriorOptions>;
+/** A prior's options with every default filled in. */
+export type ResolvedPriorOptions = Required<PriorOptions>;
 
 /** Validates a prior's options and fills in the defaults; UapError BAD_ARGUMENT naming the option. */
-export function resolvePrior(o: PriorOptions): Resolved {
+export function resolvePrior(o: PriorOptions): ResolvedPriorOptions {
   if (!PRIOR_KINDS.includes(o.kind)) throw new UapError('BAD_ARGUMENT', `unknown prior "${String(o.kind)}" (expected ${PRIOR_KINDS.join(' or ')})`, 'kind');
   positiveInt(o.n, 'n');
   if (o.shape.length !== 3) throw new UapError('BAD_ARGUMENT', `must be [H, W, C], got [${o.shape.join(', ')}]`, 'shape');
   o.shape.forEach((d) => positiveInt(d, 'shape'));
   const g = o.kind === 'gaussian';
-  const r: Resolved = {
+  const r: ResolvedPriorOptions = {
     kind: o.kind,
     n: o.n,
     shape: [o.shape[0], o.shape[1], o.shape[2]],
@@ -95,7 +98,7 @@ function imageRng(seed: number, index: number): Rng {
 
 const clip255 = (x: number): number => (x < 0 ? 0 : x > 255 ? 255 : x);
 
-function gaussianImage(o: Resolved, rng: Rng, out: Float32Array): void {
+function gaussianImage(o: ResolvedPriorOptions, rng: Rng, out: Float32Array): void {
   for (let i = 0; i < out.length; i++) out[i] = clip255(o.mean + o.sigma * gaussian(rng));
 }
 
@@ -114,7 +117,7 @@ function smooth3(grid: Float64Array, u: number, v: number): number {
   );
 }
 
-function jigsawImage(o: Resolved, rng: Rng, out: Float32Array): void {
+function jigsawImage(o: ResolvedPriorOptions, rng: Rng, out: Float32Array): void {
   const [h, w, c] = o.shape;
   const tiles = o.minTiles + Math.floor(rng() * (o.maxTiles - o.minTiles + 1));
   const grid = new Float64Array(9);
@@ -146,7 +149,7 @@ export function priorImage(options: PriorOptions, index: number): Float32Array {
   return imageOf(o, index);
 }
 
-function imageOf(o: Resolved, index: number): Float32Array {
+function imageOf(o: ResolvedPriorOptions, index: number): Float32Array {
   const out = new Float32Array(o.shape[0] * o.shape[1] * o.shape[2]);
   const rng = imageRng(o.seed, index);
   if (o.kind === 'gaussian') gaussianImage(o, rng, out);
