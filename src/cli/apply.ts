@@ -166,6 +166,7 @@ export async function applyCommand(program: Command, photos: string[], f: ApplyF
       vShape: [...p.shape] as [number, number, number],
       fit: s.fit,
       quality: s.quality ?? null,
+      chroma: s.chroma,
       stripMetadata: Boolean(f.stripMetadata),
       outDir: f.out,
       n: results.length,

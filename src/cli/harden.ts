@@ -158,7 +158,7 @@ async function hardenLocked(
   const a = report.after;
   console.error(
     `clean accuracy ${fmtPct(b.cleanAccuracy)} → ${fmtPct(a.cleanAccuracy)}; fresh universal perturbation (ξ ${settings.xi}) fooling rate ` +
-      `${fmtPct(b.freshFoolingRate)} → ${fmtPct(a.freshFoolingRate)}; ` +
+      `${fmtPct(b.freshFoolingRate)} → ${fmtPct(a.freshFoolingRate)} (error rate ${fmtPct(b.freshErrorRate)} → ${fmtPct(a.freshErrorRate)}); ` +
       (b.poolFoolingRates.length ? `pool ${b.poolFoolingRates.map(fmtPct).join('/')} → ${a.poolFoolingRates.map(fmtPct).join('/')}; ` : '') +
       `${report.wallSeconds.total.toFixed(0)} s (training ${report.wallSeconds.training.toFixed(0)} s); saved to ${f.out}/{model.json,weights.bin,harden.json}`,
   );

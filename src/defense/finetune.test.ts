@@ -147,6 +147,8 @@ describe('harden on MNIST (fine-tuning with a pool, the paper’s recipe)', { sk
       // the untouched model: ~99% clean, and a universal v of ξ = 77 fools a large share
       assert.ok(b.cleanAccuracy > 0.95, `clean accuracy before ${b.cleanAccuracy}`);
       assert.ok(b.freshFoolingRate > 0.3, `fresh fooling rate before ${b.freshFoolingRate}`);
+      // both measures: the error rate is 1 − perturbed accuracy over the labelled digits
+      for (const side of [b, a]) assert.ok(Math.abs(side.freshErrorRate - (1 - side.freshAccuracyPerturbed)) < 1e-12, `error rate ${side.freshErrorRate}`);
       // clean accuracy survives fine-tuning
       assert.ok(a.cleanAccuracy > 0.95 && a.cleanAccuracy > b.cleanAccuracy - 0.03, `clean accuracy ${b.cleanAccuracy} → ${a.cleanAccuracy}`);
       // the pool's perturbation stops working …

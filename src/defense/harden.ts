@@ -91,6 +91,8 @@ export interface SideRecord {
   /** Fooling rate on the test images of a universal perturbation computed against this model. */
   freshFoolingRate: number;
   freshAccuracyPerturbed: number;
+  /** 1 − freshAccuracyPerturbed over the labelled test images (what SGA and ART call the fooling rate); NaN without labels. */
+  freshErrorRate: number;
   fresh: AttackRecord;
 }
 
@@ -278,7 +280,7 @@ export async function runHarden(s: HardenSettings, train: Batch, test: Batch, st
     for (const v of pool) poolRates.push((await evaluatePerturbation(c, testSource, test.labels, v, { cleanPred, batchSize: 500 })).foolingRate);
     const f = await evaluatePerturbation(c, testSource, test.labels, fresh, { cleanPred, batchSize: 500 });
     state.evaluationSeconds += secs(t);
-    return { cleanAccuracy: correct / test.n, poolFoolingRates: poolRates, freshFoolingRate: f.foolingRate, freshAccuracyPerturbed: f.accuracyPerturbed };
+    return { cleanAccuracy: correct / test.n, poolFoolingRates: poolRates, freshFoolingRate: f.foolingRate, freshAccuracyPerturbed: f.accuracyPerturbed, freshErrorRate: f.errorRate };
   };
 
   try {
@@ -303,7 +305,7 @@ export async function runHarden(s: HardenSettings, train: Batch, test: Batch, st
       await save();
     }
     const before = { ...state.before, fresh: freshBefore.rec };
-    log(`before: clean accuracy ${fmtPct(before.cleanAccuracy)}, pool fooling rates ${before.poolFoolingRates.map(fmtPct).join(', ') || '-'}, fresh ${fmtPct(before.freshFoolingRate)}`);
+    log(`before: clean accuracy ${fmtPct(before.cleanAccuracy)}, pool fooling rates ${before.poolFoolingRates.map(fmtPct).join(', ') || '-'}, fresh ${fmtPct(before.freshFoolingRate)} (error rate ${fmtPct(before.freshErrorRate)})`);
 
     // 3. The defence.
     const training = await defend(s, layers, optimizer, original, train, pool, ck, state, save, ctl.onBatch, signal, log);
@@ -320,7 +322,7 @@ export async function runHarden(s: HardenSettings, train: Batch, test: Batch, st
     // 5. After: the pool, and a fresh perturbation against the hardened model (same X, seed and settings).
     const freshAfter = await attack(hardened, FRESH, 'fresh vs hardened', 'fresh-after');
     const after = { ...(await measure(hardened, pool, freshAfter.v)), fresh: freshAfter.rec };
-    log(`after:  clean accuracy ${fmtPct(after.cleanAccuracy)}, pool fooling rates ${after.poolFoolingRates.map(fmtPct).join(', ') || '-'}, fresh ${fmtPct(after.freshFoolingRate)}`);
+    log(`after:  clean accuracy ${fmtPct(after.cleanAccuracy)}, pool fooling rates ${after.poolFoolingRates.map(fmtPct).join(', ') || '-'}, fresh ${fmtPct(after.freshFoolingRate)} (error rate ${fmtPct(after.freshErrorRate)})`);
 
     const report: HardenReport = {
       formatVersion: 1,

@@ -46,6 +46,8 @@ export const ApplyResultSchema = z.object({
   vShape: z.tuple([count, count, count]),
   fit: z.enum(['photo', 'crop']),
   quality: count.nullable(),
+  /** JPEG chroma subsampling of the copies (`--chroma`); absent in files written before it was recorded. */
+  chroma: z.enum(['source', '4:2:0', '4:4:4']).optional(),
   stripMetadata: z.boolean(),
   outDir: z.string(),
   n: count,

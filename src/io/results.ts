@@ -155,6 +155,8 @@ const side = z.object({
   poolFoolingRates: z.array(rate),
   freshFoolingRate: rate,
   freshAccuracyPerturbed: maybeRate,
+  /** Absent in harden.json files written before the error rate was recorded. */
+  freshErrorRate: maybeRate.optional(),
   fresh: attackRecord,
 });
 
