@@ -264,6 +264,13 @@ const RECIPES: [string, string[]][] = (
     ['mobilenet_v1_0.75_224', ['--method', 'sga', '--loss', 'ce', '--augment', 'flip,crop', '--batch-size', '50', '--max-passes', '5', '--schedule', 'cosine', '--step-size', '2']],
     ['mobilenet_v1_0.75_224', ['--method', 'sga', '--loss', 'ce', '--augment', 'flip,crop', '--batch-size', '50', '--max-passes', '5', '--momentum', '0.9', '--schedule', 'cosine', '--step-size', '2']],
     ['mobilenet_v1_0.75_224', ['--method', 'sga', '--loss', 'ce', '--augment', 'flip,crop', '--batch-size', '50', '--max-passes', '10', '--momentum', '0.9']],
+    // Session 3: variations of the default on the model where it falls short of 90%, one change each.
+    ['mobilenet_v1_0.75_224', ['--method', 'sga', '--loss', 'clamped-ce', '--beta', '9', '--augment', 'flip,crop', '--batch-size', '50', '--max-passes', '5', '--momentum', '0.9']],
+    ['mobilenet_v1_0.75_224', ['--method', 'sga', '--loss', 'margin', '--kappa', '10', '--augment', 'flip,crop', '--batch-size', '50', '--max-passes', '5', '--momentum', '0.9']],
+    ['mobilenet_v1_0.75_224', ['--method', 'sga', '--loss', 'ce', '--augment', 'flip,crop', '--batch-size', '25', '--max-passes', '5', '--momentum', '0.9']],
+    ['mobilenet_v1_0.75_224', ['--method', 'sga', '--loss', 'ce', '--augment', 'flip,crop', '--batch-size', '50', '--max-passes', '5', '--momentum', '0.9', '--inner-step-size', '0.5']],
+    ['mobilenet_v1_0.75_224', ['--method', 'sga', '--loss', 'ce', '--augment', 'flip,crop,resize', '--batch-size', '50', '--max-passes', '5', '--momentum', '0.9']],
+    ['mobilenet_v1_0.75_224', ['--method', 'sga', '--loss', 'ce', '--batch-size', '50', '--max-passes', '5', '--momentum', '0.9']],
   ] as [string, string[]][]
 ).concat(process.env.RESULTS_RECIPES_EXTRA ? (JSON.parse(process.env.RESULTS_RECIPES_EXTRA) as [string, string[]][]) : []);
 /** Only the recipes whose flags contain this string are computed now (others come from the cache). */
@@ -288,7 +295,10 @@ if (want('recipes')) {
     `${val('mobilenet_v1_0.75_224', RECIPE)} with it, ${val('mobilenet_v1_0.75_224', SGA5)} without, ${val('mobilenet_v1_0.75_224', SGD10)} for the SGD recipe. ` +
     'Its cost is about 20 SGD epochs (each SGA epoch takes K = 4 gradients per image). The outer batch is 50, not the published 250, because |X| = 500 would give only 2 steps on v per epoch. ' +
     'Cross-entropy beat clamped CE here (in shorter runs on 200 train photos, README; SGA\'s own default stays clamped CE for `--method sga`). ' +
-    'Momentum on mobilenet_v1_0.25_224: its new-default row in Table 1. Time ran out before more epochs were tried on the larger models (their fooling rate on X was still rising at epoch 5).');
+    'Momentum on mobilenet_v1_0.25_224: its new-default row in Table 1. ' +
+    `On mobilenet_v1_0.75_224 nothing tried beats the default: 10 epochs give ${val('mobilenet_v1_0.75_224', [...RECIPE.slice(0, -4), '--max-passes', '10', '--momentum', '0.9'])} (X plateaus near 89% from epoch 6), ` +
+    'and clamped CE, the margin loss, outer batch 25, a smaller inner step, cosine steps, resize views or no augmentation (one change each, rows above) all land within noise of it or below ' +
+    '(200 val photos: ±2.5 points is one standard error). Every variant fits X to 85–89% and no further; the gap to 90% on val is the fit, not generalisation.');
   out.push('');
 }
 flush();
@@ -353,6 +363,10 @@ flush();
 const TARGETED2: [string, string, string[]][] = (process.env.RESULTS_TARGETED2 ? (JSON.parse(process.env.RESULTS_TARGETED2) as [string, string, string[]][]) : [
   ['mobilenet_v1_0.25_224', 'n02454379', ['--method', 'sga', '--loss', 'ce', '--augment', 'flip,crop', '--batch-size', '50', '--max-passes', '8', '--momentum', '0.9']],
   ['mobilenet_v1_0.25_224', 'n02454379', ['--method', 'sga', '--loss', 'ce', '--augment', 'flip,crop', '--batch-size', '50', '--max-passes', '16', '--momentum', '0.9']],
+  // Twice the steps per epoch (outer batch 25) and 24 epochs: 16 epochs were still gaining on X (86.6% → 89.8% from 8 to 16).
+  ['mobilenet_v1_0.25_224', 'n02454379', ['--method', 'sga', '--loss', 'ce', '--augment', 'flip,crop', '--batch-size', '25', '--max-passes', '24', '--momentum', '0.9']],
+  // That one peaked at epoch 20 (90.0% on X) and ended noisier (88.2%): constant steps. Cosine steps from 2 px settle at the end.
+  ['mobilenet_v1_0.25_224', 'n02454379', ['--method', 'sga', '--loss', 'ce', '--augment', 'flip,crop', '--batch-size', '50', '--max-passes', '16', '--momentum', '0.9', '--schedule', 'cosine', '--step-size', '2']],
 ]);
 if (want('targeted-again')) {
   out.push('## Targeted universal perturbations with the new methods (goal ≥ 85% of val sent to the target)', '');
