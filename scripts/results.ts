@@ -225,12 +225,12 @@ if (want('table1-again')) {
       out.push(row(T1_LABEL[r]!(m), measured, [m]));
     }
   }
-  const missing = (r: string, m: string) => !(got.has(key(r, m)) || cachedMeasure(m, T1_FLAGS[r]!(m)));
-  out.push('', '"not run": the row did not fit this session (one computation at a time on 2 cores shared with four other engineers\' jobs, load 4–12; the ' +
-    'larger models take 80–120 s per SGA epoch here). For orientation, session 1 measured the SGD recipe on the tfjs-wasm engine (below): mobilenet_v1_0.75_224 80.0%, ' +
-    'tiny_darknet 84.0%, mobilenet_v2_1.0_224_quant 77.0% of val fooled; and Algorithm 1 fooled 24.5% of val on mobilenet_v1_0.25_224 with |X| = 200 and 3 passes.' +
-    (missing('default', 'mobilenet_v2_1.0_224_quant') ? ' mobilenet_v2_1.0_224_quant\'s new-default run was stopped at 13:11 after 2 of 5 epochs (78.4% of X fooled) when the machine began swapping (load 12.7).' : '') +
-    ' The mobilenet_v1_0.25_224, ONNX and mobilenet_v2 rows of the new default ran after the other jobs had ended (load 1–5), hence their shorter wall times.');
+  const missing = (r: string, m: string) => !(got.get(key(r, m)) || cachedMeasure(m, T1_FLAGS[r]!(m)));
+  const notRun = T1_ALL.flatMap((m) => ['alg1', 'sgd', 'sga', 'default'].filter((r) => missing(r, m)).map((r) => `${T1_LABEL[r]!(m).replace(/ \(.*$/, '')} on ${m}`));
+  out.push('', (notRun.length ? `Not run (time; one computation per core on 2 shared cores): ${notRun.join('; ')}. ` : 'Every row was run. ') +
+    'Wall times are single-threaded (`--threads 1`) with up to three computations sharing the 2 cores (load 1–12, recorded after each command below), so they compare only roughly. ' +
+    'Algorithm 1 is bounded to one pass: on the larger models it reaches 12–18% of val in that pass (the paper runs it to 80% of X, which would take hours here per model). ' +
+    'For orientation, session 1 measured the SGD recipe on the tfjs-wasm engine (below): mobilenet_v1_0.75_224 80.0%, tiny_darknet 84.0%, mobilenet_v2_1.0_224_quant 77.0% of val fooled.');
   out.push('');
 }
 flush();
