@@ -225,12 +225,22 @@ if (want('table1-again')) {
       out.push(row(T1_LABEL[r]!(m), measured, [m]));
     }
   }
-  const missing = (r: string, m: string) => !(got.has(key(r, m)) || cachedMeasure(m, T1_FLAGS[r]!(m)));
-  out.push('', '"not run": the row did not fit this session (one computation at a time on 2 cores shared with four other engineers\' jobs, load 4–12; the ' +
-    'larger models take 80–120 s per SGA epoch here). For orientation, session 1 measured the SGD recipe on the tfjs-wasm engine (below): mobilenet_v1_0.75_224 80.0%, ' +
-    'tiny_darknet 84.0%, mobilenet_v2_1.0_224_quant 77.0% of val fooled; and Algorithm 1 fooled 24.5% of val on mobilenet_v1_0.25_224 with |X| = 200 and 3 passes.' +
-    (missing('default', 'mobilenet_v2_1.0_224_quant') ? ' mobilenet_v2_1.0_224_quant\'s new-default run was stopped at 13:11 after 2 of 5 epochs (78.4% of X fooled) when the machine began swapping (load 12.7).' : '') +
-    ' The mobilenet_v1_0.25_224, ONNX and mobilenet_v2 rows of the new default ran after the other jobs had ended (load 1–5), hence their shorter wall times.');
+  const missing = (r: string, m: string) => !(got.get(key(r, m)) || cachedMeasure(m, T1_FLAGS[r]!(m)));
+  const notRun = T1_ALL.flatMap((m) => ['alg1', 'sgd', 'sga', 'default'].filter((r) => missing(r, m)).map((r) => `${T1_LABEL[r]!(m).replace(/ \(.*$/, '')} on ${m}`));
+  // Where another row beats the default on val, say so (from the cache, so the text cannot drift from the table).
+  const valOf = (r: string, m: string) => (got.get(key(r, m)) ?? cachedMeasure(m, T1_FLAGS[r]!(m)))?.v.json.foolingRate as number | undefined;
+  const beaten = T1_ALL.flatMap((m) => {
+    const d = valOf('default', m);
+    const better = ['alg1', 'sgd', 'sga'].filter((r) => d !== undefined && (valOf(r, m) ?? 0) > d);
+    return better.map((r) => `${m}: ${T1_LABEL[r]!(m).replace(/ \(.*$/, '')} ${pct(valOf(r, m))} vs ${pct(d)}`);
+  });
+  const beatenText = beaten.length
+    ? `Rows that beat the new default on val: ${beaten.join('; ')} (SGA as published runs 10 epochs, twice the default's compute, and gives 69–71% on the two larger MobileNets). `
+    : 'The new default is the best row on every model. ';
+  out.push('', beatenText + (notRun.length ? `Not run (time; one computation per core on 2 shared cores): ${notRun.join('; ')}. ` : 'Every row was run. ') +
+    'Wall times are single-threaded (`--threads 1`) with up to three computations sharing the 2 cores (load 1–12, recorded after each command below), so they compare only roughly. ' +
+    'Algorithm 1 is bounded to one pass: on the larger models it reaches 12–18% of val in that pass (the paper runs it to 80% of X, which would take hours here per model). ' +
+    'For orientation, session 1 measured the SGD recipe on the tfjs-wasm engine (below): mobilenet_v1_0.75_224 80.0%, tiny_darknet 84.0%, mobilenet_v2_1.0_224_quant 77.0% of val fooled.');
   out.push('');
 }
 flush();
@@ -264,6 +274,15 @@ const RECIPES: [string, string[]][] = (
     ['mobilenet_v1_0.75_224', ['--method', 'sga', '--loss', 'ce', '--augment', 'flip,crop', '--batch-size', '50', '--max-passes', '5', '--schedule', 'cosine', '--step-size', '2']],
     ['mobilenet_v1_0.75_224', ['--method', 'sga', '--loss', 'ce', '--augment', 'flip,crop', '--batch-size', '50', '--max-passes', '5', '--momentum', '0.9', '--schedule', 'cosine', '--step-size', '2']],
     ['mobilenet_v1_0.75_224', ['--method', 'sga', '--loss', 'ce', '--augment', 'flip,crop', '--batch-size', '50', '--max-passes', '10', '--momentum', '0.9']],
+    // Session 3: variations of the default on the model where it falls short of 90%, one change each.
+    ['mobilenet_v1_0.75_224', ['--method', 'sga', '--loss', 'clamped-ce', '--beta', '9', '--augment', 'flip,crop', '--batch-size', '50', '--max-passes', '5', '--momentum', '0.9']],
+    ['mobilenet_v1_0.75_224', ['--method', 'sga', '--loss', 'margin', '--kappa', '10', '--augment', 'flip,crop', '--batch-size', '50', '--max-passes', '5', '--momentum', '0.9']],
+    ['mobilenet_v1_0.75_224', ['--method', 'sga', '--loss', 'ce', '--augment', 'flip,crop', '--batch-size', '25', '--max-passes', '5', '--momentum', '0.9']],
+    ['mobilenet_v1_0.75_224', ['--method', 'sga', '--loss', 'ce', '--augment', 'flip,crop', '--batch-size', '50', '--max-passes', '5', '--momentum', '0.9', '--inner-step-size', '0.5']],
+    ['mobilenet_v1_0.75_224', ['--method', 'sga', '--loss', 'ce', '--augment', 'flip,crop,resize', '--batch-size', '50', '--max-passes', '5', '--momentum', '0.9']],
+    ['mobilenet_v1_0.75_224', ['--method', 'sga', '--loss', 'ce', '--batch-size', '50', '--max-passes', '5', '--momentum', '0.9']],
+    ['mobilenet_v1_0.75_224', ['--method', 'sga', '--loss', 'ce', '--augment', 'flip', '--batch-size', '50', '--max-passes', '5', '--momentum', '0.9']],
+    ['mobilenet_v1_0.75_224', ['--method', 'sga', '--loss', 'ce', '--augment', 'flip,crop:0.9', '--batch-size', '50', '--max-passes', '5', '--momentum', '0.9']],
   ] as [string, string[]][]
 ).concat(process.env.RESULTS_RECIPES_EXTRA ? (JSON.parse(process.env.RESULTS_RECIPES_EXTRA) as [string, string[]][]) : []);
 /** Only the recipes whose flags contain this string are computed now (others come from the cache). */
@@ -288,7 +307,10 @@ if (want('recipes')) {
     `${val('mobilenet_v1_0.75_224', RECIPE)} with it, ${val('mobilenet_v1_0.75_224', SGA5)} without, ${val('mobilenet_v1_0.75_224', SGD10)} for the SGD recipe. ` +
     'Its cost is about 20 SGD epochs (each SGA epoch takes K = 4 gradients per image). The outer batch is 50, not the published 250, because |X| = 500 would give only 2 steps on v per epoch. ' +
     'Cross-entropy beat clamped CE here (in shorter runs on 200 train photos, README; SGA\'s own default stays clamped CE for `--method sga`). ' +
-    'Momentum on mobilenet_v1_0.25_224: its new-default row in Table 1. Time ran out before more epochs were tried on the larger models (their fooling rate on X was still rising at epoch 5).');
+    'Momentum on mobilenet_v1_0.25_224: its new-default row in Table 1. ' +
+    `On mobilenet_v1_0.75_224 nothing tried beats the default: 10 epochs give ${val('mobilenet_v1_0.75_224', [...RECIPE.slice(0, -4), '--max-passes', '10', '--momentum', '0.9'])} (X plateaus near 89% from epoch 6), ` +
+    'and clamped CE, the margin loss, outer batch 25, a smaller inner step, cosine steps, resize views, milder or no augmentation (one change each, rows above) all land within noise of it or below ' +
+    '(200 val photos: ±2.5 points is one standard error). Every variant fits X to 85–89% and no further; the gap to 90% on val is the fit, not generalisation.');
   out.push('');
 }
 flush();
@@ -353,6 +375,10 @@ flush();
 const TARGETED2: [string, string, string[]][] = (process.env.RESULTS_TARGETED2 ? (JSON.parse(process.env.RESULTS_TARGETED2) as [string, string, string[]][]) : [
   ['mobilenet_v1_0.25_224', 'n02454379', ['--method', 'sga', '--loss', 'ce', '--augment', 'flip,crop', '--batch-size', '50', '--max-passes', '8', '--momentum', '0.9']],
   ['mobilenet_v1_0.25_224', 'n02454379', ['--method', 'sga', '--loss', 'ce', '--augment', 'flip,crop', '--batch-size', '50', '--max-passes', '16', '--momentum', '0.9']],
+  // Twice the steps per epoch (outer batch 25) and 24 epochs: 16 epochs were still gaining on X (86.6% → 89.8% from 8 to 16).
+  ['mobilenet_v1_0.25_224', 'n02454379', ['--method', 'sga', '--loss', 'ce', '--augment', 'flip,crop', '--batch-size', '25', '--max-passes', '24', '--momentum', '0.9']],
+  // That one peaked at epoch 20 (90.0% on X) and ended noisier (88.2%): constant steps. Cosine steps from 2 px settle at the end.
+  ['mobilenet_v1_0.25_224', 'n02454379', ['--method', 'sga', '--loss', 'ce', '--augment', 'flip,crop', '--batch-size', '50', '--max-passes', '16', '--momentum', '0.9', '--schedule', 'cosine', '--step-size', '2']],
 ]);
 if (want('targeted-again')) {
   out.push('## Targeted universal perturbations with the new methods (goal ≥ 85% of val sent to the target)', '');
