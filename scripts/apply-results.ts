@@ -76,10 +76,25 @@ const sgd = (name: string, models: string[], epochs: number, augment: string): P
     file: path.join(out, 'perturbation.npy'),
   };
 };
+/** The same ensembles with `uap compute`'s default recipe (SGA, CE, momentum 0.9, outer batch 50: issue 15) and jpeg views. */
+const sga = (name: string, models: string[], label: string, epochs = EPOCHS): Perturbation => {
+  const out = path.join(work, 'perturbations', name);
+  return {
+    name,
+    label,
+    members: models,
+    compute: ['compute', '--model', models.join(','), '--method', 'sga', '--loss', 'ce', '--momentum', '0.9', '--batch-size', '50', '--augment', 'flip,crop,jpeg', '--data', rel(path.join(shared, 'imagenet-sample', 'train.txt')), '--xi', '10', '--max-passes', String(epochs), '--seed', '1', '--out', rel(out)],
+    file: path.join(out, 'perturbation.npy'),
+  };
+};
 const loo = (left: string, epochs = EPOCHS) => sgd(`loo-${left}${epochs === EPOCHS ? '' : `-${epochs}ep`}`, MODELS.filter((m) => m !== left), epochs, 'flip,crop,jpeg');
 /** Most informative first: the pipeline may be stopped at a deadline, and what is missing is listed under the table. */
 const PERTURBATIONS: Perturbation[] = [
   loo(D),
+  // The four networks once each (no ONNX twin counted twice), and the three that leave v1 0.25 and its twin out.
+  { ...sga('sga-four', [A, B, C, D], `ensemble without ${E} (the four networks once each), SGA recipe, ${EPOCHS} epochs`), note: `trivial: ${A}, the same weights, is in the ensemble` },
+  sga('sga-loo-v1-0.25', [B, C, D], `ensemble without ${A} and its ONNX port, SGA recipe, ${EPOCHS} epochs`),
+  sga('sga-loo-v2', [A, B, C], `ensemble without ${D} (and without the ONNX twin), SGA recipe, ${EPOCHS} epochs`),
   { ...sgd(`single-${A}`, [A], 10, 'flip,crop') },
   { name: 'vgg-16', label: 'VGG-16 (paper authors, 2017)', members: [], file: path.join(shared, 'perturbations', 'lts4', 'vgg-16.npy') },
   loo(C),
@@ -304,13 +319,16 @@ async function writeSection(base: Measured): Promise<void> {
   L.push(`|---|---|---|${MODELS.map(() => '---|').join('')}---|---|---|---|---|---|`);
   const q = (xs: number[], d: number) => `${median(xs).toFixed(d)} / ${minOf(xs).toFixed(d)}`;
   L.push(`| none (the original → q75) | – | – | ${MODELS.map((m) => pct(base.changed[m]!)).join(' | ')} | – | – | – | – | ${q(base.q75.ssim, 3)} | – |`);
+  /** "a–b", or "a" where every value prints the same. */
+  const range = (xs: number[]) => (pct(minOf(xs)) === pct(maxOf(xs)) ? pct(minOf(xs)) : `${pct(minOf(xs))}–${pct(maxOf(xs))}`);
   for (const { p, fit, m } of rows) {
     // A model whose twin (the same weights: v1 0.25 and its ONNX port) made v is not a test of transfer.
     const twin: Record<string, string> = { [A]: E, [E]: A };
-    const left = MODELS.filter((k) => !p.members.includes(k) && !(p.members.length === 1 && p.members.includes(twin[k]!)));
+    const strict = MODELS.filter((k) => !p.members.includes(k) && !p.members.includes(twin[k]!));
+    const left = strict.length || p.members.length === 1 ? strict : MODELS.filter((k) => !p.members.includes(k));
     const cells = MODELS.map((k) => (p.members.includes(k) ? `*${pct(m.changed[k]!)}*` : p.members.length > 1 ? `**${pct(m.changed[k]!)}**` : pct(m.changed[k]!)));
     const inIt = p.members.length ? pct(minOf(p.members.map((k) => m.changed[k]!))) : '–';
-    const out = left.length === 1 ? `${pct(m.changed[left[0]!]!)}${p.note ? ` (${p.note})` : ''}` : left.length ? `${pct(minOf(left.map((k) => m.changed[k]!)))}–${pct(maxOf(left.map((k) => m.changed[k]!)))}` : '–';
+    const out = left.length === 1 ? `${pct(m.changed[left[0]!]!)}${p.note ? ` (${p.note})` : ''}` : left.length ? range(left.map((k) => m.changed[k]!)) : '–';
     const sz = m.copy.sizeChange;
     const rec = await computeRecord(p);
     L.push(`| ${p.label} | ${rec?.foolingRateOnX === undefined ? '–' : pct(rec.foolingRateOnX)} | ${fit} | ${cells.join(' | ')} | ${inIt} | ${out} | ${q(m.copy.psnr, 1)} | ${q(m.copy.ssim, 3)} | ${q(m.q75.ssim, 3)} | ${signed(median(sz))} / ${signed(maxOf(sz))} |`);
