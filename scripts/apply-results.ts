@@ -91,7 +91,7 @@ const loo = (left: string, epochs = EPOCHS) => sgd(`loo-${left}${epochs === EPOC
 /** Most informative first: the pipeline may be stopped at a deadline, and what is missing is listed under the table. */
 const PERTURBATIONS: Perturbation[] = [
   loo(D),
-  // The four networks once each (no ONNX twin counted twice), and the three that leave v1 0.25 and its twin out.
+  // SGA-recipe ensembles, none counting the ONNX twin twice: the four networks; all but v1 0.25 (and its twin); all but v2.
   { ...sga('sga-four', [A, B, C, D], `ensemble without ${E} (the four networks once each), SGA recipe, ${EPOCHS} epochs`), note: `trivial: ${A}, the same weights, is in the ensemble` },
   sga('sga-loo-v1-0.25', [B, C, D], `ensemble without ${A} and its ONNX port, SGA recipe, ${EPOCHS} epochs`),
   sga('sga-loo-v2', [A, B, C], `ensemble without ${D} (and without the ONNX twin), SGA recipe, ${EPOCHS} epochs`),
