@@ -2,8 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import { augmentImages, isIdentity, type AugmentOptions } from '../data/augment.js';
 import type { ImageSource } from '../data/image-source.js';
 import { jpegImages } from '../data/jpeg-roundtrip.js';
-import type { Classifier } from '../models/classifier.js';
-import { lossGradient, lossValue, type SgdLoss } from './sgd-loss.js';
+import { hasPerturbationGradient, type Classifier } from '../models/classifier.js';
+import { DEFAULT_BETA, lossGradient, lossValue, type SgdLoss } from './sgd-loss.js';
 
 /**
  * Where the gradient attacks' (SGD's, SGA's) forward and backward passes run. Of X, an epoch only needs
@@ -75,8 +75,16 @@ export async function batchGradient(
   settings: SgdLossSettings,
   reencode?: (input: tf.Tensor4D) => Promise<tf.Tensor4D>,
 ): Promise<{ grad: Float32Array; lossSum: number }> {
-  const shape = [...classifier.inputShape] as [number, number, number];
   const K = classifier.labels.ids.length;
+  if (!reencode && hasPerturbationGradient(classifier)) {
+    // the whole step in the engine's own graph (ORT): the same sum, J's mean scaled by the minibatch size
+    const beta = settings.beta ?? DEFAULT_BETA;
+    const r = await classifier.perturbationGradient(x, request.v, request.cls, { loss: settings.loss, targeted: settings.targeted, beta, kappa: settings.kappa, clip: settings.clip });
+    const grad = r.grad.map((g) => g / request.batchSize);
+    const lossSum = lossValue(r.logits, request.cls, K, settings.loss, settings.kappa, settings.targeted, settings.beta) * request.cls.length;
+    return { grad, lossSum };
+  }
+  const shape = [...classifier.inputShape] as [number, number, number];
   const vt = tf.tensor3d(request.v, shape);
   const clsT = tf.tensor1d(request.cls, 'int32');
   const sum = tf.add(x, vt) as tf.Tensor4D;

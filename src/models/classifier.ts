@@ -46,3 +46,41 @@ export interface Classifier {
 export function numClasses(c: Classifier): number {
   return c.labels.ids.length;
 }
+
+/**
+ * The gradient attacks' objective J of one image's logits z, with y its clean label (untargeted) or t the
+ * target; J is minimised (attacks/sgd-loss.ts derives each case):
+ *   untargeted: −CE(z, y), −min(CE(z, y), β), or max(z_y − max_{k≠y} z_k, −κ);
+ *   targeted:    CE(z, t),  CE(z, t),         or max(max_{k≠t} z_k − z_t, −κ).
+ */
+export interface LogitObjective {
+  readonly loss: 'ce' | 'clamped-ce' | 'margin';
+  readonly targeted: boolean;
+  /** clamped-ce's β */
+  readonly beta: number;
+  /** margin's κ */
+  readonly kappa: number;
+}
+
+/**
+ * An optional capability (feature-tested, `'perturbationGradient' in c`): the gradient of a universal
+ * perturbation's objective over a batch in one call,
+ *   grad = Σ_i ∂J(z(clip(x_i + v)), cls_i)/∂v   (HWC; the clip's derivative is 1 on the closed interval [0, 255]),
+ * and the logits z(clip(x_i + v)) for reporting J. It equals what an attack computes with vjp and an upstream
+ * function, but lets an engine keep the loss inside its own graph: ONNX Runtime would otherwise run the forward
+ * twice (once for the logits the host's upstream function reads, once inside the gradient graph) and move the
+ * per-image gradients out only to sum them.
+ */
+export interface PerturbationGradient {
+  perturbationGradient(
+    x: tf.Tensor4D,
+    v: Float32Array,
+    cls: Int32Array,
+    objective: LogitObjective & { readonly clip: boolean },
+  ): Promise<{ grad: Float32Array; logits: Float32Array }>;
+}
+
+/** Whether a classifier has the {@link PerturbationGradient} capability. */
+export function hasPerturbationGradient(c: Classifier): c is Classifier & PerturbationGradient {
+  return typeof (c as Partial<PerturbationGradient>).perturbationGradient === 'function';
+}

@@ -2,11 +2,11 @@ import os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
 import { UapError } from '../errors.js';
-import type { Classifier } from '../models/classifier.js';
+import type { Classifier, PerturbationGradient } from '../models/classifier.js';
 import type { Labels } from '../models/labels.js';
 import type { NetClassifier } from '../models/net-classifier.js';
 import type { Net } from '../models/net/ir.js';
-import { exportGradGraph, exportLogitsGraph, type ExportOptions } from '../models/onnx/export.js';
+import { exportGradGraph, exportLogitsGraph, exportPerturbationGradGraph, type ExportOptions, type PerturbationObjective } from '../models/onnx/export.js';
 
 /**
  * The Classifier contract on ONNX Runtime (onnxruntime-node): the Net IR is exported to ONNX graphs
@@ -52,7 +52,7 @@ export interface OrtClassifierOptions extends ExportOptions {
  * dispose() also frees the model's weights); it fails with one line when the device is unavailable.
  * uap/node exports the class through {@link loadOrtEngine}, which imports onnxruntime-node only when asked.
  */
-export class OrtClassifier implements Classifier {
+export class OrtClassifier implements Classifier, PerturbationGradient {
   readonly inputShape: readonly [number, number, number];
   readonly backend: string;
   readonly threads: number;
@@ -85,11 +85,18 @@ export class OrtClassifier implements Classifier {
     return c;
   }
 
-  private session(kind: 'logits' | `grad${number}`, n: number): Promise<ort.InferenceSession> {
-    const key = `${kind}:${n}`;
+  /** The session of one graph and batch size: `logits`, `grad<k>`, or a perturbation-gradient graph of `objective`. */
+  private session(kind: 'logits' | `grad${number}` | 'pgrad', n: number, objective?: PerturbationObjective): Promise<ort.InferenceSession> {
+    const o = objective;
+    const key = o ? `pgrad-${o.loss}-${o.targeted ? 't' : 'u'}-${o.clip ? 'clip' : 'free'}-b${o.beta}-k${o.kappa}:${n}` : `${kind}:${n}`;
     let s = this.sessions.get(key);
     if (!s) {
-      s = this.open(kind === 'logits' ? exportLogitsGraph(this.net, n, this.opts) : exportGradGraph(this.net, n, Number(kind.slice(4)), this.opts), key);
+      const bytes = o
+        ? exportPerturbationGradGraph(this.net, n, o, this.opts)
+        : kind === 'logits'
+          ? exportLogitsGraph(this.net, n, this.opts)
+          : exportGradGraph(this.net, n, Number(kind.slice(4)), this.opts);
+      s = this.open(bytes, key);
       this.sessions.set(key, s);
       s.catch(() => this.sessions.delete(key));
     }
@@ -223,6 +230,37 @@ export class OrtClassifier implements Classifier {
       grad.set(r.grad!.data as Float32Array, s * P);
     }
     return { logits: tf.tensor2d(logits, [n, K]), grad: tf.tensor4d(grad, [n, h, w, c]) };
+  }
+
+  /**
+   * Σ_i ∂J_i/∂v and the logits at clip(x_i + v), from one graph per batch piece (see PerturbationGradient):
+   * one forward instead of vjp's two, and one image back instead of N.
+   */
+  async perturbationGradient(x: tf.Tensor4D, v: Float32Array, cls: Int32Array, objective: PerturbationObjective): Promise<{ grad: Float32Array; logits: Float32Array }> {
+    const n = x.shape[0];
+    if (cls.length !== n) throw new UapError('BAD_ARGUMENT', `cls has ${cls.length} entries for ${n} images`, 'cls');
+    const K = this.labels.ids.length;
+    const [h, w, c] = this.inputShape;
+    const P = this.pixels;
+    if (v.length !== P) throw new UapError('BAD_ARGUMENT', `v has ${v.length} values, not ${h}×${w}×${c}`, 'v');
+    const xd = x.dataSync() as Float32Array;
+    const vt = OrtClassifier.tensor(v, [h, w, c]);
+    const logits = new Float32Array(n * K);
+    const grad = new Float32Array(P);
+    for (const [s, m] of OrtClassifier.pieces(n, this.rowsPerPass)) {
+      const target = new Float32Array(m * K);
+      for (let b = 0; b < m; b++) target[b * K + cls[s + b]!] = 1;
+      const session = await this.session('pgrad', m, objective);
+      const r = await session.run({
+        x: OrtClassifier.tensor(xd.subarray(s * P, (s + m) * P), [m, h, w, c]),
+        v: vt,
+        target: OrtClassifier.tensor(target, [m, K]),
+      });
+      logits.set(r.logits!.data as Float32Array, s * K);
+      const gd = r.grad!.data as Float32Array;
+      for (let i = 0; i < P; i++) grad[i] = grad[i]! + gd[i]!;
+    }
+    return { grad, logits };
   }
 
   /** Writes the profiles (when profiling) and releases every session. */

@@ -1,9 +1,11 @@
+import type { LogitObjective } from '../classifier.js';
 import type { Net } from '../net/ir.js';
 import { emitBackwardOp, type BackwardState } from './export-backward.js';
 import { foldablePads, type ExportContext } from './export-context.js';
 import { emitForwardOp } from './export-forward.js';
 import { netShapes, storedDims } from './export-geometry.js';
-import { OnnxGraph } from './graph-builder.js';
+import { emitLossGradient } from './export-loss.js';
+import { BOOL_TO_FLOAT, OnnxGraph } from './graph-builder.js';
 
 /**
  * A Net as ONNX graphs, for ONNX Runtime (src/node/ort-classifier.ts). Shapes are static: one graph per
@@ -52,10 +54,10 @@ function context(net: Net, n: number, withGrad: boolean, opts: ExportOptions, na
   };
 }
 
-function emitForward(ctx: ExportContext): void {
+/** The forward from NHWC pixels `x` (default: the graph input `x`); outputs `logits` and returns their value. */
+function emitForward(ctx: ExportContext, x?: string): string {
   const [h, w, c] = ctx.net.inputShape;
-  const x = ctx.g.input('x', [ctx.n, h, w, c]);
-  ctx.values[0] = ctx.g.transpose(x, [0, 3, 1, 2]);
+  ctx.values[0] = ctx.g.transpose(x ?? ctx.g.input('x', [ctx.n, h, w, c]), [0, 3, 1, 2]);
   for (const node of ctx.net.nodes) {
     if (node.id === 0 || node.id > ctx.net.output) continue;
     ctx.values[node.id] = emitForwardOp(ctx, node);
@@ -63,6 +65,25 @@ function emitForward(ctx: ExportContext): void {
   const k = ctx.shapes[ctx.net.output]!;
   if (k.length !== 1) throw new Error(`the net's output has shape [${k}], not [numClasses]`);
   ctx.g.output(ctx.values[ctx.net.output]!, 'logits', [ctx.n, k[0]!]);
+  return ctx.values[ctx.net.output]!;
+}
+
+/** The reverse pass from upstream rows `u` [N, K] (after emitForward): ∂(Σ u ⊙ logits)/∂x as NHWC [N, H, W, C]. */
+function emitReverse(ctx: ExportContext, st: BackwardState, u: string): string {
+  const { g, net } = ctx;
+  // reverse topological order; gradients of nodes with several consumers are summed
+  const grads: string[][] = net.nodes.map(() => []);
+  grads[net.output]!.push(u);
+  for (let id = net.output; id >= 1; id--) {
+    const parts = grads[id]!;
+    if (parts.length === 0) continue;
+    const dy = parts.length === 1 ? parts[0]! : g.op1('Sum', parts);
+    for (const { input, grad } of emitBackwardOp(ctx, st, net.nodes[id]!, dy)) grads[input]!.push(grad);
+  }
+  const g0 = grads[0]!;
+  if (g0.length === 0) throw new Error('the net output does not depend on its input');
+  const dx = g0.length === 1 ? g0[0]! : g.op1('Sum', g0);
+  return g.transpose(dx, [0, 2, 3, 1]); // NCHW → NHWC
 }
 
 /** The logits graph, serialised. */
@@ -83,26 +104,39 @@ export function exportGradGraph(net: Net, batch: number, k: number, opts: Export
   const st: BackwardState = { masks: [] };
   const upstream = g.input('upstream', [k * n, K]);
   const rows = k === 1 ? [upstream] : g.op('Split', [upstream, g.ints(new Array<number>(k).fill(n))], { axis: 0 }, 'up', k);
-  const chains = rows.map((u) => {
-    // reverse topological order; gradients of nodes with several consumers are summed
-    const grads: string[][] = net.nodes.map(() => []);
-    grads[net.output]!.push(u);
-    for (let id = net.output; id >= 1; id--) {
-      const parts = grads[id]!;
-      if (parts.length === 0) continue;
-      const dy = parts.length === 1 ? parts[0]! : g.op1('Sum', parts);
-      for (const { input, grad } of emitBackwardOp(ctx, st, net.nodes[id]!, dy)) grads[input]!.push(grad);
-    }
-    const g0 = grads[0]!;
-    if (g0.length === 0) throw new Error('the net output does not depend on its input');
-    const dx = g0.length === 1 ? g0[0]! : g.op1('Sum', g0);
-    return g.transpose(dx, [0, 2, 3, 1]); // NCHW → NHWC
-  });
+  const chains = rows.map((u) => emitReverse(ctx, st, u));
   if (opts.exposeMasks) {
     st.masks.forEach((m, id) => m && g.output(m, `mask_${id}`, storedDims(shapes[id]!, n)));
     ctx.maxPoolIndices.forEach((m, id) => m && g.output(m, `argmax_${id}`, storedDims(shapes[id]!, n), 'int64'));
   }
   if (k === 1) g.output(chains[0]!, 'grad', [n, h, w, c]);
   else g.output(g.op1('Concat', chains.map((x) => g.reshape(x, [n, 1, h, w, c])), { axis: 1 }), 'grad', [n, k, h, w, c]);
+  return g.toBytes();
+}
+
+/** What a perturbation-gradient graph bakes in: the objective and whether x + v is clipped to 0..255. */
+export type PerturbationObjective = LogitObjective & { readonly clip: boolean };
+
+/**
+ * The perturbation-gradient graph (Classifier's PerturbationGradient): `x` [N, H, W, C], `v` [H, W, C] and
+ * `target` [N, K] (one-hot rows of each image's label or target) → `logits` [N, K] of clip(x + v) and
+ * `grad` [H, W, C] = Σ_i ∂J_i/∂v, unscaled. One forward, the loss gradient (export-loss.ts), one reverse chain,
+ * the clip's mask (1 on the closed interval [0, 255], as attacks/sgd-engine.ts's batchGradient) and the sum over
+ * the batch, all in the graph: the host sends the batch and gets one image back.
+ */
+export function exportPerturbationGradGraph(net: Net, batch: number, objective: PerturbationObjective, opts: ExportOptions = {}): Uint8Array {
+  const ctx = context(net, batch, true, opts, `uap_perturbation_grad_${objective.loss}`);
+  const { g, n, shapes } = ctx;
+  const K = shapes[net.output]![0]!;
+  const [h, w, c] = net.inputShape;
+  const sum = g.op1('Add', [g.input('x', [n, h, w, c]), g.input('v', [h, w, c])], {}, 'xv');
+  const z = emitForward(ctx, objective.clip ? g.op1('Clip', [sum, g.scalar(0), g.scalar(255)], {}, 'clip') : sum);
+  const u = emitLossGradient(g, z, g.input('target', [n, K]), K, objective);
+  let dx = emitReverse(ctx, { masks: [] }, u);
+  if (objective.clip) {
+    const inside = g.op1('And', [g.op1('GreaterOrEqual', [sum, g.scalar(0)]), g.op1('LessOrEqual', [sum, g.scalar(255)])], {}, 'inside');
+    dx = g.op1('Mul', [dx, g.op1('Cast', [inside], BOOL_TO_FLOAT, 'clipmask')]);
+  }
+  g.output(g.op1('ReduceSum', [dx, g.ints([0])], { keepdims: 0 }, 'batchsum'), 'grad', [h, w, c]);
   return g.toBytes();
 }
