@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { UapError } from '../errors.js';
 import type { Classifier } from '../models/classifier.js';
 import { argmaxRows } from '../models/predict.js';
+import { takeRows } from '../tensor/take_rows.js';
 import { interrupted, stopRequested } from './abort.js';
 
 /**
@@ -242,11 +243,10 @@ async function deepfoolChunk(
       }
 
       // Shrink the batch to the rows that go on, then take one linearised step for each.
-      const keepT = tf.tensor1d(keep, 'int32');
-      const G = tf.tidy(() => tf.reshape(tf.gather(grads!, keepT), [keep.length, k, d]) as tf.Tensor3D);
+      const G = tf.tidy(() => tf.reshape(takeRows(grads!, keep), [keep.length, k, d]) as tf.Tensor3D);
       grads.dispose();
       if (keep.length < mA) {
-        const [b2, r2] = tf.tidy(() => [tf.gather(baseA, keepT), tf.gather(rsumA, keepT)] as const);
+        const [b2, r2] = [takeRows(baseA, keep), takeRows(rsumA, keep)] as const;
         tf.dispose([baseA, rsumA]);
         baseA = b2 as tf.Tensor4D;
         rsumA = r2 as tf.Tensor2D;
@@ -255,7 +255,6 @@ async function deepfoolChunk(
         classes = nextClasses;
         active = Int32Array.from(keep, (a) => active[a]!);
       }
-      keepT.dispose();
       const Lkeep = new Float32Array(keep.length * K);
       keep.forEach((a, i) => Lkeep.set(L.subarray(a * K, a * K + K), i * K));
       const step = await linearStep(G, Lkeep, classes, K, k, opts.norm, target !== undefined);
@@ -323,7 +322,7 @@ async function linearStep(
       fSel[i] = L[i * K + classes[i * k + bestJ]!]! - f0;
       nSel[i] = norms[pick[i]!]!;
     }
-    wSel = tf.tidy(() => tf.gather(tf.reshape(Wd, [m * (k - 1), d]), tf.tensor1d(pick, 'int32')) as tf.Tensor2D);
+    wSel = tf.tidy(() => takeRows(tf.reshape(Wd, [m * (k - 1), d]) as tf.Tensor2D, pick));
     Wd.dispose();
   } else {
     // Rival = the strongest non-target candidate at the current point; w' = ∇f_t − ∇f_rival.
@@ -337,8 +336,7 @@ async function linearStep(
     }
     wSel = tf.tidy(() => {
       const flat = tf.reshape(G, [m * k, d]);
-      const t = tf.gather(flat, tf.tensor1d(Int32Array.from({ length: m }, (_, i) => i * k), 'int32'));
-      return tf.sub(t, tf.gather(flat, tf.tensor1d(rival, 'int32'))) as tf.Tensor2D;
+      return tf.sub(takeRows(flat, Int32Array.from({ length: m }, (_, i) => i * k)), takeRows(flat, rival)) as tf.Tensor2D;
     });
     const normsT = dualNorm(wSel);
     nSel.set((await normsT.data()) as Float32Array);

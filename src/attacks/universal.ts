@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { ImageSource } from '../data/image-source.js';
 import type { Classifier } from '../models/classifier.js';
 import { predictBatch } from '../models/predict.js';
+import { takeRows } from '../tensor/take_rows.js';
 import { isInterrupted } from './abort.js';
 import { deepfool, resolveDeepFoolOptions } from './deepfool.js';
 import { checkDelta, checkInt, PASS_DEFAULTS, resolvePassOptions, runPasses, type PassContext, type PassOptions, type PassProgress, type PassResult, type ResolvedPassOptions } from './pass-driver.js';
@@ -171,7 +172,7 @@ async function algorithm1Pass(ctx: PassContext, o: ResolvedUniversalOptions, pas
         }
         if (sel.length === 0) break;
         if (await ctx.stopped()) return null;
-        const xs = tf.tidy(() => tf.gather(x, tf.tensor1d(sel, 'int32')) as tf.Tensor4D);
+        const xs = takeRows(x, sel);
         const r = await deepfool(classifier, xs, { ...df, offset: w, ...(targets ? { target: targets.subarray(0, sel.length) } : {}) })
           .catch((e: unknown) => {
             if (isInterrupted(e)) return null; // stopped between two DeepFool iterations
