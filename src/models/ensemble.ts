@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { linearResize, linearResizeAdjoint } from '../data/linear-resize.js';
 import { UapError } from '../errors.js';
-import type { Classifier } from './classifier.js';
+import { hasPerturbationGradient, type Classifier, type PerturbationGradient } from './classifier.js';
 import type { Labels } from './labels.js';
 
 /**
@@ -26,6 +26,12 @@ export class EnsembleClassifier implements Classifier {
   readonly id: string;
   readonly inputShape: readonly [number, number, number];
   readonly labels: Labels;
+  /**
+   * The members' perturbation gradients summed (the same sum as vjp's), with the mean of their logits: present
+   * when every member has the capability and takes the ensemble's input size (a resized member sees R·clip(x + v),
+   * which its graph does not compute; the attacks then use vjp).
+   */
+  readonly perturbationGradient?: PerturbationGradient['perturbationGradient'];
 
   constructor(readonly members: readonly Classifier[]) {
     if (members.length === 0) throw new UapError('BAD_ARGUMENT', 'an ensemble needs at least one model', 'model');
@@ -47,6 +53,21 @@ export class EnsembleClassifier implements Classifier {
     this.id = members.map((m) => m.id).join('+');
     this.inputShape = largest.inputShape;
     this.labels = first.labels;
+    const [H, W] = this.inputShape;
+    const direct = members.filter(hasPerturbationGradient).filter((m) => m.inputShape[0] === H && m.inputShape[1] === W);
+    if (direct.length === members.length) {
+      this.perturbationGradient = async (x, v, cls, objective) => {
+        const all = [];
+        for (const m of direct) all.push(await m.perturbationGradient(x, v, cls, objective));
+        const grad = new Float32Array(v.length);
+        const logits = new Float32Array(all[0]!.logits.length);
+        for (const r of all) {
+          for (let i = 0; i < grad.length; i++) grad[i] = grad[i]! + r.grad[i]!;
+          for (let i = 0; i < logits.length; i++) logits[i] = logits[i]! + r.logits[i]! / all.length;
+        }
+        return { grad, logits };
+      };
+    }
   }
 
   /** x (at the ensemble's size) as member m sees it: resized to m's input when that is smaller. */

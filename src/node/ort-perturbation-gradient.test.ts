@@ -5,6 +5,7 @@ import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { batchGradient, type SgdLossSettings } from '../attacks/sgd-engine.js';
 import { hasPerturbationGradient, type Classifier } from '../models/classifier.js';
+import { EnsembleClassifier } from '../models/ensemble.js';
 import { randomTensor, relativeError, seededRandom, useWasm } from '../tensor/testing/grad.js';
 import { loadModel, repoRoot } from './model-files.js';
 import { OrtClassifier } from './ort-classifier.js';
@@ -35,9 +36,12 @@ async function images(name: string, shape: readonly [number, number, number]): P
   return tf.tensor4d(data, [3, h, w, c]);
 }
 
-async function agree(name: string): Promise<void> {
+async function agree(name: string, ensemble = false): Promise<void> {
   const base = await loadModel(name, { modelsDir: path.join(shared, 'models') });
-  const engine = await OrtClassifier.create(base, { threads: 2 }, false);
+  const one = await OrtClassifier.create(base, { threads: 2 }, false);
+  // an ensemble of the engine and a second session set of it: the members' sums add up
+  const two = ensemble ? await OrtClassifier.create(base, { threads: 1 }, false) : undefined;
+  const engine: Classifier = two ? new EnsembleClassifier([one, two]) : one;
   try {
     assert.ok(hasPerturbationGradient(engine));
     const x = await images(name, base.inputShape);
@@ -63,6 +67,7 @@ async function agree(name: string): Promise<void> {
     for (const [label, settings, cls] of cases) {
       const request = { v, cls, batchSize: 7 };
       const got = await batchGradient(engine, x, request, settings);
+      assert.ok(hasPerturbationGradient(engine));
       const want = await batchGradient(withoutCapability(engine), x, request, settings);
       const err = relativeError(got.grad, want.grad);
       assert.ok(want.grad.some((g) => g !== 0), `${name} ${label}: the reference gradient is not zero`);
@@ -71,7 +76,8 @@ async function agree(name: string): Promise<void> {
     }
     x.dispose();
   } finally {
-    await engine.release();
+    await one.release();
+    await two?.release();
     base.dispose();
   }
 }
@@ -79,5 +85,15 @@ async function agree(name: string): Promise<void> {
 describe('OrtClassifier.perturbationGradient equals the vjp path of the gradient attacks', () => {
   before(() => useWasm());
   it('embedded MNIST CNN', () => agree('mnist'));
+  it('an ensemble (the MNIST CNN twice)', () => agree('mnist', true));
+  it('not an ensemble with a member of another input size (it resizes: vjp path)', async () => {
+    const a = await loadModel('mnist');
+    const pad = { ...a, inputShape: [32, 32, 1] as const } as unknown as Classifier;
+    const o = await OrtClassifier.create(a, { threads: 1 }, false);
+    assert.equal(hasPerturbationGradient(new EnsembleClassifier([o, pad])), false);
+    assert.equal(hasPerturbationGradient(new EnsembleClassifier([o, a])), false, 'a member without the capability');
+    await o.release();
+    a.dispose();
+  });
   it('mobilenet_v1_0.25_224', { skip: !haveShared && 'no ../shared/models' }, () => agree('mobilenet_v1_0.25_224'));
 });
