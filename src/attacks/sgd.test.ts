@@ -25,7 +25,7 @@ test('the loss gradients equal autodiff of the losses they claim to be', () => {
   const z = tf.tensor2d(gaussianArray(6 * 5, rng, 0, 3), [6, 5]);
   const cls = new Int32Array([0, 1, 2, 3, 4, 0]);
   const clsT = tf.tensor1d(cls, 'int32');
-  for (const loss of ['ce', 'clamped-ce', 'margin'] as const) {
+  for (const loss of ['ce', 'clamped-ce', 'margin', 'complement'] as const) {
     for (const targeted of [false, true]) {
       const kappa = 1;
       const beta = 2.5; // some rows above it, some below
@@ -34,7 +34,9 @@ test('the loss gradients equal autodiff of the losses they claim to be', () => {
       const f = (zz: tf.Tensor) =>
         tf.tidy(() => {
           const oh = tf.oneHot(clsT, 5).toFloat();
-          if (loss === 'ce' || loss === 'clamped-ce') {
+          // −log(1 − p_y) = LSE(z) − LSE_{k≠y}(z) (checked against float64 below; float32 1 − p_y loses the digits)
+          if (loss === 'complement' && !targeted) return tf.mean(tf.sub(tf.logSumExp(zz, 1), tf.logSumExp(tf.sub(zz, tf.mul(oh, 1e9)), 1)));
+          if (loss === 'ce' || loss === 'clamped-ce' || loss === 'complement') {
             const ce = tf.neg(tf.sum(tf.mul(oh, tf.logSoftmax(zz)), 1));
             if (targeted) return tf.mean(ce);
             return tf.mean(tf.neg(loss === 'ce' ? ce : tf.minimum(ce, beta)));
@@ -48,6 +50,14 @@ test('the loss gradients equal autodiff of the losses they claim to be', () => {
       // And the reported value is that objective.
       const val = lossValue(z.dataSync() as Float32Array, cls, 5, loss, kappa, targeted, beta);
       assert.ok(Math.abs(val - (f(z).dataSync()[0] as number)) < 1e-5);
+      if (loss === 'complement' && !targeted) {
+        const rows = z.arraySync();
+        const want64 = rows.reduce((acc, r, i) => {
+          const e = r.map(Math.exp);
+          return acc - Math.log(1 - e[cls[i]!]! / e.reduce((a, b) => a + b, 0));
+        }, 0) / rows.length;
+        assert.ok(Math.abs(val - want64) < 1e-4, `complement: ${val} vs −log(1 − p_y) in float64 ${want64}`);
+      }
     }
   }
   tf.dispose([z, clsT]);

@@ -50,11 +50,11 @@ export function numClasses(c: Classifier): number {
 /**
  * The gradient attacks' objective J of one image's logits z, with y its clean label (untargeted) or t the
  * target; J is minimised (attacks/sgd-loss.ts derives each case):
- *   untargeted: −CE(z, y), −min(CE(z, y), β), or max(z_y − max_{k≠y} z_k, −κ);
- *   targeted:    CE(z, t),  CE(z, t),         or max(max_{k≠t} z_k − z_t, −κ).
+ *   untargeted: −CE(z, y), −min(CE(z, y), β), max(z_y − max_{k≠y} z_k, −κ), or −log(1 − p_y);
+ *   targeted:    CE(z, t),  CE(z, t),         max(max_{k≠t} z_k − z_t, −κ), or CE(z, t).
  */
 export interface LogitObjective {
-  readonly loss: 'ce' | 'clamped-ce' | 'margin';
+  readonly loss: 'ce' | 'clamped-ce' | 'margin' | 'complement';
   readonly targeted: boolean;
   /** clamped-ce's β */
   readonly beta: number;

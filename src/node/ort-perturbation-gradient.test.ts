@@ -62,6 +62,7 @@ async function agree(name: string, ensemble = false): Promise<void> {
       ['ce, targeted', { loss: 'ce', kappa: 0, targeted: true, clip: true }, Int32Array.from(second)],
       ['clamped-ce', { loss: 'clamped-ce', kappa: 0, beta, targeted: false, clip: true }, Int32Array.from(top)],
       ['margin', { loss: 'margin', kappa: 2, targeted: false, clip: true }, Int32Array.from(top)],
+      ['complement', { loss: 'complement', kappa: 0, targeted: false, clip: true }, Int32Array.from(top)],
       ['margin, targeted', { loss: 'margin', kappa: 5, targeted: true, clip: true }, Int32Array.from(second)],
     ];
     for (const [label, settings, cls] of cases) {

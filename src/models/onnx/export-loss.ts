@@ -7,13 +7,18 @@ import { BOOL_TO_FLOAT, type OnnxGraph } from './graph-builder.js';
  * z: logits [N, K]; t: one-hot rows of each image's label or target [N, K].
  *   ce:          ∂CE/∂z = softmax(z) − t, negated when untargeted (J = −CE);
  *   clamped-ce:  the same, times [CE < β] (untargeted; targeted it is plain CE), CE = logsumexp(z) − z·t;
+ *   complement:  untargeted softmax(z) − softmax(z − 10³⁰·t) (targeted: as ce);
  *   margin:      o = one-hot of argmax over the other classes (ArgMax keeps the first of ties, as tfjs's argMax);
  *                untargeted t − o, targeted o − t, times [m > −κ] with m the signed margin.
  */
 export function emitLossGradient(g: OnnxGraph, z: string, t: string, K: number, o: LogitObjective): string {
   const rowSum = (a: string) => g.op1('ReduceSum', [a, g.ints([1])], { keepdims: 1 }, 'rowsum');
   const gate = (grad: string, cond: string) => g.op1('Mul', [grad, g.op1('Cast', [cond], BOOL_TO_FLOAT, 'active')]);
-  if (o.loss === 'ce' || o.loss === 'clamped-ce') {
+  if (o.loss === 'complement' && !o.targeted) {
+    const others = g.op1('Softmax', [g.op1('Sub', [z, g.op1('Mul', [t, g.scalar(1e30)])], {}, 'others')], { axis: 1 });
+    return g.op1('Sub', [g.op1('Softmax', [z], { axis: 1 }), others], {}, 'dcomplement');
+  }
+  if (o.loss === 'ce' || o.loss === 'clamped-ce' || o.loss === 'complement') {
     const dce = g.op1('Sub', [g.op1('Softmax', [z], { axis: 1 }), t], {}, 'dce');
     if (o.targeted) return dce;
     if (o.loss === 'ce') return g.op1('Neg', [dce]);
