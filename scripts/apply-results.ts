@@ -77,13 +77,13 @@ const sgd = (name: string, models: string[], epochs: number, augment: string): P
   };
 };
 /** The same ensembles with `uap compute`'s default recipe (SGA, CE, momentum 0.9, outer batch 50: issue 15) and jpeg views. */
-const sga = (name: string, models: string[], label: string, epochs = EPOCHS): Perturbation => {
+const sga = (name: string, models: string[], label: string, epochs = EPOCHS, augment = 'flip,crop,jpeg'): Perturbation => {
   const out = path.join(work, 'perturbations', name);
   return {
     name,
     label,
     members: models,
-    compute: ['compute', '--model', models.join(','), '--method', 'sga', '--loss', 'ce', '--momentum', '0.9', '--batch-size', '50', '--augment', 'flip,crop,jpeg', '--data', rel(path.join(shared, 'imagenet-sample', 'train.txt')), '--xi', '10', '--max-passes', String(epochs), '--seed', '1', '--out', rel(out)],
+    compute: ['compute', '--model', models.join(','), '--method', 'sga', '--loss', 'ce', '--momentum', '0.9', '--batch-size', '50', '--augment', augment, '--data', rel(path.join(shared, 'imagenet-sample', 'train.txt')), '--xi', '10', '--max-passes', String(epochs), '--seed', '1', '--out', rel(out)],
     file: path.join(out, 'perturbation.npy'),
   };
 };
@@ -102,6 +102,11 @@ const PERTURBATIONS: Perturbation[] = [
   loo(D, 8),
   { ...loo(E), note: `trivial: ${A}, the same weights, is in the ensemble` },
   { ...loo(A), note: `trivial: ${E}, the same weights, is in the ensemble` },
+  // One model, the SGA recipe: how much of a perturbation that fools ~95% of unseen photos at model size survives
+  // the photo's own size and the q75 re-encode, with and without training through JPEG and resizing.
+  sga(`sga-single-${A}`, [A], `single ${A}, SGA recipe, ${EPOCHS} epochs (flip,crop)`, EPOCHS, 'flip,crop'),
+  sga(`sga-single-${A}-jpeg`, [A], `single ${A}, SGA recipe, ${EPOCHS} epochs (flip,crop,jpeg)`, EPOCHS, 'flip,crop,jpeg'),
+  sga(`sga-single-${A}-jpeg-resize`, [A], `single ${A}, SGA recipe, ${EPOCHS} epochs (flip,crop,jpeg,resize)`, EPOCHS, 'flip,crop,jpeg,resize'),
 ];
 const FITS = ['photo', 'crop'] as const;
 /** Choices in `uap apply` measured on the first perturbation, for the SSIM and size goals. */
@@ -191,6 +196,8 @@ interface Measured {
   changed: Record<string, number>;
   /** The same with the copy itself (before the re-encode). */
   copy: { psnr: number[]; ssim: number[]; sizeChange: number[] };
+  /** Share of photos whose top-1 changed on the copy `uap apply` wrote, before the q75 re-encode (rows measured since it was added). */
+  changedBeforeReencode?: Record<string, number>;
   q75: { psnr: number[]; ssim: number[] };
   seconds: { apply: number };
 }
@@ -233,11 +240,14 @@ async function measure(p: Perturbation, fit: (typeof FITS)[number], extra: strin
   const cq = await checkApplied(q75, [], { thumbHeight: 0 });
   const before = await cleanTop1();
   const after = await top1(q75.map((c) => c.output));
-  const changed = Object.fromEntries(MODELS.map((m) => [m, after[m]!.filter((k, i) => k !== before[m]![i]).length / photos.length]));
+  const direct = await top1(copies.map((c) => c.output));
+  const share = (t: Record<string, number[]>) => Object.fromEntries(MODELS.map((m) => [m, t[m]!.filter((k, i) => k !== before[m]![i]).length / photos.length]));
+  const changed = share(after);
   const stats = (c: CheckedPhoto[]) => ({ psnr: c.map((r) => r.psnr ?? Infinity), ssim: c.map((r) => r.ssim!) });
   const m: Measured = {
     n: photos.length,
     changed,
+    changedBeforeReencode: share(direct),
     copy: { ...stats(cc), sizeChange: cc.filter((r) => isJpeg(r.input)).map((r) => r.bytesOut! / r.bytesIn! - 1) },
     q75: stats(cq),
     seconds: { apply: applySeconds },
@@ -335,6 +345,18 @@ async function writeSection(base: Measured): Promise<void> {
   }
   if (missing.length) L.push('', `Not computed in time (so not in the table): ${missing.join(', ')}.`);
   L.push('');
+  // Where a single model's perturbation loses its photos: the photo's own size, or the re-encode.
+  const staged = rows.filter((r) => r.m.changedBeforeReencode && r.p.members.length === 1);
+  if (staged.length) {
+    const k0 = (r: (typeof rows)[number]) => r.p.members[0]!;
+    L.push('Where a one-model perturbation loses photos, on its own model: at model size on X, on the full-size copy `uap apply` wrote, and on that copy after the q75 re-encode:', '');
+    L.push('| perturbation | --fit | on X (model size) | full size, as written | full size, after q75 |', '|---|---|---|---|---|');
+    for (const r of staged) {
+      const rec = await computeRecord(r.p);
+      L.push(`| ${r.p.label} | ${r.fit} | ${rec?.foolingRateOnX === undefined ? '–' : pct(rec.foolingRateOnX)} | ${pct(r.m.changedBeforeReencode![k0(r)]!)} | ${pct(r.m.changed[k0(r)]!)} |`);
+    }
+    L.push('');
+  }
   L.push('Goals (ℓ∞ 10, photos at their own size, after JPEG q75), over the ensembles measured:');
   L.push('');
   const ens = rows.filter((r) => r.p.members.length > 1);
