@@ -24,7 +24,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
-import { predictBatch, type Classifier } from '../src/index.js';
+import { APPLY_DEFAULTS, predictBatch, type Classifier } from '../src/index.js';
 import { checkApplied, decodeImages, estimateJpegQuality, initBackend, loadModel, loadOrtEngine, type AppliedFile, type CheckedPhoto } from '../src/node/index.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -357,6 +357,16 @@ async function writeSection(base: Measured): Promise<void> {
     }
     L.push('');
   }
+  const refined = rows.find((r) => r.p.name === REFINE_OF && r.fit === 'photo');
+  if (refined && refineRows.length) {
+    L.push(`\`uap apply --refine N\` (back-projection steps that make the model's view of the copy match v; default ${APPLY_DEFAULTS.refine}), for ${refined.p.label}, --fit photo, on ${short[A]}:`, '');
+    L.push('| --refine | full size, as written | after q75 | copy SSIM median / worst | copy size median |', '|---|---|---|---|---|');
+    const all = [...refineRows.filter((r) => r.refine === '0'), { refine: `${APPLY_DEFAULTS.refine} (default)`, m: refined.m }, ...refineRows.filter((r) => r.refine !== '0')];
+    for (const r of all) {
+      L.push(`| ${r.refine} | ${r.m.changedBeforeReencode ? pct(r.m.changedBeforeReencode[A]!) : '–'} | ${pct(r.m.changed[A]!)} | ${q(r.m.copy.ssim, 3)} | ${signed(median(r.m.copy.sizeChange))} |`);
+    }
+    L.push('');
+  }
   L.push('Goals (ℓ∞ 10, photos at their own size, after JPEG q75), over the ensembles measured:');
   L.push('');
   const ens = rows.filter((r) => r.p.members.length > 1);
@@ -467,6 +477,10 @@ async function writeSection(base: Measured): Promise<void> {
 // ---- run the steps ----
 const rows: { p: Perturbation; fit: string; m: Measured }[] = [];
 const variantRows: { p: Perturbation; fit: string; extra: string[]; m: Measured }[] = [];
+/** `--refine` (apply's back-projection steps, default 4) measured on the single-model SGA perturbation, --fit photo. */
+const REFINE_OF = `sga-single-${A}`;
+const REFINES = ['0', '16'];
+const refineRows: { refine: string; m: Measured }[] = [];
 const missing: string[] = [];
 try {
   const base = await baseline();
@@ -479,6 +493,12 @@ try {
     for (const fit of FITS) {
       const m = await measure(p, fit);
       if (m) rows.push({ p, fit, m });
+    }
+    if (p.name === REFINE_OF) {
+      for (const r of REFINES) {
+        const m = await measure(p, 'photo', ['--refine', r]);
+        if (m) refineRows.push({ refine: r, m });
+      }
     }
     if (p === PERTURBATIONS[0]) {
       for (const v of VARIANTS) {
