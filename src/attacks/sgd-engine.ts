@@ -66,7 +66,9 @@ export type SgdEngineFactory = (settings: SgdEngineSettings) => SgdEngine | Prom
  * Σ ∂J/∂v over a batch x on this process's classifier: one vjp through clip(x + v). clip's derivative is 1
  * where x + v is inside [0, 255] and 0 where it is clipped. The closed interval lets pure black / white pixels
  * (x + v exactly 0 or 255, common at v = 0) pass their gradient: a step inward changes them, a step outward is
- * clipped away and costs nothing.
+ * clipped away and costs nothing. A classifier with the PerturbationGradient capability (the ORT engine, and
+ * ensembles of it) computes the same sum in one call, in its own graph, unless a re-encoding (the jpeg
+ * augmentation) has to run between the clip and the model.
  */
 export async function batchGradient(
   classifier: Classifier,
