@@ -72,6 +72,11 @@ export interface LogitObjective {
  * per-image gradients out only to sum them.
  */
 export interface PerturbationGradient {
+  /**
+   * Σ_i ∂J(z(clip(x_i + v)), cls_i)/∂v (HWC, unscaled: J's mean over a minibatch is the caller's division) and the
+   * logits [N·K] at clip(x_i + v). `cls` holds each image's clean label (untargeted) or the target; with
+   * `objective.clip` false, x + v is not clipped.
+   */
   perturbationGradient(
     x: tf.Tensor4D,
     v: Float32Array,

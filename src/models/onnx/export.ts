@@ -16,6 +16,8 @@ import { BOOL_TO_FLOAT, OnnxGraph } from './graph-builder.js';
  *   (row j·N + i: the j-th upstream row of image i) → `logits` [N, K] and `grad`, ∂(Σ upstream ⊙ logits)/∂x
  *   per row: [N, H, W, C] for k = 1 (a vjp), [N, k, H, W, C] otherwise (a Jacobian when the rows are
  *   one-hot). One forward; k reverse chains of N rows that share its masks; no weight gradients.
+ * - perturbation-gradient graph: one step of the gradient attacks, from x and v to Σ_i ∂J_i/∂v
+ *   (exportPerturbationGradGraph, at the end of this file).
  */
 
 export interface ExportOptions {
