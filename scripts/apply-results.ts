@@ -440,6 +440,17 @@ async function writeSection(base: Measured): Promise<void> {
   if (single) {
     say.push(`One model's SGD perturbation (${single.p.label}) changes ${pct(single.m.changed[A]!)} of the photos on its own model and ${pct(minOf(MODELS.filter((k) => k !== A && k !== E).map((k) => single.m.changed[k]!)))}–${pct(maxOf(MODELS.filter((k) => k !== A && k !== E).map((k) => single.m.changed[k]!)))} on the three other architectures: it fits its model, and transfers less than VGG-16.`);
   }
+  const singles = rows.filter((r) => r.p.name.startsWith('sga-single-') && r.fit === 'photo' && r.m.changedBeforeReencode);
+  const plain = singles.find((r) => r.p.name === REFINE_OF);
+  if (plain && singles.length > 1) {
+    const others = singles.filter((r) => r !== plain);
+    const onX = (await computeRecord(plain.p))?.foolingRateOnX;
+    say.push(`Even one model's own SGA perturbation (${plain.p.label}; the previous default recipe), which fools ${onX === undefined ? 'most' : pct(onX)} of X at model size, changes ${pct(plain.m.changedBeforeReencode![A]!)} of the full-size copies on that model and ` +
+      `${pct(plain.m.changed[A]!)} after the q75 re-encode: the photo's own size (v magnified, then shrunk again by the model's resize, within ±‖v‖∞ per pixel) and JPEG each cost 6–8 points, ` +
+      `and more back-projection steps do not win them back (--refine table). Training through real JPEG re-encodes (and random resizes) did not help either: ` +
+      `${others.map((r) => `${r.p.label.replace(/^.*\(/, '(')} ${pct(r.m.changedBeforeReencode![A]!)} / ${pct(r.m.changed[A]!)}`).join(', ')}, with the same fit on X. ` +
+      'So the 90% goal on ensemble members is beyond this pipeline even for one member; the ensembles (60–72% per member) lose the rest to sharing v among models.');
+  }
   const photoCrop = ens.filter((r) => r.fit === 'photo').map((r) => ({ p: r, c: row(r.p.name, 'crop') })).filter((x) => x.c);
   if (photoCrop.length) {
     const d = photoCrop.map(({ p, c }) => maxOf(MODELS.map((k) => Math.abs(p.m.changed[k]! - c!.m.changed[k]!))));
