@@ -16,7 +16,7 @@ export interface ImageSource {
 /**
  * A Tensor4D as an ImageSource (the tensor stays owned by the caller). The pixels are read once, on the first
  * request, and each batch is then a copy of whole images: tfjs-backend-wasm's gather (and slice) of image rows
- * runs element by element, ~120 ms for 32 images of 224×224×3 against ~10 ms for the copy, which made a
+ * runs element by element, ~120 ms for 32 images of 224×224×3 against ~10 ms for the copy, which was
  * half of an ORT SGD epoch (measured). The price is a second copy of X in memory; batchSource, over a
  * Batch's own arrays, has none.
  */
