@@ -453,6 +453,14 @@ async function writeSection(base: Measured): Promise<void> {
       `${others.map((r) => `${r.p.label.replace(/^.*\(/, '(')} ${pct(r.m.changedBeforeReencode![A]!)} / ${pct(r.m.changed[A]!)}`).join(', ')}, with the same fit on X. ` +
       'So the 90% goal on ensemble members is beyond this pipeline even for one member; the ensembles (60–72% per member) lose the rest to sharing v among models.');
   }
+  const withJpeg = row('sga-four', 'photo');
+  const withoutJpeg = row('sga-four-default', 'photo');
+  if (withJpeg && withoutJpeg) {
+    const span = (r: (typeof rows)[number]) => `${pct(minOf(r.p.members.map((k) => r.m.changed[k]!)))}–${pct(maxOf(r.p.members.map((k) => r.m.changed[k]!)))}`;
+    const xOf = async (r: (typeof rows)[number]) => pct((await computeRecord(r.p))?.foolingRateOnX ?? NaN);
+    say.push(`For the four-network ensemble the jpeg views do matter, unlike for one model: with them (SGA, outer batch 50, 5 epochs; ${await xOf(withJpeg)} of X) its members change ${span(withJpeg)} of the photos after q75; ` +
+      `with the new compute default instead (outer batch 25, 10 epochs, flip and crop only; ${await xOf(withoutJpeg)} of X) ${span(withoutJpeg)}. Perturbations for photos should keep \`--augment flip,crop,jpeg\`.`);
+  }
   const photoCrop = ens.filter((r) => r.fit === 'photo').map((r) => ({ p: r, c: row(r.p.name, 'crop') })).filter((x) => x.c);
   if (photoCrop.length) {
     const d = photoCrop.map(({ p, c }) => maxOf(MODELS.map((k) => Math.abs(p.m.changed[k]! - c!.m.changed[k]!))));
