@@ -15,7 +15,7 @@ export { VERSION } from './version.js';
 
 // data: images in memory and by index
 export { batchTensor, concatBatches, imageAt, imageSize, selectBatch, sliceBatch, type Batch } from './data/batch.js';
-export { batchSource } from './data/batch-source.js';
+export { batchSource, wideBatchSource } from './data/batch-source.js';
 export { tensorSource, type ImageSource } from './data/image-source.js';
 export { augmentImages, type AugmentOptions } from './data/augment.js';
 export { parseIdxImages, parseIdxLabels, type MnistImages } from './data/mnist.js';

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { augmentImages, isIdentity, type AugmentOptions } from '../data/augment.js';
 import type { ImageSource } from '../data/image-source.js';
 import { jpegImages } from '../data/jpeg-roundtrip.js';
+import { UapError } from '../errors.js';
 import { hasPerturbationGradient, type Classifier } from '../models/classifier.js';
 import { DEFAULT_BETA, lossGradient, lossValue, type SgdLoss } from './sgd-loss.js';
 
@@ -109,11 +110,16 @@ export async function batchGradient(
 
 /** The engine of a single process: the images from `source`, seen through the augmentation, on `classifier`. */
 export function localSgdEngine(classifier: Classifier, source: ImageSource, settings: SgdEngineSettings): SgdEngine {
+  const shift = settings.augment?.shift === true;
+  if (shift && !source.getWide) {
+    throw new UapError('BAD_ARGUMENT', 'the shift view needs the photos around the model\'s crop: give X as a source with getWide (e.g. wideBatchSource)', 'augment');
+  }
+  const size = [classifier.inputShape[0], classifier.inputShape[1]] as const;
   return {
     gradient: async (request) => {
-      let x = await source.get(request.indices);
+      let x = shift ? await source.getWide!(request.indices) : await source.get(request.indices);
       if (settings.augment && !isIdentity(settings.augment)) {
-        const a = augmentImages(x, settings.augment, settings.augmentRng);
+        const a = augmentImages(x, settings.augment, settings.augmentRng, size);
         x.dispose();
         x = a;
       }

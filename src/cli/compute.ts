@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import {
   batchSource,
+  wideBatchSource,
   findClass,
   SGA_DEFAULTS,
   sgaPerturbation,
@@ -215,7 +216,9 @@ async function computeLocked(program: Command, f: ComputeFlags, s: ReturnType<ty
     if (resumed) checkResumeTarget(resumed.record, target, f.out);
     // With --queue the workers decode the data; here only the images the attack asks for (one, for a shape check).
     const queued = f.queue ? await openQueuedSgd({ ...f, method: s.method, queue: f.queue }, model, { limit: s.limit ?? undefined, seed: s.seed }) : undefined;
-    const X = queued ? { n: queued.source.size } : await openData(f.data, model, { limit: s.limit ?? undefined, seed: s.seed, label: 'decode' });
+    // The shift view draws windows from the photos around the model's crop: decode them wider (wideBatchSource).
+    const wide = s.method !== 'deepfool' && s.gradient.augment?.shift === true;
+    const X = queued ? { n: queued.source.size } : await openData(f.data, model, { limit: s.limit ?? undefined, seed: s.seed, label: 'decode', wide });
     const started = Date.now();
     const makeRecord = (v: Float32Array, history: PassRecord[], complete: boolean): PerturbationRecord =>
       perturbationRecord({
@@ -262,7 +265,7 @@ async function computeLocked(program: Command, f: ComputeFlags, s: ReturnType<ty
         },
       };
       if (s.method === 'deepfool') return universalPerturbation(model, batchSource(X as Batch), { ...common, ...s.alg1 });
-      const source = queued?.source ?? batchSource(X as Batch);
+      const source = queued?.source ?? (wide ? wideBatchSource(X as Batch, [model.inputShape[0], model.inputShape[1]]) : batchSource(X as Batch));
       const gradient = { ...common, delta: s.delta, epochs: s.maxPasses, keepBest: s.keepBest, ...queued?.options };
       return s.method === 'sga' ? sgaPerturbation(model, source, { ...gradient, ...s.gradient }) : sgdPerturbation(model, source, { ...gradient, ...s.gradient });
     }).finally(() => {

@@ -1,12 +1,15 @@
 import type { Command } from 'commander';
-import { VERSION, type Batch, type Classifier } from '../index.js';
+import { CROP_FRACTION, VERSION, type Batch, type Classifier } from '../index.js';
 import { loadDataset } from '../node/index.js';
 import { initCliBackend } from './backend.js';
 import { openWithOrt } from './engine.js';
 import { progressBar } from './progress.js';
 import { loadWithWorkers, workerCount } from './workers.js';
 
-/** What every command that runs a model needs: backend, model, data — with progress on stderr. */
+/**
+ * What every command that runs a model needs: backend, model, data — with progress on stderr. `wide` decodes
+ * the photos without the model's centre crop (see wideBatchSource), for the shift augmentation.
+ */
 
 /** The version written into result files (package.json's, see src/version.ts). */
 export const packageVersion: string = VERSION;
@@ -27,13 +30,17 @@ export async function openModel(program: Command, name: string, modelsDir?: stri
 export async function openData(
   spec: string,
   model: Classifier,
-  opts: { limit?: number; seed?: number; label?: string } = {},
+  opts: { limit?: number; seed?: number; label?: string; wide?: boolean } = {},
 ): Promise<Batch> {
   const bar = progressBar(opts.label ?? 'load');
   let started = false;
+  const [h, w, c] = model.inputShape;
   try {
     const batch = await loadDataset(spec, {
-      inputShape: [...model.inputShape] as [number, number, number],
+      // wide: the photos as the model resizes them (shorter side h/0.875), a square around its centre crop uncut
+      ...(opts.wide
+        ? { inputShape: [Math.round(h / CROP_FRACTION), Math.round(w / CROP_FRACTION), c] as [number, number, number], cropFraction: 1 }
+        : { inputShape: [h, w, c] as [number, number, number] }),
       limit: opts.limit,
       seed: opts.seed,
       labels: model.labels,

@@ -199,7 +199,7 @@ export function addSgdOptions<T extends WithOption<T>>(cmd: T): T {
     .option('--kappa <x>', `margin: the clamp κ (${D_SGA.kappa})`)
     .option('--momentum <mu>', `sgd, sga: momentum μ in [0, 1) of sign steps on ℓ1-normalised gradients, MI-FGSM style (${D_SGD.momentum}: none)`)
     .option('--optimizer <name>', `sgd: ${SGD_OPTIMIZERS.join(' or ')} (sgd takes sign steps for ℓ∞; default ${D_SGD.optimizer})`)
-    .option('--augment <list>', 'sgd, sga: random views of X at each step, so v fits new and shared photos too: flip, crop (crops of 80–100% of the side), crop:SCALE, resize (the photo at 0.5–1.5× its resolution and back), resize:LO-HI, noise (Gaussian pixel noise, σ 4), noise:SIGMA, jpeg (x + v re-encoded at quality 50–95, gradient straight through), jpeg:LO-HI, or none', d.augment);
+    .option('--augment <list>', 'sgd, sga: random views of X at each step, so v fits new and shared photos too: flip, crop (crops of 80–100% of the side), crop:SCALE, shift (the view or crop anywhere in the photo resized as the model resizes it, not only in its centre crop), resize (the photo at 0.5–1.5× its resolution and back), resize:LO-HI, noise (Gaussian pixel noise, σ 4), noise:SIGMA, jpeg (x + v re-encoded at quality 50–95, gradient straight through), jpeg:LO-HI, or none', d.augment);
 }
 
 /** `flag value` as a number when given. */
@@ -275,7 +275,7 @@ export function parseSgaOptions(f: SgdFlags, ball: BallSettings) {
 }
 
 /**
- * `--augment flip,crop,resize,noise,jpeg`: `crop:0.7` (smallest crop side; `crop` alone 0.8), `resize:0.5-1.5`
+ * `--augment flip,crop,shift,resize,noise,jpeg`: `crop:0.7` (smallest crop side; `crop` alone 0.8), `resize:0.5-1.5`
  * (resolution scales; `resize` alone 0.5–1.5), `noise:4` (σ in pixels; `noise` alone 4), `jpeg:60-90`
  * (qualities; `jpeg` alone 50–95), or `none` (the defaults repeat the library's AUGMENT_DEFAULTS; its checkAugment,
  * run by resolveSgdOptions, validates the values).
@@ -292,6 +292,7 @@ export function augment(flag: string, value: string): AugmentOptions {
     const [kind, arg, extra] = part.split(':');
     if (extra !== undefined) throw new UapError('BAD_ARGUMENT', `one value per view, got "${part}"`, flag);
     if (kind === 'flip' && arg === undefined) out.flip = true;
+    else if (kind === 'shift' && arg === undefined) out.shift = true;
     else if (kind === 'jpeg') out.jpeg = range('jpeg', arg, D.jpeg, '50-95');
     else if (kind === 'resize') out.resize = range('resize', arg, D.resize, '0.5-1.5');
     else if (kind === 'noise') out.noise = arg === undefined ? D.noise : num(flag, arg);
@@ -300,7 +301,7 @@ export function augment(flag: string, value: string): AugmentOptions {
       if (!(s > 0 && s <= 1)) throw new UapError('BAD_ARGUMENT', `the crop scale must be in (0, 1], got ${arg}`, flag);
       out.minScale = s;
     } else if (kind !== 'none' || arg !== undefined) {
-      throw new UapError('BAD_ARGUMENT', `expected a comma-separated list of flip, crop[:SCALE], resize[:LO-HI], noise[:SIGMA], jpeg[:LO-HI] (or none), got "${part}"`, flag);
+      throw new UapError('BAD_ARGUMENT', `expected a comma-separated list of flip, crop[:SCALE], shift, resize[:LO-HI], noise[:SIGMA], jpeg[:LO-HI] (or none), got "${part}"`, flag);
     }
   }
   return out;

@@ -115,6 +115,37 @@ describe('augmentImages', () => {
     assert.ok(!isIdentity({ resize: [1, 1] }) && !isIdentity({ noise: 1 }) && isIdentity({ jpeg: [50, 60] }));
   });
 
+  it('shift: whole-pixel windows of the model\'s size from the wider photo, anywhere in it, not only its centre', async () => {
+    // Wide photos whose pixel value encodes its position, so that a window tells where it was cut.
+    const [n, H, W, h, w] = [16, 12, 10, 8, 6];
+    const data = new Float32Array(n * H * W * 3);
+    for (let i = 0; i < n; i++) for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) for (let c = 0; c < 3; c++) data[((i * H + y) * W + x) * 3 + c] = y * 16 + x + c * 0.25;
+    const wide = tf.tensor4d(data, [n, H, W, 3]);
+    const rng = counting(11);
+    const y = augmentImages(wide, { shift: true }, rng, [h, w]);
+    assert.deepEqual(y.shape, [n, h, w, 3]);
+    assert.equal(rng.calls, n * drawsPerImage({ shift: true }), 'the same 4 draws per image as a crop');
+    const out = (await y.data()) as Float32Array;
+    const offsets = new Set<string>();
+    for (let i = 0; i < n; i++) {
+      const at = (yy: number, xx: number, c: number) => out[((i * h + yy) * w + xx) * 3 + c]!;
+      const top = Math.floor(at(0, 0, 0) / 16);
+      const left = at(0, 0, 0) - top * 16;
+      assert.ok(Number.isInteger(left) && top >= 0 && top <= H - h && left >= 0 && left <= W - w, `image ${i}: window at ${top},${left} inside the photo`);
+      for (let yy = 0; yy < h; yy++) for (let xx = 0; xx < w; xx++) assert.ok(Math.abs(at(yy, xx, 1) - ((top + yy) * 16 + left + xx + 0.25)) < 1e-3, `image ${i}: the photo's own pixels, not resampled`);
+      offsets.add(`${top},${left}`);
+    }
+    assert.ok(offsets.size >= 6, `windows at many places: ${[...offsets].join(' ')}`);
+    assert.ok([...offsets].some((o) => o !== '2,2'), 'not only the centre');
+    // with crops too: zoomed windows stay inside the photo (no zero padding from cropAndResize)
+    const z = (await augmentImages(wide, { shift: true, minScale: 0.5, flip: true }, createRng(3), [h, w]).data()) as Float32Array;
+    const green = Array.from(z).filter((_, k) => k % 3 === 1); // ≥ 0.25 inside the photo; cropAndResize pads with 0
+    assert.ok(Math.min(...green) >= 0.25 - 1e-3 && Math.max(...z) <= (H - 1) * 16 + W - 1 + 0.5, `min ${Math.min(...green)}`);
+    assert.ok(!isIdentity({ shift: true }));
+    assert.throws(() => augmentImages(wide, { shift: true }, createRng(1), [H + 1, w]), /at least/);
+    tf.dispose([wide, y]);
+  });
+
   it('rejects bad resize and noise values', () => {
     assert.throws(() => checkAugment({ resize: [0, 1] }), /resize scales/);
     assert.throws(() => checkAugment({ resize: [1.5, 1] }), /resize scales/);

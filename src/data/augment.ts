@@ -16,6 +16,11 @@ import { rescaleAndBack } from './linear-resize.js';
  *              blows up: its fine detail is gone, and v must fool on the blurred photo;
  *   noise      σ: Gaussian pixel noise of standard deviation σ (pixels) added to each pixel, then clipped to 0..255
  *              (sensor noise, re-compression): v must not rely on the photo's exact values;
+ *   shift      the crop (or, without `crop`, the whole view) placed anywhere in the photo as the model resizes it
+ *              (shorter side H/0.875 before its centre crop), not only inside that centre crop: new content at the
+ *              model's own scale, where a crop can only zoom in. It needs the photos with their margins
+ *              (ImageSource.getWide, e.g. wideBatchSource), and snaps the window to whole pixels, so that an
+ *              unzoomed window is the photo's own pixels, not a resampling of them;
  *   jpeg       [lo, hi]: x + v re-encoded as a JPEG of a quality drawn uniformly from [lo, hi] in the forward pass
  *              (what photo sharing does to a perturbed photo; data/jpeg-roundtrip.ts), the gradient straight through.
  *              Applied by the SGD attack's local engine after the views, one more draw per image.
@@ -35,10 +40,12 @@ export interface AugmentOptions {
   noise?: number;
   /** JPEG qualities [lo, hi], 1..100, of the re-encoding of x + v (undefined: none). */
   jpeg?: readonly [number, number];
+  /** Windows anywhere in the wider photo (ImageSource.getWide), not only in the model's centre crop. */
+  shift?: boolean;
 }
 
 /** AugmentOptions after checkAugment: flip and minScale filled in, the others present only when on. */
-export type CheckedAugment = { flip: boolean; minScale: number } & Pick<AugmentOptions, 'resize' | 'noise' | 'jpeg'>;
+export type CheckedAugment = { flip: boolean; minScale: number } & Pick<AugmentOptions, 'resize' | 'noise' | 'jpeg' | 'shift'>;
 
 /** The defaults of the parameterised views, as `--augment resize` / `noise` / `jpeg` alone give them. */
 export const AUGMENT_DEFAULTS = { crop: 0.8, resize: [0.5, 1.5], noise: 4, jpeg: [50, 95] } as const;
@@ -52,12 +59,12 @@ export function checkAugment(a: AugmentOptions, option = 'augment'): CheckedAugm
   if (r && !(r.length === 2 && r[0] > 0 && r[0] <= r[1] && r[1] <= 4)) throw new UapError('BAD_ARGUMENT', `resize scales must be 0 < lo ≤ hi ≤ 4, got ${r.join('-')}`, option);
   const s = a.noise;
   if (s !== undefined && !(s > 0 && Number.isFinite(s))) throw new UapError('BAD_ARGUMENT', `the noise σ must be a finite number > 0 (pixels), got ${s}`, option);
-  return { flip: Boolean(a.flip), minScale, ...(r ? { resize: r } : {}), ...(s !== undefined ? { noise: s } : {}), ...(q ? { jpeg: q } : {}) };
+  return { flip: Boolean(a.flip), minScale, ...(r ? { resize: r } : {}), ...(s !== undefined ? { noise: s } : {}), ...(q ? { jpeg: q } : {}), ...(a.shift ? { shift: true } : {}) };
 }
 
-/** True when the views (flip, crop, resize, noise) change nothing (the caller can skip augmentImages; jpeg is applied apart). */
+/** True when the views (flip, crop, shift, resize, noise) change nothing (the caller can skip augmentImages; jpeg is applied apart). */
 export function isIdentity(a: AugmentOptions): boolean {
-  return !a.flip && (a.minScale ?? 1) === 1 && a.resize === undefined && a.noise === undefined;
+  return !a.flip && (a.minScale ?? 1) === 1 && !a.shift && a.resize === undefined && a.noise === undefined;
 }
 
 /**
@@ -74,25 +81,34 @@ export function drawsPerImage(a: AugmentOptions | undefined): number {
 /**
  * Augmented copies of `x` (pixels, NHWC); the caller disposes the result. Draws drawsPerImage(a) − jpeg numbers
  * per image from `rng`, in image order: the crop box and mirror (4), then the resize scale, then the noise seed.
+ * With `shift`, `x` holds the wider photos (ImageSource.getWide) and `size` the model's [H, W] (the output size);
+ * otherwise the output has x's size.
  */
-export function augmentImages(x: tf.Tensor4D, a: AugmentOptions, rng: Rng): tf.Tensor4D {
-  const { flip, minScale, resize, noise } = checkAugment(a);
-  const [n, h, w, c] = x.shape;
+export function augmentImages(x: tf.Tensor4D, a: AugmentOptions, rng: Rng, size?: readonly [number, number]): tf.Tensor4D {
+  const { flip, minScale, resize, noise, shift } = checkAugment(a);
+  const [n, H, W, c] = x.shape;
+  const [h, w] = shift ? (size ?? [H, W]) : [H, W];
+  if (h > H || w > W) throw new UapError('BAD_ARGUMENT', `the shift view needs photos at least ${h}×${w}, got ${H}×${W}`, 'augment');
   const boxes = new Float32Array(n * 4);
   const scales = new Float64Array(n);
   const seeds = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     const s = minScale + (1 - minScale) * rng();
-    const y1 = (1 - s) * rng();
-    const x1 = (1 - s) * rng();
+    // Box sides in cropAndResize's coordinates (0..1 ↦ pixel 0..H−1). Without shift: a share s of the image. With it:
+    // s·(h−1) pixels of the wider photo (spacing 1 pixel when s = 1), at an offset snapped down to whole pixels (never past the edge).
+    const sy = shift ? (s * (h - 1)) / Math.max(1, H - 1) : s;
+    const sx = shift ? (s * (w - 1)) / Math.max(1, W - 1) : s;
+    const snap = (t: number, side: number) => (shift ? Math.floor(t * (side - 1)) / Math.max(1, side - 1) : t);
+    const y1 = snap((1 - sy) * rng(), H);
+    const x1 = snap((1 - sx) * rng(), W);
     const mirrored = rng() < 0.5 && flip;
-    boxes.set(mirrored ? [y1, x1 + s, y1 + s, x1] : [y1, x1, y1 + s, x1 + s], i * 4);
+    boxes.set(mirrored ? [y1, x1 + sx, y1 + sy, x1] : [y1, x1, y1 + sy, x1 + sx], i * 4);
     if (resize) scales[i] = resize[0] + (resize[1] - resize[0]) * rng();
     if (noise !== undefined) seeds[i] = Math.floor(rng() * 4294967296);
   }
   return tf.tidy(() => {
     let y: tf.Tensor4D = x;
-    if (flip || minScale < 1) y = tf.image.cropAndResize(x, tf.tensor2d(boxes, [n, 4]), tf.range(0, n, 1, 'int32') as tf.Tensor1D, [h, w], 'bilinear');
+    if (flip || minScale < 1 || shift) y = tf.image.cropAndResize(x, tf.tensor2d(boxes, [n, 4]), tf.range(0, n, 1, 'int32') as tf.Tensor1D, [h, w], 'bilinear');
     if (resize) y = rescaleAndBack(y, scales);
     if (noise !== undefined) {
       const e = new Float32Array(n * h * w * c);

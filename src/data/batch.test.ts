@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { UapError } from '../errors.js';
 import { batchTensor, checkBatch, chunks, concatBatches, imageAt, selectBatch, sliceBatch, type Batch } from './batch.js';
+import { wideBatchSource } from './batch-source.js';
 
 function toy(n: number): Batch {
   return {
@@ -50,4 +51,20 @@ test('batchTensor makes an NHWC tensor of a range, independent of the batch', ()
   const all = batchTensor(b);
   assert.deepEqual(all.shape, [4, 2, 2, 1]);
   all.dispose();
+});
+
+test('wideBatchSource: get is the centre window of each photo, getWide the whole photo; too small a photo is refused', async () => {
+  // 2 photos of 4×5×1 whose value is 100·i + 10·y + x; the view is 2×3: rows 1–2, columns 1–3.
+  const images = new Float32Array(2 * 4 * 5);
+  for (let i = 0; i < 2; i++) for (let y = 0; y < 4; y++) for (let x = 0; x < 5; x++) images[(i * 4 + y) * 5 + x] = 100 * i + 10 * y + x;
+  const b: Batch = { images, labels: Int32Array.of(0, 1), n: 2, shape: [4, 5, 1], names: ['a', 'b'] };
+  const source = wideBatchSource(b, [2, 3]);
+  const centre = source.get(Int32Array.of(1, 0)) as tf.Tensor4D;
+  assert.deepEqual(centre.shape, [2, 2, 3, 1]);
+  assert.deepEqual([...(await centre.data())], [111, 112, 113, 121, 122, 123, 11, 12, 13, 21, 22, 23]);
+  const whole = (await source.getWide!(Int32Array.of(1))) as tf.Tensor4D;
+  assert.deepEqual(whole.shape, [1, 4, 5, 1]);
+  assert.equal((await whole.data())[19], 134);
+  tf.dispose([centre, whole]);
+  assert.throws(() => wideBatchSource(b, [5, 3]), /smaller than the view/);
 });

@@ -11,6 +11,11 @@ export interface ImageSource {
   readonly size: number;
   /** Pixels [indices.length, H, W, C] of the images at `indices`; the caller disposes the tensor. */
   get(indices: Int32Array): Promise<tf.Tensor4D> | tf.Tensor4D;
+  /**
+   * Optional: the same images with the photo around them, [indices.length, H', W', C] with H' ≥ H, W' ≥ W, the
+   * image `get` returns being the centre H×W of it (what the `shift` augmentation draws its windows from).
+   */
+  getWide?(indices: Int32Array): Promise<tf.Tensor4D> | tf.Tensor4D;
 }
 
 /**
