@@ -1,6 +1,6 @@
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { Batch } from '../data/batch.js';
+import { concatBatches, type Batch } from '../data/batch.js';
 import { PRIOR_DEFAULTS, PRIOR_KINDS, priorBatch, resolvePrior, type PriorKind, type PriorOptions } from '../data/priors.js';
 import { UapError } from '../errors.js';
 import { imagenetLabels } from '../models/imagenet-classes.js';
@@ -20,6 +20,9 @@ import { loadMnist } from './mnist-files.js';
  *   prior:gaussian | prior:jigsaw   a data-free prior (src/data/priors.ts): synthetic images, no file read;
  *     [:N][:seed=S][:mean=M][:sigma=σ][:blob=B][:tiles=A-B]   N images (default 256); the seed defaults to
  *                                   the run's seed (`seed` below); see PriorOptions for the rest
+ *   PHOTOS+prior:…                  photos (any spec above) with a prior's synthetic images after them, one set
+ *                                   (--limit applies to each part): more views of what fools the model in general
+ *                                   than |PHOTOS| real photos alone give
  * Labels of photos: the list's second column, else `labelsFile`, else the wnid the file (or its folder) is named
  * after (n01440764_tench.jpg), looked up in `labels` (default: the 1000 ImageNet classes); −1 when unknown.
  */
@@ -208,6 +211,11 @@ export function selectIndices(n: number, limit: number | undefined, seed = 0): I
 /** Loads a data spec (see above) into a Batch of the model's input shape. */
 export async function loadDataset(spec: string, opts: LoadDatasetOptions): Promise<Batch> {
   const shape: [number, number, number] = [opts.inputShape[0], opts.inputShape[1], opts.inputShape[2]];
+  const plus = /\+(prior:.*)$/i.exec(spec);
+  if (plus && plus.index > 0) {
+    const photos = await loadDataset(spec.slice(0, plus.index), opts);
+    return concatBatches([photos, await loadDataset(plus[1]!, { ...opts, onProgress: undefined })]);
+  }
   const prior = parsePriorSpec(spec);
   if (prior) {
     // Generated, not read: no file is opened. --limit takes the first images (they are i.i.d. draws).
