@@ -53,6 +53,18 @@ test('a folder: images sorted by path, labels from wnids, other files ignored', 
   assert.equal(g.images.length, 4 * 64);
 });
 
+test('PHOTOS+prior:…: the photos, then the prior\'s images (unlabelled); --limit applies to each part', async () => {
+  const both = await loadDataset(`${folder}+prior:jigsaw:3:seed=5`, { inputShape: S16, cache });
+  const photos = await loadDataset(folder, { inputShape: S16, cache });
+  const prior = await loadDataset('prior:jigsaw:3:seed=5', { inputShape: S16 });
+  assert.equal(both.n, 4 + 3);
+  assert.deepEqual(both.images, Float32Array.from([...photos.images, ...prior.images]));
+  assert.deepEqual([...both.labels], [...photos.labels, -1, -1, -1]);
+  const limited = await loadDataset(`${folder}+prior:jigsaw:3`, { inputShape: S16, cache, limit: 2, seed: 1 });
+  assert.equal(limited.n, 2 + 2);
+  await assert.rejects(loadDataset(`${folder}+prior:none`, { inputShape: S16, cache }), isErr('BAD_ARGUMENT', /unknown prior "none"/));
+});
+
 test('a list file: paths relative to the list, absolute paths, label column, comments', async () => {
   const list = path.join(root, 'lists', 'train.txt');
   await mkdir(path.dirname(list), { recursive: true });
