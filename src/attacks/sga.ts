@@ -8,6 +8,7 @@ import { checkDelta, checkInt, PASS_DEFAULTS, resolvePassOptions, runPasses, typ
 import { accumulateMomentum, checkBeta, checkMomentum, defaultStepSize, descend, engineSettings, oneOf, SGD_LOSSES, SGD_SCHEDULES, type SgdProgress } from './sgd.js';
 import { localSgdEngine, type SgdEngine, type SgdEngineFactory } from './sgd-engine.js';
 import { DEFAULT_BETA, type SgdLoss } from './sgd-loss.js';
+import { checkSmooth, smoothGradient } from './smooth-gradient.js';
 
 /**
  * SGA, stochastic gradient aggregation (Liu, Zhong, Zhang, Cheng, Ji, "Enhancing generalization of universal
@@ -60,6 +61,8 @@ export interface SgaOptions extends PassOptions {
   kappa?: number;
   /** Momentum μ in [0, 1) of the outer steps, on ℓ1-normalised aggregated gradients (0: none). */
   momentum?: number;
+  /** σ in pixels of the Gaussian blur of every minibatch gradient (smooth-gradient.ts; 0: none). */
+  smooth?: number;
   /** Random views of each minibatch's images (not of v); see SgdOptions.augment. */
   augment?: AugmentOptions;
   /** Stop once the fooling rate (targeted: target success) reaches 1 − δ; by default all epochs run. */
@@ -82,11 +85,12 @@ export const SGA_DEFAULTS = {
   beta: DEFAULT_BETA,
   kappa: 0,
   momentum: 0,
+  smooth: 0,
 } as const;
 
 /** SGA's options after validation, with every default filled in. */
 export type ResolvedSgaOptions = ResolvedPassOptions &
-  Required<Pick<SgaOptions, 'epochs' | 'batchSize' | 'minibatch' | 'innerSteps' | 'stepSize' | 'innerStepSize' | 'schedule' | 'loss' | 'beta' | 'kappa' | 'momentum'>> &
+  Required<Pick<SgaOptions, 'epochs' | 'batchSize' | 'minibatch' | 'innerSteps' | 'stepSize' | 'innerStepSize' | 'schedule' | 'loss' | 'beta' | 'kappa' | 'momentum' | 'smooth'>> &
   Pick<SgaOptions, 'delta' | 'augment' | 'onProgress' | 'engine'>;
 
 function checkStep(x: number, option: string): number {
@@ -114,6 +118,7 @@ export function resolveSgaOptions(o: SgaOptions): ResolvedSgaOptions {
     beta: checkBeta(o.beta ?? D.beta),
     kappa,
     momentum: checkMomentum(o.momentum ?? D.momentum),
+    smooth: checkSmooth(o.smooth ?? D.smooth),
     delta: o.delta === undefined ? undefined : checkDelta(o.delta),
     augment: o.augment ? checkAugment(o.augment, 'augment') : undefined,
     onProgress: o.onProgress,
@@ -196,10 +201,11 @@ async function sgaEpoch(
       const cls = target !== undefined ? new Int32Array(idx.length).fill(target) : Int32Array.from(idx, (i) => cleanPred[i]!);
       const out = await engine.gradient({ v: u, indices: idx, cls, batchSize: idx.length });
       if (out === null) return null;
-      for (let i = 0; i < d; i++) G[i]! += out.grad[i]!;
+      const g = smoothGradient(out.grad, ctx.classifier.inputShape, o.smooth);
+      for (let i = 0; i < d; i++) G[i]! += g[i]!;
       lossSum += out.lossSum;
       seen += idx.length;
-      u = descend(u, out.grad, o.innerStepSize * decay, norm, xi);
+      u = descend(u, g, o.innerStepSize * decay, norm, xi);
     }
     // The one step on v: along the aggregated gradient (or its momentum).
     w = descend(w, o.momentum > 0 ? accumulateMomentum(state.momentum, G, o.momentum) : G, o.stepSize * decay, norm, xi);

@@ -6,6 +6,7 @@ import type { Classifier } from '../models/classifier.js';
 import { createRng } from '../util/rng.js';
 import { checkDelta, checkInt, PASS_DEFAULTS, resolvePassOptions, runPasses, type PassContext, type PassOptions, type PassProgress, type PassResult, type ResolvedPassOptions } from './pass-driver.js';
 import { lpNorm, projectLp, type LpNorm } from './project.js';
+import { checkSmooth, smoothGradient } from './smooth-gradient.js';
 import { localSgdEngine, type SgdEngine, type SgdEngineFactory, type SgdEngineSettings } from './sgd-engine.js';
 import { DEFAULT_BETA, SGD_LOSSES, type SgdLoss } from './sgd-loss.js';
 
@@ -47,6 +48,8 @@ export interface SgdOptions extends PassOptions {
   beta?: number;
   /** Momentum μ in [0, 1) of the sign (or normalised) steps, on ℓ1-normalised gradients (0: none). Not with Adam. */
   momentum?: number;
+  /** σ in pixels of the Gaussian blur of every minibatch gradient (smooth-gradient.ts; 0: none). */
+  smooth?: number;
   /**
    * Random flips and crops of each minibatch's images (not of v), so that v fits photos like X rather than X
    * itself. Evaluation on X stays on the images as given. Default: none.
@@ -61,7 +64,7 @@ export interface SgdOptions extends PassOptions {
 }
 
 /** The SGD attack's defaults (the step size defaults to ξ/10: see defaultStepSize). */
-export const SGD_DEFAULTS = { ...PASS_DEFAULTS, epochs: 10, batchSize: 32, schedule: 'cosine', optimizer: 'sgd', loss: 'ce', kappa: 0, beta: DEFAULT_BETA, momentum: 0 } as const;
+export const SGD_DEFAULTS = { ...PASS_DEFAULTS, epochs: 10, batchSize: 32, schedule: 'cosine', optimizer: 'sgd', loss: 'ce', kappa: 0, beta: DEFAULT_BETA, momentum: 0, smooth: 0 } as const;
 
 /** The losses the gradient attacks can use: softmax cross-entropy, its clamp min(CE, β), and the clamped margin. */
 export { SGD_LOSSES };
@@ -76,7 +79,7 @@ export function defaultStepSize(xi: number): number {
 
 /** The SGD attack's options after validation, with every default filled in. */
 export type ResolvedSgdOptions = ResolvedPassOptions &
-  Required<Pick<SgdOptions, 'epochs' | 'batchSize' | 'stepSize' | 'schedule' | 'optimizer' | 'loss' | 'kappa' | 'beta' | 'momentum'>> &
+  Required<Pick<SgdOptions, 'epochs' | 'batchSize' | 'stepSize' | 'schedule' | 'optimizer' | 'loss' | 'kappa' | 'beta' | 'momentum' | 'smooth'>> &
   Pick<SgdOptions, 'delta' | 'augment' | 'onProgress' | 'engine'>;
 
 export function oneOf<T extends string>(value: T, allowed: readonly T[], option: string): T {
@@ -106,6 +109,7 @@ export function resolveSgdOptions(o: SgdOptions): ResolvedSgdOptions {
     kappa,
     beta: checkBeta(o.beta ?? D.beta),
     momentum,
+    smooth: checkSmooth(o.smooth ?? D.smooth),
     delta: o.delta === undefined ? undefined : checkDelta(o.delta),
     augment: o.augment ? checkAugment(o.augment, 'augment') : undefined,
     onProgress: o.onProgress,
@@ -228,7 +232,7 @@ async function sgdEpoch(
     const cls = targeted ? new Int32Array(idx.length).fill(target) : Int32Array.from(idx, (i) => cleanPred[i]!);
     const out = await engine.gradient({ v: w, indices: idx, cls, batchSize: idx.length });
     if (out === null) return null;
-    const g = out.grad;
+    const g = smoothGradient(out.grad, ctx.classifier.inputShape, o.smooth);
     lossSum += out.lossSum;
 
     // One projected descent step on J (the minimised objective): v ← P(v − α·direction(g)).

@@ -175,6 +175,7 @@ export interface SgdFlags {
   innerSteps?: string;
   innerStepSize?: string;
   augment?: string;
+  smooth?: string;
 }
 
 /** The flags' defaults as command-line strings: none (each method's library defaults apply). */
@@ -198,6 +199,7 @@ export function addSgdOptions<T extends WithOption<T>>(cmd: T): T {
     .option('--beta <x>', `clamped-ce: the clamp β (${D_SGA.beta})`)
     .option('--kappa <x>', `margin: the clamp κ (${D_SGA.kappa})`)
     .option('--momentum <mu>', `sgd, sga: momentum μ in [0, 1) of sign steps on ℓ1-normalised gradients, MI-FGSM style (${D_SGD.momentum}: none)`)
+    .option('--smooth <sigma>', `sgd, sga: blur each minibatch gradient with a Gaussian of σ pixels before the sign step, so v is built of blobs rather than pixel texture (${D_SGA.smooth}: none)`)
     .option('--optimizer <name>', `sgd: ${SGD_OPTIMIZERS.join(' or ')} (sgd takes sign steps for ℓ∞; default ${D_SGD.optimizer})`)
     .option('--augment <list>', 'sgd, sga: random views of X at each step, so v fits new and shared photos too: flip, crop (crops of 80–100% of the side), crop:SCALE, shift (the view or crop anywhere in the photo resized as the model resizes it, not only in its centre crop), resize (the photo at 0.5–1.5× its resolution and back), resize:LO-HI, noise (Gaussian pixel noise, σ 4), noise:SIGMA, jpeg (x + v re-encoded at quality 50–95, gradient straight through), jpeg:LO-HI, or none', d.augment);
 }
@@ -222,6 +224,7 @@ function gradientFlags(f: SgdFlags) {
     ...optNum('beta', '--beta', f.beta),
     ...optNum('kappa', '--kappa', f.kappa),
     ...optNum('momentum', '--momentum', f.momentum),
+    ...optNum('smooth', '--smooth', f.smooth),
     ...(f.schedule === undefined ? {} : { schedule: f.schedule as SgdOptions['schedule'] }),
     ...(f.loss === undefined ? {} : { loss: f.loss as SgdOptions['loss'] }),
     ...(f.augment === undefined ? {} : { augment: augment('--augment', f.augment) }),
@@ -246,6 +249,7 @@ export function parseSgdOptions(f: SgdFlags, ball: BallSettings) {
     ...lossRecord(r),
     optimizer: r.optimizer,
     momentum: r.momentum,
+    ...(r.smooth > 0 ? { smooth: r.smooth } : {}),
     augment: o.augment ?? {},
   };
 }
@@ -270,6 +274,7 @@ export function parseSgaOptions(f: SgdFlags, ball: BallSettings) {
     schedule: r.schedule,
     ...lossRecord(r),
     momentum: r.momentum,
+    ...(r.smooth > 0 ? { smooth: r.smooth } : {}),
     augment: r.augment ?? {},
   };
 }
