@@ -104,7 +104,7 @@ export function registerCompute(program: Command): void {
     delta: 'deepfool: default 0.2; sgd, sga: none, every epoch runs; "none": every epoch',
     maxPasses: `deepfool: default 10; sgd: epochs, default ${SGD_DEFAULTS.epochs}; sga: epochs, default ${SGA_DEFAULTS.epochs}`,
   };
-  addSgdOptions(addAlgorithm1Options(addModelAndData(cmd, 'mnist:train, mnist:test, a folder, a list file, comma-separated files, or a data-free prior: prior:gaussian or prior:jigsaw[:N]', 'zoo name (see `uap models`), model folder, model.json, .tflite, .onnx or URL; A,B,…: an ensemble (the loss summed over the models, same input size)'), { perMethod }))
+  addSgdOptions(addAlgorithm1Options(addModelAndData(cmd, 'mnist:train, mnist:test, a folder, a list file, comma-separated files, or a data-free prior: prior:gaussian or prior:jigsaw[:N]; PHOTOS+prior:jigsaw[:N]: photos and a prior', 'zoo name (see `uap models`), model folder, model.json, .tflite, .onnx or URL; A,B,…: an ensemble (the loss summed over the models, same input size)'), { perMethod }))
     .option('--seed <n>', 'seed of the visiting order and of --limit', '1')
     .requiredOption('--out <dir>', 'where perturbation.npy/.json/.png go')
     .option('--resume', 'continue from the checkpoint in --out');
