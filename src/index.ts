@@ -17,7 +17,7 @@ export { VERSION } from './version.js';
 export { batchTensor, concatBatches, imageAt, imageSize, selectBatch, sliceBatch, type Batch } from './data/batch.js';
 export { batchSource, wideBatchSource } from './data/batch-source.js';
 export { tensorSource, type ImageSource } from './data/image-source.js';
-export { augmentImages, type AugmentOptions } from './data/augment.js';
+export { AUGMENT_DEFAULTS, augmentImages, type AugmentOptions } from './data/augment.js';
 export { parseIdxImages, parseIdxLabels, type MnistImages } from './data/mnist.js';
 export { CROP_FRACTION, resizeCropBox, resizeShorterSide, type ResizeCrop } from './data/resize-crop.js';
 export { resizeCropPixels, type PixelImage } from './data/resample.js';

@@ -1,4 +1,5 @@
 import {
+  AUGMENT_DEFAULTS,
   resolveSgaOptions,
   resolveSgdOptions,
   resolveUniversalOptions,
@@ -201,7 +202,7 @@ export function addSgdOptions<T extends WithOption<T>>(cmd: T): T {
     .option('--momentum <mu>', `sgd, sga: momentum μ in [0, 1) of sign steps on ℓ1-normalised gradients, MI-FGSM style (${D_SGD.momentum}: none)`)
     .option('--smooth <sigma>', `sgd, sga: blur each minibatch gradient with a Gaussian of σ pixels before the sign step, so v is built of blobs rather than pixel texture (${D_SGA.smooth}: none)`)
     .option('--optimizer <name>', `sgd: ${SGD_OPTIMIZERS.join(' or ')} (sgd takes sign steps for ℓ∞; default ${D_SGD.optimizer})`)
-    .option('--augment <list>', 'sgd, sga: random views of X at each step, so v fits new and shared photos too: flip, crop (crops of 80–100% of the side), crop:SCALE, shift (the view or crop anywhere in the photo resized as the model resizes it, not only in its centre crop), resize (the photo at 0.5–1.5× its resolution and back), resize:LO-HI, noise (Gaussian pixel noise, σ 4), noise:SIGMA, jpeg (x + v re-encoded at quality 50–95, gradient straight through), jpeg:LO-HI, or none', d.augment);
+    .option('--augment <list>', 'sgd, sga: random views of X at each step, so v fits new and shared photos too: flip, crop (crops of 80–100% of the side), crop:SCALE, shift (the view or crop anywhere in the photo resized as the model resizes it, not only in its centre crop), rotate (±10°, zoomed to hide the corners), rotate:DEG, color (brightness, contrast, saturation ×0.8–1.2), color:S, resize (the photo at 0.5–1.5× its resolution and back), resize:LO-HI, noise (Gaussian pixel noise, σ 4), noise:SIGMA, jpeg (x + v re-encoded at quality 50–95, gradient straight through), jpeg:LO-HI, or none', d.augment);
 }
 
 /** `flag value` as a number when given. */
@@ -280,13 +281,13 @@ export function parseSgaOptions(f: SgdFlags, ball: BallSettings) {
 }
 
 /**
- * `--augment flip,crop,shift,resize,noise,jpeg`: `crop:0.7` (smallest crop side; `crop` alone 0.8), `resize:0.5-1.5`
+ * `--augment flip,crop,shift,rotate,color,resize,noise,jpeg`: `crop:0.7`, `rotate:10` (degrees), `color:0.2` (smallest crop side; `crop` alone 0.8), `resize:0.5-1.5`
  * (resolution scales; `resize` alone 0.5–1.5), `noise:4` (σ in pixels; `noise` alone 4), `jpeg:60-90`
  * (qualities; `jpeg` alone 50–95), or `none` (the defaults repeat the library's AUGMENT_DEFAULTS; its checkAugment,
  * run by resolveSgdOptions, validates the values).
  */
 export function augment(flag: string, value: string): AugmentOptions {
-  const D = { crop: 0.8, resize: [0.5, 1.5], noise: 4, jpeg: [50, 95] } as const;
+  const D = AUGMENT_DEFAULTS;
   const out: AugmentOptions = {};
   const range = (kind: string, arg: string | undefined, def: readonly [number, number], example: string): [number, number] => {
     const m = arg === undefined ? ['', String(def[0]), String(def[1])] : /^(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)$/.exec(arg);
@@ -298,6 +299,8 @@ export function augment(flag: string, value: string): AugmentOptions {
     if (extra !== undefined) throw new UapError('BAD_ARGUMENT', `one value per view, got "${part}"`, flag);
     if (kind === 'flip' && arg === undefined) out.flip = true;
     else if (kind === 'shift' && arg === undefined) out.shift = true;
+    else if (kind === 'rotate') out.rotate = arg === undefined ? D.rotate : num(flag, arg);
+    else if (kind === 'color') out.color = arg === undefined ? D.color : num(flag, arg);
     else if (kind === 'jpeg') out.jpeg = range('jpeg', arg, D.jpeg, '50-95');
     else if (kind === 'resize') out.resize = range('resize', arg, D.resize, '0.5-1.5');
     else if (kind === 'noise') out.noise = arg === undefined ? D.noise : num(flag, arg);
@@ -306,7 +309,7 @@ export function augment(flag: string, value: string): AugmentOptions {
       if (!(s > 0 && s <= 1)) throw new UapError('BAD_ARGUMENT', `the crop scale must be in (0, 1], got ${arg}`, flag);
       out.minScale = s;
     } else if (kind !== 'none' || arg !== undefined) {
-      throw new UapError('BAD_ARGUMENT', `expected a comma-separated list of flip, crop[:SCALE], shift, resize[:LO-HI], noise[:SIGMA], jpeg[:LO-HI] (or none), got "${part}"`, flag);
+      throw new UapError('BAD_ARGUMENT', `expected a comma-separated list of flip, crop[:SCALE], shift, rotate[:DEG], color[:S], resize[:LO-HI], noise[:SIGMA], jpeg[:LO-HI] (or none), got "${part}"`, flag);
     }
   }
   return out;

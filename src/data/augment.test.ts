@@ -146,6 +146,53 @@ describe('augmentImages', () => {
     tf.dispose([wide, y]);
   });
 
+  it('rotate: a rotation about the centre, zoomed so that every output pixel reads inside the photo; 1 draw per image', async () => {
+    const [n, h, w] = [6, 21, 21];
+    // value = 100·y + x: a bilinear read of a point is that point's 100·y + x, so the output says where it read
+    const data = Float32Array.from({ length: n * h * w }, (_, k) => 100 * Math.floor((k % (h * w)) / w) + (k % w));
+    const ramp = tf.tensor4d(data, [n, h, w, 1]);
+    const rng = counting(4);
+    const y = (await augmentImages(ramp, { rotate: 30 }, rng).data()) as Float32Array;
+    assert.equal(rng.calls, n * drawsPerImage({ rotate: 30 }));
+    assert.equal(drawsPerImage({ rotate: 30 }), 5);
+    const draws = createRng(4);
+    const c = (w - 1) / 2;
+    const angles: number[] = [];
+    for (let i = 0; i < n; i++) {
+      for (let k = 0; k < 4; k++) draws();
+      const theta = ((2 * draws() - 1) * 30 * Math.PI) / 180;
+      angles.push(theta);
+      const z = Math.abs(Math.cos(theta)) + Math.abs(Math.sin(theta));
+      for (const [oy, ox] of [[0, 0], [0, w - 1], [h - 1, 0], [h - 1, w - 1], [10, 10], [3, 17]] as const) {
+        const ix = c + (Math.cos(theta) * (ox - c) - Math.sin(theta) * (oy - c)) / z;
+        const iy = c + (Math.sin(theta) * (ox - c) + Math.cos(theta) * (oy - c)) / z;
+        assert.ok(ix >= -1e-9 && ix <= w - 1 + 1e-9 && iy >= -1e-9 && iy <= h - 1 + 1e-9, 'the corners read inside the photo');
+        assert.ok(Math.abs(y[(i * h + oy) * w + ox]! - (100 * iy + ix)) < 1e-2 * 100, `image ${i} (${oy}, ${ox}): ${y[(i * h + oy) * w + ox]} vs ${100 * iy + ix}`);
+      }
+    }
+    assert.ok(Math.max(...angles.map(Math.abs)) > 0.1, 'real rotations were drawn');
+    ramp.dispose();
+  });
+
+  it('color: brightness, contrast and saturation jitter, clipped, 3 draws per image; a grey image keeps its greys', async () => {
+    const photo = tf.tidy(() => tf.randomUniform([8, 6, 6, 3], 40, 200, 'float32', 3) as tf.Tensor4D);
+    const rng = counting(8);
+    const y = augmentImages(photo, { color: 0.3 }, rng);
+    assert.equal(rng.calls, 8 * drawsPerImage({ color: 0.3 }));
+    assert.equal(drawsPerImage({ color: 0.3 }), 7);
+    const d = (await y.data()) as Float32Array;
+    assert.ok(Math.min(...d) >= 0 && Math.max(...d) <= 255);
+    const means = tf.tidy(() => Array.from(tf.mean(tf.div(tf.mean(y, [1, 2, 3]), tf.mean(photo, [1, 2, 3]))).dataSync()));
+    const ratio = tf.tidy(() => Array.from(tf.div(tf.mean(y, [1, 2, 3]), tf.mean(photo, [1, 2, 3])).dataSync()));
+    assert.ok(ratio.every((r) => r > 0.65 && r < 1.35) && new Set(ratio.map((r) => r.toFixed(3))).size > 4, `brightness varies within ±30%: ${ratio}, ${means}`);
+    const grey = tf.tidy(() => tf.tile(tf.randomUniform([2, 6, 6, 1], 50, 200, 'float32', 5), [1, 1, 1, 3]) as tf.Tensor4D);
+    const g = (await augmentImages(grey, { color: 0.3 }, createRng(2)).data()) as Float32Array;
+    for (let k = 0; k < g.length; k += 3) assert.ok(Math.abs(g[k]! - g[k + 1]!) < 1e-3 && Math.abs(g[k]! - g[k + 2]!) < 1e-3, 'grey stays grey');
+    assert.throws(() => checkAugment({ color: 1 }), /colour jitter/);
+    assert.throws(() => checkAugment({ rotate: 50 }), /largest rotation/);
+    tf.dispose([photo, y, grey]);
+  });
+
   it('rejects bad resize and noise values', () => {
     assert.throws(() => checkAugment({ resize: [0, 1] }), /resize scales/);
     assert.throws(() => checkAugment({ resize: [1.5, 1] }), /resize scales/);

@@ -21,6 +21,10 @@ import { rescaleAndBack } from './linear-resize.js';
  *              model's own scale, where a crop can only zoom in. It needs the photos with their margins
  *              (ImageSource.getWide, e.g. wideBatchSource), and snaps the window to whole pixels, so that an
  *              unzoomed window is the photo's own pixels, not a resampling of them;
+ *   rotate     θ_max (degrees): a rotation by θ uniform in [−θ_max, θ_max] about the centre, zoomed in by
+ *              cos|θ| + sin|θ| so that the rotated view is the square inscribed in the photo (no fill, no corners);
+ *   color      s: brightness, contrast and saturation, each scaled by a factor uniform in [1 − s, 1 + s] (contrast
+ *              about the image's mean, saturation about its grey), clipped: another exposure or white balance;
  *   jpeg       [lo, hi]: x + v re-encoded as a JPEG of a quality drawn uniformly from [lo, hi] in the forward pass
  *              (what photo sharing does to a perturbed photo; data/jpeg-roundtrip.ts), the gradient straight through.
  *              Applied by the SGD attack's local engine after the views, one more draw per image.
@@ -42,13 +46,17 @@ export interface AugmentOptions {
   jpeg?: readonly [number, number];
   /** Windows anywhere in the wider photo (ImageSource.getWide), not only in the model's centre crop. */
   shift?: boolean;
+  /** Largest rotation, in degrees, in (0, 45] (undefined: none). */
+  rotate?: number;
+  /** Colour jitter strength s in (0, 1) (undefined: none). */
+  color?: number;
 }
 
 /** AugmentOptions after checkAugment: flip and minScale filled in, the others present only when on. */
-export type CheckedAugment = { flip: boolean; minScale: number } & Pick<AugmentOptions, 'resize' | 'noise' | 'jpeg' | 'shift'>;
+export type CheckedAugment = { flip: boolean; minScale: number } & Pick<AugmentOptions, 'resize' | 'noise' | 'jpeg' | 'shift' | 'rotate' | 'color'>;
 
 /** The defaults of the parameterised views, as `--augment resize` / `noise` / `jpeg` alone give them. */
-export const AUGMENT_DEFAULTS = { crop: 0.8, resize: [0.5, 1.5], noise: 4, jpeg: [50, 95] } as const;
+export const AUGMENT_DEFAULTS = { crop: 0.8, resize: [0.5, 1.5], noise: 4, jpeg: [50, 95], rotate: 10, color: 0.2 } as const;
 
 export function checkAugment(a: AugmentOptions, option = 'augment'): CheckedAugment {
   const minScale = a.minScale ?? 1;
@@ -59,39 +67,55 @@ export function checkAugment(a: AugmentOptions, option = 'augment'): CheckedAugm
   if (r && !(r.length === 2 && r[0] > 0 && r[0] <= r[1] && r[1] <= 4)) throw new UapError('BAD_ARGUMENT', `resize scales must be 0 < lo ≤ hi ≤ 4, got ${r.join('-')}`, option);
   const s = a.noise;
   if (s !== undefined && !(s > 0 && Number.isFinite(s))) throw new UapError('BAD_ARGUMENT', `the noise σ must be a finite number > 0 (pixels), got ${s}`, option);
-  return { flip: Boolean(a.flip), minScale, ...(r ? { resize: r } : {}), ...(s !== undefined ? { noise: s } : {}), ...(q ? { jpeg: q } : {}), ...(a.shift ? { shift: true } : {}) };
+  const t = a.rotate;
+  if (t !== undefined && !(t > 0 && t <= 45)) throw new UapError('BAD_ARGUMENT', `the largest rotation must be in (0, 45] degrees, got ${t}`, option);
+  const j = a.color;
+  if (j !== undefined && !(j > 0 && j < 1)) throw new UapError('BAD_ARGUMENT', `the colour jitter must be in (0, 1), got ${j}`, option);
+  return {
+    flip: Boolean(a.flip),
+    minScale,
+    ...(r ? { resize: r } : {}),
+    ...(s !== undefined ? { noise: s } : {}),
+    ...(q ? { jpeg: q } : {}),
+    ...(a.shift ? { shift: true } : {}),
+    ...(t !== undefined ? { rotate: t } : {}),
+    ...(j !== undefined ? { color: j } : {}),
+  };
 }
 
 /** True when the views (flip, crop, shift, resize, noise) change nothing (the caller can skip augmentImages; jpeg is applied apart). */
 export function isIdentity(a: AugmentOptions): boolean {
-  return !a.flip && (a.minScale ?? 1) === 1 && !a.shift && a.resize === undefined && a.noise === undefined;
+  return !a.flip && (a.minScale ?? 1) === 1 && !a.shift && a.rotate === undefined && a.color === undefined && a.resize === undefined && a.noise === undefined;
 }
 
 /**
  * How many numbers the augmentation draws from its stream per image and step: augmentImages' 4 (crop box and
- * mirror) + 1 for resize + 1 for noise when the views are on, + 1 for jpeg. A resumed run skips the passes done
+ * mirror) + 1 for rotate + 3 for color + 1 for resize + 1 for noise when the views are on, + 1 for jpeg. A resumed run skips the passes done
  * by drawing this many per image and pass, so it sees the views an uninterrupted run would.
  */
 export function drawsPerImage(a: AugmentOptions | undefined): number {
   if (!a) return 0;
-  const views = isIdentity(a) ? 0 : 4 + (a.resize ? 1 : 0) + (a.noise !== undefined ? 1 : 0);
+  const views = isIdentity(a) ? 0 : 4 + (a.rotate !== undefined ? 1 : 0) + (a.color !== undefined ? 3 : 0) + (a.resize ? 1 : 0) + (a.noise !== undefined ? 1 : 0);
   return views + (a.jpeg ? 1 : 0);
 }
 
 /**
  * Augmented copies of `x` (pixels, NHWC); the caller disposes the result. Draws drawsPerImage(a) − jpeg numbers
- * per image from `rng`, in image order: the crop box and mirror (4), then the resize scale, then the noise seed.
+ * per image from `rng`, in image order: the crop box and mirror (4), then the angle, the 3 colour factors, the
+ * resize scale, the noise seed. The views act in the order of the list at the top.
  * With `shift`, `x` holds the wider photos (ImageSource.getWide) and `size` the model's [H, W] (the output size);
  * otherwise the output has x's size.
  */
 export function augmentImages(x: tf.Tensor4D, a: AugmentOptions, rng: Rng, size?: readonly [number, number]): tf.Tensor4D {
-  const { flip, minScale, resize, noise, shift } = checkAugment(a);
+  const { flip, minScale, resize, noise, shift, rotate, color } = checkAugment(a);
   const [n, H, W, c] = x.shape;
   const [h, w] = shift ? (size ?? [H, W]) : [H, W];
   if (h > H || w > W) throw new UapError('BAD_ARGUMENT', `the shift view needs photos at least ${h}×${w}, got ${H}×${W}`, 'augment');
   const boxes = new Float32Array(n * 4);
   const scales = new Float64Array(n);
   const seeds = new Float64Array(n);
+  const turns = new Float32Array(n * 8);
+  const jitter = new Float32Array(n * 3);
   for (let i = 0; i < n; i++) {
     const s = minScale + (1 - minScale) * rng();
     // Box sides in cropAndResize's coordinates (0..1 ↦ pixel 0..H−1). Without shift: a share s of the image. With it:
@@ -103,12 +127,16 @@ export function augmentImages(x: tf.Tensor4D, a: AugmentOptions, rng: Rng, size?
     const x1 = snap((1 - sx) * rng(), W);
     const mirrored = rng() < 0.5 && flip;
     boxes.set(mirrored ? [y1, x1 + sx, y1 + sy, x1] : [y1, x1, y1 + sy, x1 + sx], i * 4);
+    if (rotate !== undefined) turns.set(rotation(((2 * rng() - 1) * rotate * Math.PI) / 180, h, w), i * 8);
+    if (color !== undefined) for (let k = 0; k < 3; k++) jitter[i * 3 + k] = 1 + color * (2 * rng() - 1);
     if (resize) scales[i] = resize[0] + (resize[1] - resize[0]) * rng();
     if (noise !== undefined) seeds[i] = Math.floor(rng() * 4294967296);
   }
   return tf.tidy(() => {
     let y: tf.Tensor4D = x;
     if (flip || minScale < 1 || shift) y = tf.image.cropAndResize(x, tf.tensor2d(boxes, [n, 4]), tf.range(0, n, 1, 'int32') as tf.Tensor1D, [h, w], 'bilinear');
+    if (rotate !== undefined) y = tf.image.transform(y, tf.tensor2d(turns, [n, 8]), 'bilinear', 'nearest');
+    if (color !== undefined) y = colorJitter(y, tf.tensor2d(jitter, [n, 3]));
     if (resize) y = rescaleAndBack(y, scales);
     if (noise !== undefined) {
       const e = new Float32Array(n * h * w * c);
@@ -117,4 +145,29 @@ export function augmentImages(x: tf.Tensor4D, a: AugmentOptions, rng: Rng, size?
     }
     return y === x ? tf.clone(x) : y;
   });
+}
+
+/**
+ * tf.image.transform's map for a rotation by θ about the centre of an h×w image, zoomed by z = cos|θ| + sin|θ|:
+ * output pixel (x, y) reads input (cx + (cos θ·(x − cx) − sin θ·(y − cy))/z, cy + (sin θ·(x − cx) + cos θ·(y − cy))/z).
+ * z makes the rotated square fit inside the image, so no output pixel reads outside it (the fill is never seen).
+ */
+function rotation(theta: number, h: number, w: number): number[] {
+  const z = Math.abs(Math.cos(theta)) + Math.abs(Math.sin(theta));
+  const [c, s] = [Math.cos(theta) / z, Math.sin(theta) / z];
+  const [cx, cy] = [(w - 1) / 2, (h - 1) / 2];
+  return [c, -s, cx - c * cx + s * cy, s, c, cy - s * cx - c * cy, 0, 0];
+}
+
+/** Brightness, contrast and saturation factors [n, 3] per image (1 = unchanged), in that order; clipped to 0..255. */
+function colorJitter(x: tf.Tensor4D, f: tf.Tensor2D): tf.Tensor4D {
+  const [n, , , c] = x.shape;
+  const factor = (k: number) => tf.reshape(tf.slice(f, [0, k], [n, 1]), [n, 1, 1, 1]);
+  let y: tf.Tensor4D = tf.mul(x, factor(0));
+  y = tf.add(tf.mul(tf.sub(y, tf.mean(y, [1, 2, 3], true)), factor(1)), tf.mean(y, [1, 2, 3], true));
+  if (c === 3) {
+    const grey = tf.sum(tf.mul(y, tf.tensor1d([0.299, 0.587, 0.114])), 3, true);
+    y = tf.add(tf.mul(tf.sub(y, grey), factor(2)), grey);
+  }
+  return tf.clipByValue(y, 0, 255) as tf.Tensor4D;
 }

@@ -39,7 +39,9 @@ async function orNull<R>(work: Promise<R>): Promise<R | null> {
 export function queuedSgdEngine(coord: Coordinator, ref: DataRef, opts: QueuedSgdOptions): SgdEngineFactory {
   return (settings: SgdEngineSettings): SgdEngine => {
     if (settings.augment?.jpeg) throw new UapError('BAD_ARGUMENT', 'the jpeg augmentation runs in the local engine only (not on queue workers)', 'augment');
-    if (settings.augment?.shift) throw new UapError('BAD_ARGUMENT', 'the shift augmentation runs in the local engine only (not on queue workers)', 'augment');
+    for (const view of ['shift', 'rotate', 'color'] as const) {
+      if (settings.augment?.[view] !== undefined && settings.augment[view] !== false) throw new UapError('BAD_ARGUMENT', `the ${view} augmentation runs in the local engine only (not on queue workers)`, 'augment');
+    }
     const augment = settings.augment && !isIdentity(settings.augment) ? checkAugment(settings.augment) : undefined;
     const pieces = opts.gradientShards ?? 4;
     const per = drawsPerImage(augment); // numbers per image and step: 4 (crop box, mirror), + resize, + noise
