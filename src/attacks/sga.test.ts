@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { batchSource } from '../data/batch-source.js';
+import { batchSource, wideBatchSource } from '../data/batch-source.js';
 import { toSource } from '../data/image-source.js';
 import { UapError } from '../errors.js';
 import { evaluatePerturbation } from '../eval/fooling-rate.js';
@@ -122,4 +122,37 @@ test('bad SGA options are rejected with BAD_ARGUMENT naming the option', () => {
   assert.equal(r.stepSize, 1, 'step ξ/10');
   assert.equal(r.innerStepSize, 1, 'inner step = step');
   assert.equal(r.batchSize, SGA_DEFAULTS.batchSize);
+});
+
+test('the shift view: needs a source with the photos around the crop; with wideBatchSource v keeps the model\'s size and the engine reads the wide photos', async () => {
+  await assert.rejects(sgaPerturbation(mlp, U, { norm: 'inf', xi: 20, epochs: 1, batchSize: 20, augment: { shift: true } }), /getWide/);
+  // 6×6 photos whose centre 4×4 is U's image
+  const wide = new Float32Array(N * 36).fill(128);
+  const u = U.dataSync();
+  for (let i = 0; i < N; i++) for (let y = 0; y < 4; y++) for (let x = 0; x < 4; x++) wide[i * 36 + (y + 1) * 6 + x + 1] = u[i * 16 + y * 4 + x]!;
+  const base = wideBatchSource({ images: wide, labels: new Int32Array(N).fill(-1), n: N, shape: [6, 6, 1], names: [] }, [4, 4]);
+  let wideReads = 0;
+  const source = { ...base, getWide: (idx: Int32Array) => (wideReads++, base.getWide!(idx)) };
+  const res = await sgaPerturbation(mlp, source, { norm: 'inf', xi: 20, epochs: 2, batchSize: 20, augment: { shift: true, flip: true } });
+  assert.equal(res.v.length, 16);
+  assert.ok(wideReads > 0 && res.foolingRate > 0);
+  // the fooling rate on X is measured on the centre windows: the same as on U itself
+  const onU = await evaluatePerturbation(mlp, U, null, res.v, { batchSize: 50 });
+  assert.equal(res.foolingRate, onU.foolingRate);
+});
+
+test('--smooth: a blurred gradient gives a smoother v (less total variation) than the raw one, same seed', async () => {
+  const tv = (v: Float32Array) => {
+    let s = 0;
+    for (let y = 0; y < 4; y++) for (let x = 0; x < 4; x++) s += (x < 3 ? Math.abs(v[y * 4 + x]! - v[y * 4 + x + 1]!) : 0) + (y < 3 ? Math.abs(v[y * 4 + x]! - v[(y + 1) * 4 + x]!) : 0);
+    return s;
+  };
+  const common = { norm: 'inf', xi: 20, epochs: 3, batchSize: 20, seed: 4 } as const;
+  const raw = await sgaPerturbation(mlp, U, common);
+  const smooth = await sgaPerturbation(mlp, U, { ...common, smooth: 1.5 });
+  assert.ok(tv(smooth.v) < tv(raw.v), `TV ${tv(smooth.v)} vs ${tv(raw.v)}`);
+  const sgdRaw = await sgdPerturbation(mlp, U, common);
+  const sgdSmooth = await sgdPerturbation(mlp, U, { ...common, smooth: 1.5 });
+  assert.ok(tv(sgdSmooth.v) < tv(sgdRaw.v), `sgd: TV ${tv(sgdSmooth.v)} vs ${tv(sgdRaw.v)}`);
+  assert.throws(() => resolveSgaOptions({ norm: 'inf', xi: 1, smooth: -1 }), /≥ 0/);
 });

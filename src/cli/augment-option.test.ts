@@ -11,6 +11,8 @@ test('--augment parses every view, with their defaults, and refuses bad values n
   const d = augment('--augment', 'crop,resize,noise,jpeg');
   assert.deepEqual([d.minScale, d.resize, d.noise, d.jpeg], [AUGMENT_DEFAULTS.crop, AUGMENT_DEFAULTS.resize, AUGMENT_DEFAULTS.noise, AUGMENT_DEFAULTS.jpeg]);
   assert.deepEqual(augment('--augment', 'none'), {});
+  assert.deepEqual(augment('--augment', 'flip,shift,rotate,color'), { flip: true, shift: true, rotate: AUGMENT_DEFAULTS.rotate, color: AUGMENT_DEFAULTS.color });
+  assert.deepEqual(augment('--augment', 'rotate:5,color:0.1'), { rotate: 5, color: 0.1 });
   const refused = (value: string, message: RegExp) => {
     assert.throws(
       () => parseSgdOptions({ ...sgdFlagDefaults(), augment: value }, { norm: 'inf', xi: 10 }),
@@ -23,5 +25,8 @@ test('--augment parses every view, with their defaults, and refuses bad values n
   refused('noise:0', /noise σ must be a finite number > 0/);
   refused('noise:x', /not a number/);
   refused('noise:1:2', /one value per view/);
-  refused('blur', /expected a comma-separated list of flip, crop\[:SCALE\], resize\[:LO-HI\], noise\[:SIGMA\]/);
+  refused('blur', /expected a comma-separated list of flip, crop\[:SCALE\], shift, rotate\[:DEG\], color\[:S\], resize\[:LO-HI\], noise\[:SIGMA\]/);
+  refused('shift:2', /expected a comma-separated list/);
+  refused('rotate:60', /largest rotation must be in \(0, 45\] degrees/);
+  refused('color:1.5', /colour jitter must be in \(0, 1\)/);
 });

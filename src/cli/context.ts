@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { CROP_FRACTION, VERSION, type Batch, type Classifier } from '../index.js';
+import { CROP_FRACTION, UapError, VERSION, type Batch, type Classifier } from '../index.js';
 import { loadDataset } from '../node/index.js';
 import { initCliBackend } from './backend.js';
 import { openWithOrt } from './engine.js';
@@ -35,6 +35,9 @@ export async function openData(
   const bar = progressBar(opts.label ?? 'load');
   let started = false;
   const [h, w, c] = model.inputShape;
+  if (opts.wide && /^mnist:/i.test(spec)) {
+    throw new UapError('BAD_ARGUMENT', 'the shift view draws windows from the photo around the model\'s crop; MNIST digits have none (use flip, crop)', '--augment');
+  }
   try {
     const batch = await loadDataset(spec, {
       // wide: the photos as the model resizes them (shorter side h/0.875), a square around its centre crop uncut
