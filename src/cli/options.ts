@@ -281,7 +281,8 @@ export function parseSgaOptions(f: SgdFlags, ball: BallSettings) {
 }
 
 /**
- * `--augment flip,crop,shift,rotate,color,resize,noise,jpeg`: `crop:0.7`, `rotate:10` (degrees), `color:0.2` (smallest crop side; `crop` alone 0.8), `resize:0.5-1.5`
+ * `--augment flip,crop,shift,rotate,color,resize,noise,jpeg`: `crop:0.7` (smallest crop side; `crop` alone 0.8),
+ * `rotate:10` (largest angle in degrees; `rotate` alone 10), `color:0.2` (jitter strength; `color` alone 0.2), `resize:0.5-1.5`
  * (resolution scales; `resize` alone 0.5–1.5), `noise:4` (σ in pixels; `noise` alone 4), `jpeg:60-90`
  * (qualities; `jpeg` alone 50–95), or `none` (the defaults repeat the library's AUGMENT_DEFAULTS; its checkAugment,
  * run by resolveSgdOptions, validates the values).

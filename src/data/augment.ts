@@ -22,7 +22,7 @@ import { rescaleAndBack } from './linear-resize.js';
  *              (ImageSource.getWide, e.g. wideBatchSource), and snaps the window to whole pixels, so that an
  *              unzoomed window is the photo's own pixels, not a resampling of them;
  *   rotate     θ_max (degrees): a rotation by θ uniform in [−θ_max, θ_max] about the centre, zoomed in by
- *              cos|θ| + sin|θ| so that the rotated view is the square inscribed in the photo (no fill, no corners);
+ *              cos|θ| + sin|θ| (for a square view) so that the rotated view lies inside the photo (no fill, no corners);
  *   color      s: brightness, contrast and saturation, each scaled by a factor uniform in [1 − s, 1 + s] (contrast
  *              about the image's mean, saturation about its grey), clipped: another exposure or white balance;
  *   jpeg       [lo, hi]: x + v re-encoded as a JPEG of a quality drawn uniformly from [lo, hi] in the forward pass
@@ -83,7 +83,7 @@ export function checkAugment(a: AugmentOptions, option = 'augment'): CheckedAugm
   };
 }
 
-/** True when the views (flip, crop, shift, resize, noise) change nothing (the caller can skip augmentImages; jpeg is applied apart). */
+/** True when the views (flip, crop, shift, rotate, color, resize, noise) change nothing (the caller can skip augmentImages; jpeg is applied apart). */
 export function isIdentity(a: AugmentOptions): boolean {
   return !a.flip && (a.minScale ?? 1) === 1 && !a.shift && a.rotate === undefined && a.color === undefined && a.resize === undefined && a.noise === undefined;
 }
@@ -148,12 +148,13 @@ export function augmentImages(x: tf.Tensor4D, a: AugmentOptions, rng: Rng, size?
 }
 
 /**
- * tf.image.transform's map for a rotation by θ about the centre of an h×w image, zoomed by z = cos|θ| + sin|θ|:
+ * tf.image.transform's map for a rotation by θ about the centre of an h×w image, zoomed by z (cos|θ| + sin|θ| for a square):
  * output pixel (x, y) reads input (cx + (cos θ·(x − cx) − sin θ·(y − cy))/z, cy + (sin θ·(x − cx) + cos θ·(y − cy))/z).
  * z makes the rotated square fit inside the image, so no output pixel reads outside it (the fill is never seen).
  */
 function rotation(theta: number, h: number, w: number): number[] {
-  const z = Math.abs(Math.cos(theta)) + Math.abs(Math.sin(theta));
+  // the corners (±w/2, ±h/2) map inside the image when z ≥ |cos θ| + |sin θ|·max(h/w, w/h) (= cos + sin for a square)
+  const z = Math.abs(Math.cos(theta)) + Math.abs(Math.sin(theta)) * Math.max(h / w, w / h);
   const [c, s] = [Math.cos(theta) / z, Math.sin(theta) / z];
   const [cx, cy] = [(w - 1) / 2, (h - 1) / 2];
   return [c, -s, cx - c * cx + s * cy, s, c, cy - s * cx - c * cy, 0, 0];
@@ -164,7 +165,8 @@ function colorJitter(x: tf.Tensor4D, f: tf.Tensor2D): tf.Tensor4D {
   const [n, , , c] = x.shape;
   const factor = (k: number) => tf.reshape(tf.slice(f, [0, k], [n, 1]), [n, 1, 1, 1]);
   let y: tf.Tensor4D = tf.mul(x, factor(0));
-  y = tf.add(tf.mul(tf.sub(y, tf.mean(y, [1, 2, 3], true)), factor(1)), tf.mean(y, [1, 2, 3], true));
+  const mean = tf.mean(y, [1, 2, 3], true);
+  y = tf.add(tf.mul(tf.sub(y, mean), factor(1)), mean);
   if (c === 3) {
     const grey = tf.sum(tf.mul(y, tf.tensor1d([0.299, 0.587, 0.114])), 3, true);
     y = tf.add(tf.mul(tf.sub(y, grey), factor(2)), grey);
