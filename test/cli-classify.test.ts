@@ -33,11 +33,15 @@ test('uap runs a model on ONNX Runtime by default in Node, on tfjs with --engine
   };
   const ort = classify([]);
   const tfjs = classify(['--engine', 'tfjs']);
+  const pool = classify(['--engine', 'ort', '--workers', '2']);
   assert.match(ort.stderr, /^engine: onnxruntime-node \(cpu, \d+ threads\)$/m);
+  assert.match(pool.stderr, /^engine: onnxruntime-node \(cpu, 2 workers × 1 thread\)$/m);
   assert.doesNotMatch(tfjs.stderr, /onnxruntime/);
-  ort.results.forEach((r, i) => {
-    const t = tfjs.results[i]!;
-    assert.deepEqual(r.top.map((c) => c.id), t.top.map((c) => c.id));
-    r.top.forEach((c, j) => assert.ok(Math.abs(c.score - t.top[j]!.score) < 1e-4, `${c.id}: ${c.score} vs ${t.top[j]!.score}`));
-  });
+  for (const other of [tfjs, pool]) {
+    ort.results.forEach((r, i) => {
+      const t = other.results[i]!;
+      assert.deepEqual(r.top.map((c) => c.id), t.top.map((c) => c.id));
+      r.top.forEach((c, j) => assert.ok(Math.abs(c.score - t.top[j]!.score) < 1e-4, `${c.id}: ${c.score} vs ${t.top[j]!.score}`));
+    });
+  }
 });

@@ -30,7 +30,7 @@ const program = new Command('uap')
   .option('--engine <name>', 'ort (ONNX Runtime, default in Node when onnxruntime-node loads) or tfjs')
   .option('--device <name>', 'ort engine: cpu (default) or cuda (needs onnxruntime-node installed with CUDA, docs/engines.md)')
   .option('--threads <n>', 'ort engine: intra-op threads (default: every core)')
-  .option('--workers <n>', 'worker threads running a tfjs model (default: one per core for wasm/cpu; 1 = main thread only)')
+  .option('--workers <n>', 'worker threads running the model (tfjs: default one per core for wasm/cpu; ort: default 1, each worker with --threads threads, default 1; 1 = main thread only)')
   .exitOverride();
 
 registerCompute(program);

@@ -1,10 +1,14 @@
 import { parentPort } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { loadModel } from './model-files.js';
+import type { Classifier, LogitObjective, PerturbationGradient } from '../models/classifier.js';
 import type { NetClassifier } from '../models/net-classifier.js';
 import { backwardNet } from '../models/net/backward.js';
 import { forwardValues } from '../models/net/forward.js';
 import { initBackend, type BackendName } from '../tensor/backend.js';
+import { HostBuffers } from './host-buffers.js';
+import { loadOrtEngine } from './ort-engine.js';
+import type { OrtDevice } from './ort-classifier.js';
 
 /**
  * Worker-thread side of WorkerPoolClassifier: its own tfjs backend and its own copy of the model,
@@ -13,6 +17,16 @@ import { initBackend, type BackendName } from '../tensor/backend.js';
  * A vjp is two requests: 'forward' records the forward pass (kept under `key`) and returns the logits;
  * 'backward' brings the upstream gradient the pool computed from all workers' logits and runs the reverse
  * pass on the recorded values, then frees them ('release' frees them without a backward, after an error).
+ *
+ * With `engine: 'ort'` the worker runs the model on ONNX Runtime (an OrtClassifier with its own sessions and
+ * `threads` intra-op threads; tfjs only carries the weights, on its cpu backend). onnxruntime-node's
+ * `session.run` occupies the calling thread, so worker threads are how several ORT sessions run at once.
+ * There the pool's vjp is 'logits' then 'vjp' (ORT's gradient graph runs its own forward; there is no
+ * recorded pass to keep), and 'pgrad' is the PerturbationGradient of the worker's share of the batch.
+ *
+ * The images arrive as views of the pool's shared buffer, which the pool reuses once this request is answered.
+ * tfjs-wasm copies them into its heap; elsewhere (ORT, which does not take shared memory, or the cpu backend,
+ * which would keep the view) they are first copied into memory of this worker's own.
  */
 
 export interface InitRequest {
@@ -20,14 +34,21 @@ export interface InitRequest {
   spec: string;
   modelsDir?: string;
   backend?: BackendName;
+  /** 'ort': run the model on ONNX Runtime (default 'tfjs') */
+  engine?: 'tfjs' | 'ort';
+  /** ort: intra-op threads of each session (default 1) */
+  threads?: number;
+  device?: OrtDevice;
 }
+export type PgradObjective = LogitObjective & { readonly clip: boolean };
 export type WorkRequest =
   | { type: 'logits'; id: number; x: Float32Array; n: number }
   | { type: 'jacobian'; id: number; x: Float32Array; n: number; classes: Int32Array; k: number }
   | { type: 'vjp'; id: number; x: Float32Array; n: number; upstream: Float32Array }
   | { type: 'forward'; id: number; key: number; x: Float32Array; n: number }
   | { type: 'backward'; id: number; key: number; upstream: Float32Array }
-  | { type: 'release'; id: number; key: number };
+  | { type: 'release'; id: number; key: number }
+  | { type: 'pgrad'; id: number; x: Float32Array; n: number; v: Float32Array; cls: Int32Array; objective: PgradObjective };
 export type WorkerReply =
   | { type: 'ready'; id: string; inputShape: [number, number, number]; ids: string[]; names: string[]; backend: string }
   | { type: 'result'; id: number; logits: Float32Array; grads?: Float32Array }
@@ -36,7 +57,13 @@ export type WorkerReply =
 const port = parentPort;
 if (!port) throw new Error('classifier-worker.ts must run in a worker thread');
 
+/** The model as loaded (tfjs engine), whose net the recorded passes run on. */
 let clf: NetClassifier | undefined;
+/** What answers the requests: clf itself, or its OrtClassifier. */
+let model: (Classifier & Partial<PerturbationGradient>) | undefined;
+let backendName = '';
+/** this worker's copies of the shared images (reused: see HostBuffers) */
+const local = new HostBuffers();
 /** Recorded forward passes awaiting their backward, by key. */
 const recorded = new Map<number, (tf.Tensor | undefined)[]>();
 
@@ -48,23 +75,27 @@ async function handle(msg: InitRequest | WorkRequest): Promise<void> {
   const id = msg.type === 'init' ? -1 : msg.id;
   try {
     if (msg.type === 'init') {
-      const backend = await initBackend(msg.backend ?? 'wasm');
+      const ort = msg.engine === 'ort';
+      // ORT runs the arithmetic; tfjs then only holds weights and small tensors, for which its cpu backend suffices
+      const backend = await initBackend(ort ? 'cpu' : (msg.backend ?? 'wasm'));
+      backendName = backend;
       clf = await loadModel(msg.spec, msg.modelsDir ? { modelsDir: msg.modelsDir } : {});
+      model = ort ? await (await loadOrtEngine()).create(clf, { threads: msg.threads ?? 1, device: msg.device }) : clf;
       const reply: WorkerReply = {
         type: 'ready',
-        id: clf.id,
-        inputShape: [...clf.inputShape] as [number, number, number],
-        ids: [...clf.labels.ids],
-        names: [...clf.labels.names],
-        backend,
+        id: model.id,
+        inputShape: [...model.inputShape] as [number, number, number],
+        ids: [...model.labels.ids],
+        names: [...model.labels.names],
+        backend: ort ? model.backend : backend,
       };
       port!.postMessage(reply);
       return;
     }
-    if (!clf) throw new Error('worker not initialised');
-    const [h, w, c] = clf.inputShape;
+    if (!clf || !model) throw new Error('worker not initialised');
+    const [h, w, c] = model.inputShape;
     const net = clf.net;
-    const K = clf.labels.ids.length;
+    const K = model.labels.ids.length;
     let logits: Float32Array = new Float32Array(0);
     let grads: Float32Array | undefined;
     if (msg.type === 'release') {
@@ -83,11 +114,15 @@ async function handle(msg: InitRequest | WorkRequest): Promise<void> {
         tf.dispose(values as tf.Tensor[]);
       }
     } else {
-      const x = tf.tensor4d(msg.x, [msg.n, h, w, c]);
+      // a recorded pass keeps x (then it gets an array of its own); otherwise a kept local buffer
+      const shared = backendName !== 'wasm' && msg.x.buffer instanceof SharedArrayBuffer;
+      const own = shared && msg.type !== 'forward' ? local.take(msg.x.length) : undefined;
+      own?.set(msg.x);
+      const x = tf.tensor4d(own ?? (shared ? Float32Array.from(msg.x) : msg.x), [msg.n, h, w, c]);
       let keep = false;
       try {
         if (msg.type === 'logits') {
-          const l = await clf.logits(x);
+          const l = await model.logits(x);
           logits = (await l.data()) as Float32Array;
           l.dispose();
         } else if (msg.type === 'forward') {
@@ -98,19 +133,25 @@ async function handle(msg: InitRequest | WorkRequest): Promise<void> {
         } else if (msg.type === 'jacobian') {
           // NetClassifier.jacobian runs big batches in chunks of whole images (bounded memory)
           const classes = tf.tensor2d(msg.classes, [msg.n, msg.k], 'int32');
-          const r = await clf.jacobian(x, classes);
+          const r = await model.jacobian(x, classes);
           classes.dispose();
           logits = (await r.logits.data()) as Float32Array;
           grads = (await r.grads.data()) as Float32Array;
           tf.dispose([r.logits, r.grads]);
+        } else if (msg.type === 'pgrad') {
+          if (!model.perturbationGradient) throw new Error('this worker has no perturbation-gradient graph (tfjs engine)');
+          const r = await model.perturbationGradient(x, msg.v, msg.cls, msg.objective);
+          logits = r.logits;
+          grads = r.grad;
         } else {
-          const r = await clf.vjp(x, () => tf.tensor2d(msg.upstream, [msg.n, K]));
+          const r = await model.vjp(x, () => tf.tensor2d(msg.upstream, [msg.n, K]));
           logits = (await r.logits.data()) as Float32Array;
           grads = (await r.grad.data()) as Float32Array;
           tf.dispose([r.logits, r.grad]);
         }
       } finally {
         if (!keep) x.dispose();
+        if (own) local.give(own);
       }
     }
     const reply: WorkerReply = { type: 'result', id, logits, grads };

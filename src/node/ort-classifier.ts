@@ -7,6 +7,7 @@ import type { Labels } from '../models/labels.js';
 import type { NetClassifier } from '../models/net-classifier.js';
 import type { Net } from '../models/net/ir.js';
 import { exportGradGraph, exportLogitsGraph, exportPerturbationGradGraph, type ExportOptions, type PerturbationObjective } from '../models/onnx/export.js';
+import { HostBuffers, readValues, tensorOf } from './host-buffers.js';
 
 /**
  * The Classifier contract on ONNX Runtime (onnxruntime-node): the Net IR is exported to ONNX graphs
@@ -58,6 +59,8 @@ export class OrtClassifier implements Classifier, PerturbationGradient {
   readonly threads: number;
   private readonly sessions = new Map<string, Promise<ort.InferenceSession>>();
   private readonly rowsPerPass: number;
+  /** inputs and outputs of the runs, kept from run to run (see HostBuffers for why) */
+  private readonly buffers = new HostBuffers();
 
   private constructor(
     readonly id: string,
@@ -157,22 +160,34 @@ export class OrtClassifier implements Classifier, PerturbationGradient {
     return new ort.Tensor('float32', data, dims);
   }
 
-  /** Logits [n·K] of pixels xd (n images). */
-  private async logitsOf(xd: Float32Array, n: number): Promise<Float32Array> {
+  /** x's pixels for the runs, and their release (a kept buffer goes back to `buffers`). */
+  private pixelsOf(x: tf.Tensor4D): { xd: Float32Array; done: () => void } {
+    const { values, owned } = readValues(x, this.buffers);
+    return { xd: values, done: () => owned && this.buffers.give(values) };
+  }
+
+  /** Logits [n·K] of pixels xd (n images), written by ORT into `out` (a new array unless given). */
+  private async logitsOf(xd: Float32Array, n: number, out = new Float32Array(n * this.labels.ids.length)): Promise<Float32Array> {
     const K = this.labels.ids.length;
     const [h, w, c] = this.inputShape;
-    const out = new Float32Array(n * K);
     for (const [s, m] of OrtClassifier.pieces(n, 64)) {
       const session = await this.session('logits', m);
-      const r = await session.run({ x: OrtClassifier.tensor(xd.subarray(s * this.pixels, (s + m) * this.pixels), [m, h, w, c]) });
-      out.set(r.logits!.data as Float32Array, s * K);
+      await session.run(
+        { x: OrtClassifier.tensor(xd.subarray(s * this.pixels, (s + m) * this.pixels), [m, h, w, c]) },
+        { logits: OrtClassifier.tensor(out.subarray(s * K, (s + m) * K), [m, K]) },
+      );
     }
     return out;
   }
 
   async logits(x: tf.Tensor4D): Promise<tf.Tensor2D> {
     const n = x.shape[0];
-    return tf.tensor2d(await this.logitsOf(x.dataSync() as Float32Array, n), [n, this.labels.ids.length]);
+    const { xd, done } = this.pixelsOf(x);
+    try {
+      return tf.tensor2d(await this.logitsOf(xd, n), [n, this.labels.ids.length]);
+    } finally {
+      done();
+    }
   }
 
   async jacobian(x: tf.Tensor4D, classes: tf.Tensor2D): Promise<{ logits: tf.Tensor2D; grads: tf.Tensor5D }> {
@@ -180,25 +195,31 @@ export class OrtClassifier implements Classifier, PerturbationGradient {
     if (n !== x.shape[0]) throw new UapError('BAD_ARGUMENT', `classes has ${n} rows for ${x.shape[0]} images`, 'classes');
     if (k < 1) throw new UapError('BAD_ARGUMENT', 'at least one class per image is needed', 'classes');
     const cls = classes.dataSync();
-    const xd = x.dataSync() as Float32Array;
     const [h, w, c] = this.inputShape;
     const P = this.pixels;
     const K = this.labels.ids.length;
     const logits = new Float32Array(n * K);
-    const grads = new Float32Array(n * k * P);
-    for (const [s, m] of OrtClassifier.pieces(n, Math.max(1, Math.floor(this.rowsPerPass / k)))) {
-      // one-hot upstream rows, class-major (row j·m + b) as the gradient graph wants them
-      const up = new Float32Array(k * m * K);
-      for (let b = 0; b < m; b++) for (let j = 0; j < k; j++) up[(j * m + b) * K + cls[(s + b) * k + j]!] = 1;
-      const session = await this.session(`grad${k}`, m);
-      const r = await session.run({
-        x: OrtClassifier.tensor(xd.subarray(s * P, (s + m) * P), [m, h, w, c]),
-        upstream: OrtClassifier.tensor(up, [k * m, K]),
-      });
-      logits.set(r.logits!.data as Float32Array, s * K);
-      grads.set(r.grad!.data as Float32Array, s * k * P);
+    const { xd, done } = this.pixelsOf(x);
+    const grads = this.buffers.take(n * k * P);
+    try {
+      for (const [s, m] of OrtClassifier.pieces(n, Math.max(1, Math.floor(this.rowsPerPass / k)))) {
+        // one-hot upstream rows, class-major (row j·m + b) as the gradient graph wants them
+        const up = new Float32Array(k * m * K);
+        for (let b = 0; b < m; b++) for (let j = 0; j < k; j++) up[(j * m + b) * K + cls[(s + b) * k + j]!] = 1;
+        const session = await this.session(`grad${k}`, m);
+        await session.run(
+          { x: OrtClassifier.tensor(xd.subarray(s * P, (s + m) * P), [m, h, w, c]), upstream: OrtClassifier.tensor(up, [k * m, K]) },
+          {
+            logits: OrtClassifier.tensor(logits.subarray(s * K, (s + m) * K), [m, K]),
+            grad: OrtClassifier.tensor(grads.subarray(s * k * P, (s + m) * k * P), k === 1 ? [m, h, w, c] : [m, k, h, w, c]),
+          },
+        );
+      }
+      return { logits: tf.tensor2d(logits, [n, K]), grads: tensorOf<tf.Rank.R5>(grads, [n, k, h, w, c]) };
+    } finally {
+      done();
+      this.buffers.give(grads);
     }
-    return { logits: tf.tensor2d(logits, [n, K]), grads: tf.tensor5d(grads, [n, k, h, w, c]) };
   }
 
   /**
@@ -211,25 +232,30 @@ export class OrtClassifier implements Classifier, PerturbationGradient {
     const K = this.labels.ids.length;
     const [h, w, c] = this.inputShape;
     const P = this.pixels;
-    const xd = x.dataSync() as Float32Array;
-    const first = upstream.length > 0 ? await this.logitsOf(xd, n) : undefined;
-    const ud = tf.tidy(() => {
-      const u = upstream(first ? tf.tensor2d(first, [n, K]) : tf.zeros([n, K]));
-      if (u.shape[0] !== n || u.shape[1] !== K) throw new UapError('BAD_ARGUMENT', `upstream gave [${u.shape}], not [${n}, ${K}]`, 'upstream');
-      return Float32Array.from(u.dataSync() as Float32Array);
-    });
-    const logits = first ?? new Float32Array(n * K);
-    const grad = new Float32Array(n * P);
-    for (const [s, m] of OrtClassifier.pieces(n, this.rowsPerPass)) {
-      const session = await this.session('grad1', m);
-      const r = await session.run({
-        x: OrtClassifier.tensor(xd.subarray(s * P, (s + m) * P), [m, h, w, c]),
-        upstream: OrtClassifier.tensor(ud.subarray(s * K, (s + m) * K), [m, K]),
+    const { xd, done } = this.pixelsOf(x);
+    const grad = this.buffers.take(n * P);
+    try {
+      const first = upstream.length > 0 ? await this.logitsOf(xd, n) : undefined;
+      const ud = tf.tidy(() => {
+        const u = upstream(first ? tf.tensor2d(first, [n, K]) : tf.zeros([n, K]));
+        if (u.shape[0] !== n || u.shape[1] !== K) throw new UapError('BAD_ARGUMENT', `upstream gave [${u.shape}], not [${n}, ${K}]`, 'upstream');
+        return Float32Array.from(u.dataSync() as Float32Array);
       });
-      if (!first) logits.set(r.logits!.data as Float32Array, s * K);
-      grad.set(r.grad!.data as Float32Array, s * P);
+      // the gradient graph's own logits equal the first pass's; they are written to a second array, not read
+      const logits = first ?? new Float32Array(n * K);
+      const graphLogits = first ? new Float32Array(n * K) : logits;
+      for (const [s, m] of OrtClassifier.pieces(n, this.rowsPerPass)) {
+        const session = await this.session('grad1', m);
+        await session.run(
+          { x: OrtClassifier.tensor(xd.subarray(s * P, (s + m) * P), [m, h, w, c]), upstream: OrtClassifier.tensor(ud.subarray(s * K, (s + m) * K), [m, K]) },
+          { logits: OrtClassifier.tensor(graphLogits.subarray(s * K, (s + m) * K), [m, K]), grad: OrtClassifier.tensor(grad.subarray(s * P, (s + m) * P), [m, h, w, c]) },
+        );
+      }
+      return { logits: tf.tensor2d(logits, [n, K]), grad: tensorOf<tf.Rank.R4>(grad, [n, h, w, c]) };
+    } finally {
+      done();
+      this.buffers.give(grad);
     }
-    return { logits: tf.tensor2d(logits, [n, K]), grad: tf.tensor4d(grad, [n, h, w, c]) };
   }
 
   /**
@@ -243,30 +269,34 @@ export class OrtClassifier implements Classifier, PerturbationGradient {
     const [h, w, c] = this.inputShape;
     const P = this.pixels;
     if (v.length !== P) throw new UapError('BAD_ARGUMENT', `v has ${v.length} values, not ${h}×${w}×${c}`, 'v');
-    const xd = x.dataSync() as Float32Array;
     const vt = OrtClassifier.tensor(v, [h, w, c]);
     const logits = new Float32Array(n * K);
     const grad = new Float32Array(P);
-    for (const [s, m] of OrtClassifier.pieces(n, this.rowsPerPass)) {
-      const target = new Float32Array(m * K);
-      for (let b = 0; b < m; b++) target[b * K + cls[s + b]!] = 1;
-      const session = await this.session('pgrad', m, objective);
-      const r = await session.run({
-        x: OrtClassifier.tensor(xd.subarray(s * P, (s + m) * P), [m, h, w, c]),
-        v: vt,
-        target: OrtClassifier.tensor(target, [m, K]),
-      });
-      logits.set(r.logits!.data as Float32Array, s * K);
-      const gd = r.grad!.data as Float32Array;
-      for (let i = 0; i < P; i++) grad[i] = grad[i]! + gd[i]!;
+    const { xd, done } = this.pixelsOf(x);
+    const piece = this.buffers.take(P);
+    try {
+      for (const [s, m] of OrtClassifier.pieces(n, this.rowsPerPass)) {
+        const target = new Float32Array(m * K);
+        for (let b = 0; b < m; b++) target[b * K + cls[s + b]!] = 1;
+        const session = await this.session('pgrad', m, objective);
+        await session.run(
+          { x: OrtClassifier.tensor(xd.subarray(s * P, (s + m) * P), [m, h, w, c]), v: vt, target: OrtClassifier.tensor(target, [m, K]) },
+          { logits: OrtClassifier.tensor(logits.subarray(s * K, (s + m) * K), [m, K]), grad: OrtClassifier.tensor(piece, [h, w, c]) },
+        );
+        for (let i = 0; i < P; i++) grad[i] = grad[i]! + piece[i]!;
+      }
+      return { grad, logits };
+    } finally {
+      done();
+      this.buffers.give(piece);
     }
-    return { grad, logits };
   }
 
   /** Writes the profiles (when profiling) and releases every session. */
   async release(): Promise<void> {
     const all = [...this.sessions.values()];
     this.sessions.clear();
+    this.buffers.clear();
     for (const p of all) {
       const s = await p.catch(() => undefined);
       if (!s) continue;
