@@ -48,6 +48,8 @@ const REPS_TFJS = quick ? 1 : 2;
 const REPS_ORT = quick ? 3 : 5;
 const SGD_N = 200;
 const SGD_BATCH = 32;
+/** epochs per SGD run (ours and the peer's); the fastest after the first is reported */
+const SGD_EPOCHS = 3;
 const ALG1_N = quick ? 24 : 100;
 const XI = 10;
 
@@ -124,11 +126,12 @@ interface Prim {
   cpu?: Cpu;
 }
 
-const median = (a: number[]): number => {
-  const s = [...a].sort((p, q) => p - q);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
+/**
+ * The fastest repetition. Why not the median: on a shared machine other tenants only ever add time (a
+ * preempted thread, a core's sibling busy), so the minimum is the figure least inflated by them; the peer's
+ * figures are taken the same way (its `min_ms`), so ratios compare like with like.
+ */
+const fastest = (a: number[]): number => Math.min(...a);
 
 async function timed(f: () => Promise<tf.Tensor[]>): Promise<number> {
   const t = performance.now();
@@ -139,7 +142,7 @@ async function timed(f: () => Promise<tf.Tensor[]>): Promise<number> {
   return ms;
 }
 
-/** ms per photo at batch 16: median over `reps` after one warm-up (sessions, kernels, heap). */
+/** ms per photo at batch 16: the fastest of `reps` after one warm-up (sessions, kernels, heap). */
 async function primitives(clf: Classifier, x: tf.Tensor4D, reps: number, threads: number): Promise<Prim> {
   const n = x.shape[0];
   const nc = clf.labels.ids.length;
@@ -171,7 +174,7 @@ async function primitives(clf: Classifier, x: tf.Tensor4D, reps: number, threads
       g.push(await grad());
       j.push(await jac());
     }
-    return { forward: median(f) / n, grad: median(g) / n, jac: median(j) / n };
+    return { forward: fastest(f) / n, grad: fastest(g) / n, jac: fastest(j) / n };
   });
   tf.dispose([classes, top1]);
   return { ...value, cpu };
@@ -224,27 +227,27 @@ function peerPrimitives(model: string, threads: number): PeerRun<Prim> {
   const json = path.join(mkdtempSync(path.join(os.tmpdir(), 'uap-bench-')), 'speed.json');
   const r = runPeer('bench_speed.py', ['--no-art', '--fold-bn', '--threads', String(threads), '--reps', String(quick ? 3 : 5), '--json', json], threads, dir);
   if (r.error) return { error: r.error, cpu: r.cpu };
-  const b = (JSON.parse(readFileSync(json, 'utf8')) as { batch16: Record<string, { median_ms: number }> }).batch16;
+  const b = (JSON.parse(readFileSync(json, 'utf8')) as { batch16: Record<string, { min_ms: number }> }).batch16;
   return {
-    value: { forward: b.forward!.median_ms, grad: b.grad1!.median_ms, jac: Math.min(b.jac10_retain!.median_ms, b.jac10_replicated!.median_ms) },
+    value: { forward: b.forward!.min_ms, grad: b.grad1!.min_ms, jac: Math.min(b.jac10_retain!.min_ms, b.jac10_replicated!.min_ms) },
     cpu: r.cpu,
   };
 }
 
 function peerSgd(threads: number): PeerRun<number> {
-  const r = runPeer('sgd_uap_torch.py', ['--n', String(SGD_N), '--epochs', '2', '--batch', String(SGD_BATCH), '--threads', String(threads), '--xi', String(XI)], threads);
+  const r = runPeer('sgd_uap_torch.py', ['--n', String(SGD_N), '--epochs', String(SGD_EPOCHS), '--batch', String(SGD_BATCH), '--threads', String(threads), '--xi', String(XI)], threads);
   if (r.error) return { error: r.error, cpu: r.cpu };
   const line = r.value!.trim().split('\n').filter((l) => l.startsWith('{')).at(-1)!;
   const res = JSON.parse(line) as { seconds_per_epoch: number[] };
-  return { value: res.seconds_per_epoch[1]!, cpu: r.cpu };
+  return { value: fastest(res.seconds_per_epoch.slice(1)), cpu: r.cpu };
 }
 
 // ---------------------------------------------------------------- attacks
 
-/** Seconds of the second SGD epoch (the first also pays for the clean predictions and warm-up). */
+/** Seconds of the fastest SGD epoch after the first (which also pays for the clean predictions and warm-up). */
 async function sgdEpoch(clf: Classifier, X: tf.Tensor4D, threads: number): Promise<{ value: number; cpu: Cpu }> {
-  const r = await withCpu(threads, () => sgdPerturbation(clf, X, { norm: 'inf', xi: XI, epochs: 2, batchSize: SGD_BATCH, seed: 1 }));
-  return { value: r.value.history[1]!.seconds, cpu: r.cpu };
+  const r = await withCpu(threads, () => sgdPerturbation(clf, X, { norm: 'inf', xi: XI, epochs: SGD_EPOCHS, batchSize: SGD_BATCH, seed: 1 }));
+  return { value: fastest(r.value.history.slice(1).map((h) => h.seconds)), cpu: r.cpu };
 }
 
 /**
@@ -395,7 +398,7 @@ async function main(): Promise<void> {
   L.push('');
   L.push(`One-logit gradient = forward + input gradient of one logit; ${K}-class Jacobian = one forward and the input gradients of the top ${K} logits (PyTorch: the faster of ${K} backward passes with retain_graph and one backward through a ${K}× replicated batch; both with batch norm folded, as in our graphs).`);
   L.push('');
-  L.push(`Each cell: wall-clock ms per photo [CPU ms per photo = wall × the row's CPU obtained; steadier than wall time on a busy machine].`);
+  L.push(`Each cell: wall-clock ms per photo, the fastest of ${REPS_ORT} repetitions (tfjs-wasm: ${REPS_TFJS}; the peer: of its own repetitions, its \`min_ms\`) [CPU ms per photo = wall × the row's CPU obtained; steadier than wall time on a busy machine]. The fastest, not the median: other tenants of a shared machine only ever add time.`);
   L.push('');
   L.push(`| model | engine | forward | one-logit gradient | ${K}-class Jacobian | CPU |`);
   L.push('|---|---|---|---|---|---|');
@@ -430,13 +433,13 @@ async function main(): Promise<void> {
   const sgdBest = Math.min(sgdOrt.value, sgdPool.value);
   const alg1Best = Math.min(alg1Ort.value.seconds, alg1Pool.value.seconds);
   L.push(
-    `| SGD epoch, ${SGD_N} photos, batch ${SGD_BATCH}, incl. the fooling rate on X (s; the 2nd epoch) | ${f2(sgdTfjs.value)} (CPU ${cores(sgdTfjs.cpu)}) | ${f2(sgdOrt.value)} (CPU ${cores(sgdOrt.cpu)}) | ${f2(sgdPool.value)} (CPU ${cores(sgdPool.cpu)}) | ${sgdTorch.value === undefined ? sgdTorch.error : `${f2(sgdTorch.value)} (CPU ${cores(sgdTorch.cpu)})`} | ort vs PyTorch ${goal(sgdTorch.value, sgdBest, 2)}; ort vs tfjs ${ratio(sgdTfjs.value, sgdBest)} |`,
+    `| SGD epoch, ${SGD_N} photos, batch ${SGD_BATCH}, incl. the fooling rate on X (s; the faster of epochs 2 and 3) | ${f2(sgdTfjs.value)} (CPU ${cores(sgdTfjs.cpu)}) | ${f2(sgdOrt.value)} (CPU ${cores(sgdOrt.cpu)}) | ${f2(sgdPool.value)} (CPU ${cores(sgdPool.cpu)}) | ${sgdTorch.value === undefined ? sgdTorch.error : `${f2(sgdTorch.value)} (CPU ${cores(sgdTorch.cpu)})`} | ort vs PyTorch ${goal(sgdTorch.value, sgdBest, 2)}; ort vs tfjs ${ratio(sgdTfjs.value, sgdBest)} |`,
   );
   L.push(
     `| Algorithm 1, one pass over ${ALG1_N} photos, ξ = ${XI} ℓ∞ (s) | ${f2(alg1Tfjs.value.seconds)} (CPU ${cores(alg1Tfjs.cpu)}; ${alg1Tfjs.value.calls} DeepFool runs) | ${f2(alg1Ort.value.seconds)} (CPU ${cores(alg1Ort.cpu)}; ${alg1Ort.value.calls} DeepFool runs) | ${f2(alg1Pool.value.seconds)} (CPU ${cores(alg1Pool.cpu)}; ${alg1Pool.value.calls} DeepFool runs) | – | ort vs tfjs ${goal(alg1Tfjs.value.seconds, alg1Best, 2.5)} |`,
   );
   L.push('');
-  L.push(`SGD: sign steps of ξ/10 with a cosine decay, cross-entropy on the clean prediction, as the peer; the second of two epochs is timed (the first includes the clean predictions and session creation). Algorithm 1: both engines visit the same photos in the same order (fooling rate after the pass: tfjs ${(alg1Tfjs.value.rate * 100).toFixed(1)} %, ort ${(alg1Ort.value.rate * 100).toFixed(1)} %, ort workers ${(alg1Pool.value.rate * 100).toFixed(1)} %; DeepFool's iterations amplify the engines' last-bit differences, so the two runs drift apart); a warm-up pass over 8 photos ran first, untimed (tfjs ${f2(alg1Tfjs.value.warmup)} s, ort ${f2(alg1Ort.value.warmup)} s, mostly ORT session creation).`);
+  L.push(`SGD: sign steps of ξ/10 with a cosine decay, cross-entropy on the clean prediction, as the peer; the faster of epochs 2 and 3 is reported (the first includes the clean predictions and session creation). Algorithm 1: both engines visit the same photos in the same order (fooling rate after the pass: tfjs ${(alg1Tfjs.value.rate * 100).toFixed(1)} %, ort ${(alg1Ort.value.rate * 100).toFixed(1)} %, ort workers ${(alg1Pool.value.rate * 100).toFixed(1)} %; DeepFool's iterations amplify the engines' last-bit differences, so the two runs drift apart); a warm-up pass over 8 photos ran first, untimed (tfjs ${f2(alg1Tfjs.value.warmup)} s, ort ${f2(alg1Ort.value.warmup)} s, mostly ORT session creation).`);
   L.push('');
   L.push('## The hardware limit of a forward pass');
   L.push('');
