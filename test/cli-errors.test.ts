@@ -138,3 +138,13 @@ test('a tfjs/wasm failure is one line (its first, bounded), exit 1; UAP_DEBUG=1 
   assert.equal(debug.status, 1);
   assert.match(debug.stderr, /wasm-function\[123\]/);
 });
+
+test('--workers on the ort engine: a count that is not an integer from 1 to 256 is refused, naming the flag', () => {
+  for (const value of ['0', '2.5', 'two', '300']) {
+    const out = path.join(tmp, `ort-workers-${value}`);
+    const r = uap('--engine', 'ort', '--workers', value, ...computeArgs(out, ['--method', 'sgd']));
+    assert.equal(r.code, 2, `${value}: exit ${r.code}, ${r.stderr}`);
+    assert.match(r.stderr, /uap: --workers: must be an integer from 1 to 256/);
+    assert.equal(existsSync(out), false);
+  }
+});
