@@ -158,7 +158,7 @@ async function algorithm1Pass(ctx: PassContext, o: ResolvedUniversalOptions, pas
       while (pos < idx.length) {
         if (stale) {
           fooled = new Uint8Array(idx.length);
-          const rest = tf.slice(x, [pos], [idx.length - pos]);
+          const rest = takeRows(x, Array.from({ length: idx.length - pos }, (_, j) => pos + j));
           const vt = tf.tensor3d(w, shape);
           const pred = await predictBatch(classifier, rest, { v: vt, clip: o.clip }, true).finally(() => vt.dispose());
           for (let j = pos; j < idx.length; j++) fooled[j] = criterion.isAdversarial(cleanPred[idx[j]!]!, pred[j - pos]!) ? 1 : 0;

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { heapView as anyHeapView } from '../tensor/heap-view.js';
 
 /**
  * Host memory for the ORT engine's inputs and outputs, reused from run to run.
@@ -34,11 +35,6 @@ export class HostBuffers {
   }
 }
 
-/** The part of tfjs-backend-wasm used here: a view of a tensor's values in the wasm heap (no copy). */
-interface HeapViews {
-  typedArrayFromHeap(t: { shape: number[]; dtype: tf.DataType; dataId: object }): Float32Array;
-}
-
 /**
  * x's float32 values in a host array that ORT can read. On tfjs-wasm they are copied from the wasm heap into a
  * buffer from `buffers` (`owned` true: give it back after the run): dataSync would copy them into a new array.
@@ -57,15 +53,9 @@ export function copyValues(x: tf.Tensor, into: Float32Array): void {
   into.set(heapView(x) ?? (x.dataSync() as Float32Array));
 }
 
-/** A view of x's values in tfjs-wasm's heap, valid until the next tfjs allocation; undefined off wasm. */
+/** A float32 tensor's view in tfjs-wasm's heap (see tensor/heap-view.ts). */
 function heapView(x: tf.Tensor): Float32Array | undefined {
-  if (tf.getBackend() !== 'wasm' || x.dtype !== 'float32') return undefined;
-  const backend = tf.backend() as unknown as Partial<HeapViews>;
-  try {
-    return backend.typedArrayFromHeap?.({ shape: x.shape, dtype: x.dtype, dataId: x.dataId });
-  } catch {
-    return undefined; // a tensor of another backend: its values are not in this heap
-  }
+  return x.dtype === 'float32' ? (anyHeapView(x) as Float32Array | undefined) : undefined;
 }
 
 /**

@@ -2,8 +2,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { takeRows } from './take_rows.js';
+import { useWasm } from './testing/grad.js';
 
-test('takeRows equals tf.gather on axis 0 (float and int, repeats, identity, empty)', () => {
+for (const backend of ['cpu', 'wasm']) test(`takeRows equals tf.gather on axis 0 (float and int, repeats, identity, empty), ${backend} backend`, async () => {
+  if (backend === 'wasm') await useWasm();
+  else await tf.setBackend('cpu');
   const f = tf.tensor3d(Float32Array.from({ length: 4 * 3 * 2 }, (_, i) => i / 3), [4, 3, 2]);
   const i = tf.tensor2d(Int32Array.from({ length: 4 * 5 }, (_, j) => j * 7 - 11), [4, 5], 'int32');
   for (const rows of [[3, 0, 3], [0, 1, 2, 3], [], [2]]) {
