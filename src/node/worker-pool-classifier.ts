@@ -132,6 +132,7 @@ export class WorkerPoolClassifier implements Classifier {
     readonly inputShape: readonly [number, number, number],
     readonly labels: Labels,
     readonly backend: string,
+    /** What runs in each worker: tfjs on `backend`, or an OrtClassifier (ONNX Runtime). */
     readonly engine: 'tfjs' | 'ort',
   ) {
     if (engine === 'ort') this.perturbationGradient = (x, v, cls, objective) => this.pgrad(x, v, cls, objective);
