@@ -10,9 +10,9 @@ import { loadModel, loadOrtEngine, WorkerPoolClassifier, type OrtClassifier } fr
  * page and of `uap train` / `uap harden` (they fit weights, which the ORT graphs do not compute).
  *
  * `--workers N` with the ort engine runs N worker threads, each with its own ORT sessions (default 1 thread
- * each): measured on 2 cores (mobilenet_v1_0.25_224, batch 16) it matches one 2-thread session on forward
- * passes and gradients and is ~17 % faster on 10-class Jacobians, at twice the memory; so one session stays
- * the default (docs/engines.md).
+ * each): measured on 2 cores against one 2-thread session, it is faster on gradients and Jacobians (1.3–1.4×
+ * on mobilenet_v1_0.75_224), the same on forwards and slower on Algorithm 1's one-photo steps, and it holds the
+ * model twice; so one session stays the default (docs/engines.md).
  */
 
 export type EngineName = 'ort' | 'tfjs';

@@ -166,9 +166,10 @@ export class OrtClassifier implements Classifier, PerturbationGradient {
     return { xd: values, done: () => owned && this.buffers.give(values) };
   }
 
-  /** Logits [n·K] of pixels xd (n images), written by ORT into `out` (a new array unless given). */
-  private async logitsOf(xd: Float32Array, n: number, out = new Float32Array(n * this.labels.ids.length)): Promise<Float32Array> {
+  /** Logits [n·K] of pixels xd (n images), which ORT writes straight into the array returned. */
+  private async logitsOf(xd: Float32Array, n: number): Promise<Float32Array> {
     const K = this.labels.ids.length;
+    const out = new Float32Array(n * K);
     const [h, w, c] = this.inputShape;
     for (const [s, m] of OrtClassifier.pieces(n, 64)) {
       const session = await this.session('logits', m);

@@ -211,7 +211,7 @@ export class WorkerPoolClassifier implements Classifier {
    */
   private async run(
     x: tf.Tensor4D,
-    make: (start: number, end: number, xs: Float32Array, worker: number) => { req: RequestBody; transfer: ArrayBuffer[] },
+    make: (start: number, end: number, xs: Float32Array) => { req: RequestBody; transfer: ArrayBuffer[] },
     ranges: [number, number][] = this.split(x.shape[0]),
     whole = false,
   ): Promise<{ logits: Float32Array; grads?: Float32Array }[]> {
@@ -223,7 +223,7 @@ export class WorkerPoolClassifier implements Classifier {
     const settled = await Promise.allSettled(
       ranges.map(([s, e], i) => {
         const xs = whole ? data : data.subarray(s * d, e * d);
-        const { req, transfer } = make(s, e, xs, i);
+        const { req, transfer } = make(s, e, xs);
         return this.workers[i]!.request(req, transfer);
       }),
     );
