@@ -24,7 +24,15 @@ export { resizeCropPixels, type PixelImage } from './data/resample.js';
 export { APPLY_DEFAULTS, applyPerturbationToPhoto, type AppliedPhoto, type ApplyOptions } from './data/apply-perturbation.js';
 
 // models: the Classifier contract and loading (file access through an injectable ModelIO)
-export { hasPerturbationGradient, numClasses, type Classifier, type LogitObjective, type PerturbationGradient } from './models/classifier.js';
+export {
+  hasPerturbationGradient,
+  hasPerturbedLogits,
+  numClasses,
+  type Classifier,
+  type LogitObjective,
+  type PerturbationGradient,
+  type PerturbedLogits,
+} from './models/classifier.js';
 export { digitLabels, findClass, parseSynsetWords, type Labels } from './models/labels.js';
 export { imagenetLabels } from './models/imagenet-classes.js';
 export type { DownloadOptions } from './io/download.js';
@@ -38,7 +46,7 @@ export type { Activation, Net, NetNode, NetOp, Padding } from './models/net/ir.j
 export { applyOp, forwardValues, runNet } from './models/net/forward.js';
 export { backwardNet, setBackwardProfiler } from './models/net/backward.js';
 // the Net IR as ONNX graphs (logits; logits + input gradients), which uap/node's ONNX Runtime engine runs
-export { exportGradGraph, exportLogitsGraph, exportPerturbationGradGraph, type ExportOptions, type PerturbationObjective } from './models/onnx/export.js';
+export { exportGradGraph, exportLogitsGraph, exportPerturbationGradGraph, exportPerturbedLogitsGraph, type ExportOptions, type PerturbationObjective } from './models/onnx/export.js';
 export { netShapes } from './models/onnx/export-geometry.js';
 export { findZooEntry, getZooEntry, ZOO, zooNames, type LabelLayout, type ModelFormat, type ZooEntry } from './models/zoo.js';
 export { predict, predictBatch } from './models/predict.js';

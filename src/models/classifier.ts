@@ -85,6 +85,22 @@ export interface PerturbationGradient {
   ): Promise<{ grad: Float32Array; logits: Float32Array }>;
 }
 
+/**
+ * An optional capability (feature-tested, see {@link hasPerturbedLogits}): the logits of clip(x_i + v) (of x_i + v
+ * with `clip` false) for a batch, with the sum and the clip done by the engine. It equals `logits` of that sum;
+ * the ORT engine does it inside its graph, where the host would otherwise add and clip [N, H, W, C] on one thread
+ * before every fooling-rate forward.
+ */
+export interface PerturbedLogits {
+  /** Logits [N, K] of clip(x_i + v); v is HWC pixels. */
+  perturbedLogits(x: tf.Tensor4D, v: Float32Array, clip: boolean): Promise<tf.Tensor2D>;
+}
+
+/** Whether a classifier has the {@link PerturbedLogits} capability. */
+export function hasPerturbedLogits(c: Classifier): c is Classifier & PerturbedLogits {
+  return typeof (c as Partial<PerturbedLogits>).perturbedLogits === 'function';
+}
+
 /** Whether a classifier has the {@link PerturbationGradient} capability. */
 export function hasPerturbationGradient(c: Classifier): c is Classifier & PerturbationGradient {
   return typeof (c as Partial<PerturbationGradient>).perturbationGradient === 'function';

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { range, toSource, type ImageSource } from '../data/image-source.js';
 import { UapError } from '../errors.js';
-import type { Classifier } from './classifier.js';
+import { hasPerturbedLogits, type Classifier } from './classifier.js';
 
 /**
  * Top-1 predictions of a Classifier, batch by batch (the clean and perturbed predictions that fooling
@@ -39,6 +39,14 @@ export async function predictBatch(
   owned = false,
 ): Promise<Int32Array> {
   let input = x;
+  if (perturbation?.v && hasPerturbedLogits(classifier)) {
+    // the engine adds and clips (ORT: inside its graph)
+    try {
+      return await topOfLogits(classifier.perturbedLogits(x, perturbation.v.dataSync() as Float32Array, perturbation.clip));
+    } finally {
+      if (owned) x.dispose();
+    }
+  }
   if (perturbation?.v) {
     const v = perturbation.v;
     input = tf.tidy(() => {
@@ -47,15 +55,20 @@ export async function predictBatch(
     });
   }
   try {
-    const logits = await classifier.logits(input);
-    const data = (await logits.data()) as Float32Array;
-    const k = logits.shape[1];
-    logits.dispose();
-    return argmaxRows(data, k);
+    return await topOfLogits(classifier.logits(input));
   } finally {
     if (input !== x) input.dispose();
     if (owned) x.dispose();
   }
+}
+
+/** Top-1 of each row of logits (disposed). */
+async function topOfLogits(pending: Promise<tf.Tensor2D>): Promise<Int32Array> {
+  const logits = await pending;
+  const data = (await logits.data()) as Float32Array;
+  const k = logits.shape[1];
+  logits.dispose();
+  return argmaxRows(data, k);
 }
 
 /** Row-wise argmax of a [N, K] logits array. */

@@ -1,7 +1,7 @@
 import { parentPort } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { loadModel } from './model-files.js';
-import type { Classifier, LogitObjective, PerturbationGradient } from '../models/classifier.js';
+import type { Classifier, LogitObjective, PerturbationGradient, PerturbedLogits } from '../models/classifier.js';
 import type { NetClassifier } from '../models/net-classifier.js';
 import { backwardNet } from '../models/net/backward.js';
 import { forwardValues } from '../models/net/forward.js';
@@ -22,7 +22,8 @@ import type { OrtDevice } from './ort-classifier.js';
  * `threads` intra-op threads; tfjs only carries the weights, on its cpu backend). onnxruntime-node's
  * `session.run` occupies the calling thread, so worker threads are how several ORT sessions run at once.
  * There the pool's vjp is 'logits' then 'vjp' (ORT's gradient graph runs its own forward; there is no
- * recorded pass to keep), and 'pgrad' is the PerturbationGradient of the worker's share of the batch.
+ * recorded pass to keep), 'pgrad' is the PerturbationGradient of the worker's share of the batch and 'plogits'
+ * its PerturbedLogits.
  *
  * The images arrive as views of the pool's shared buffer, which the pool reuses once this request is answered.
  * tfjs-wasm copies them into its heap; elsewhere (ORT, which does not take shared memory, or the cpu backend,
@@ -48,7 +49,8 @@ export type WorkRequest =
   | { type: 'forward'; id: number; key: number; x: Float32Array; n: number }
   | { type: 'backward'; id: number; key: number; upstream: Float32Array }
   | { type: 'release'; id: number; key: number }
-  | { type: 'pgrad'; id: number; x: Float32Array; n: number; v: Float32Array; cls: Int32Array; objective: PgradObjective };
+  | { type: 'pgrad'; id: number; x: Float32Array; n: number; v: Float32Array; cls: Int32Array; objective: PgradObjective }
+  | { type: 'plogits'; id: number; x: Float32Array; n: number; v: Float32Array; clip: boolean };
 export type WorkerReply =
   | { type: 'ready'; id: string; inputShape: [number, number, number]; ids: string[]; names: string[]; backend: string }
   | { type: 'result'; id: number; logits: Float32Array; grads?: Float32Array }
@@ -60,7 +62,7 @@ if (!port) throw new Error('classifier-worker.ts must run in a worker thread');
 /** The model as loaded (tfjs engine), whose net the recorded passes run on. */
 let clf: NetClassifier | undefined;
 /** What answers the requests: clf itself, or its OrtClassifier. */
-let model: (Classifier & Partial<PerturbationGradient>) | undefined;
+let model: (Classifier & Partial<PerturbationGradient> & Partial<PerturbedLogits>) | undefined;
 let backendName = '';
 /** this worker's copies of the shared images (reused: see HostBuffers) */
 const local = new HostBuffers();
@@ -138,6 +140,11 @@ async function handle(msg: InitRequest | WorkRequest): Promise<void> {
           logits = (await r.logits.data()) as Float32Array;
           grads = (await r.grads.data()) as Float32Array;
           tf.dispose([r.logits, r.grads]);
+        } else if (msg.type === 'plogits') {
+          if (!model.perturbedLogits) throw new Error('this worker has no perturbed-logits graph (tfjs engine)');
+          const l = await model.perturbedLogits(x, msg.v, msg.clip);
+          logits = (await l.data()) as Float32Array;
+          l.dispose();
         } else if (msg.type === 'pgrad') {
           if (!model.perturbationGradient) throw new Error('this worker has no perturbation-gradient graph (tfjs engine)');
           const r = await model.perturbationGradient(x, msg.v, msg.cls, msg.objective);

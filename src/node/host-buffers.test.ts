@@ -5,6 +5,7 @@ import { randomTensor, relativeError, seededRandom, useWasm } from '../tensor/te
 import { HostBuffers, readValues, tensorOf } from './host-buffers.js';
 import { loadModel } from './model-files.js';
 import { OrtClassifier } from './ort-classifier.js';
+import { predictBatch } from '../models/predict.js';
 
 describe('host buffers for the ORT engine', () => {
   before(() => useWasm());
@@ -58,5 +59,58 @@ describe('host buffers for the ORT engine', () => {
       await whole.release();
       base.dispose();
     }
+  });
+});
+
+describe('perturbedLogits: the sum and the clip inside the ORT graph', () => {
+  before(() => useWasm());
+
+  it('equals logits of clip(x + v), and of x + v without the clip', async () => {
+    const base = await loadModel('mnist');
+    const ort = await OrtClassifier.create(base, { threads: 1 }, false);
+    try {
+      // pixels near the ends of 0..255 and a v of ±60: the clip changes many of them
+      const x = randomTensor<tf.Rank.R4>([3, 28, 28, 1], seededRandom(8), 127.5, 127.5);
+      const v = Float32Array.from({ length: 28 * 28 }, (_, i) => (i % 3 === 0 ? 60 : -60));
+      const vt = tf.tensor3d(v, [28, 28, 1]);
+      for (const clip of [true, false]) {
+        const sum = tf.tidy(() => (clip ? tf.clipByValue(tf.add(x, vt), 0, 255) : tf.add(x, vt)) as tf.Tensor4D);
+        const want = await base.logits(sum);
+        const got = await ort.perturbedLogits(x, v, clip);
+        assert.ok(relativeError(got, want) < 1e-5, `clip ${clip}: ${relativeError(got, want)}`);
+        tf.dispose([sum, want, got]);
+      }
+      const clipped = await ort.perturbedLogits(x, v, true);
+      const free = await ort.perturbedLogits(x, v, false);
+      assert.ok(relativeError(clipped, free) > 1e-3, 'the clip must matter for this x and v');
+      tf.dispose([x, vt, clipped, free]);
+    } finally {
+      await ort.release();
+      base.dispose();
+    }
+  });
+
+  it('predictBatch uses it when the classifier has it', async () => {
+    const calls: boolean[] = [];
+    const fake = {
+      id: 'fake',
+      inputShape: [2, 2, 1] as const,
+      labels: { ids: ['a', 'b'], names: ['a', 'b'] },
+      backend: 'test',
+      logits: () => Promise.reject(new Error('logits must not be called')),
+      jacobian: () => Promise.reject(new Error('unused')),
+      vjp: () => Promise.reject(new Error('unused')),
+      dispose: () => undefined,
+      perturbedLogits: (_x: tf.Tensor4D, v: Float32Array, clip: boolean) => {
+        calls.push(clip);
+        assert.deepEqual([...v], [1, 2, 3, 4]);
+        return Promise.resolve(tf.tensor2d([0, 1, 1, 0], [2, 2]));
+      },
+    };
+    const x = tf.zeros([2, 2, 2, 1]) as tf.Tensor4D;
+    const v = tf.tensor3d([1, 2, 3, 4], [2, 2, 1]);
+    assert.deepEqual([...(await predictBatch(fake, x, { v, clip: true }))], [1, 0]);
+    assert.deepEqual(calls, [true]);
+    tf.dispose([x, v]);
   });
 });

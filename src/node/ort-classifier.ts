@@ -2,11 +2,18 @@ import os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
 import { UapError } from '../errors.js';
-import type { Classifier, PerturbationGradient } from '../models/classifier.js';
+import type { Classifier, PerturbationGradient, PerturbedLogits } from '../models/classifier.js';
 import type { Labels } from '../models/labels.js';
 import type { NetClassifier } from '../models/net-classifier.js';
 import type { Net } from '../models/net/ir.js';
-import { exportGradGraph, exportLogitsGraph, exportPerturbationGradGraph, type ExportOptions, type PerturbationObjective } from '../models/onnx/export.js';
+import {
+  exportGradGraph,
+  exportLogitsGraph,
+  exportPerturbationGradGraph,
+  exportPerturbedLogitsGraph,
+  type ExportOptions,
+  type PerturbationObjective,
+} from '../models/onnx/export.js';
 import { HostBuffers, readValues, tensorOf } from './host-buffers.js';
 
 /**
@@ -53,7 +60,7 @@ export interface OrtClassifierOptions extends ExportOptions {
  * dispose() also frees the model's weights); it fails with one line when the device is unavailable.
  * uap/node exports the class through {@link loadOrtEngine}, which imports onnxruntime-node only when asked.
  */
-export class OrtClassifier implements Classifier, PerturbationGradient {
+export class OrtClassifier implements Classifier, PerturbationGradient, PerturbedLogits {
   readonly inputShape: readonly [number, number, number];
   readonly backend: string;
   readonly threads: number;
@@ -88,8 +95,11 @@ export class OrtClassifier implements Classifier, PerturbationGradient {
     return c;
   }
 
-  /** The session of one graph and batch size: `logits`, `grad<k>`, or a perturbation-gradient graph of `objective`. */
-  private session(kind: 'logits' | `grad${number}` | 'pgrad', n: number, objective?: PerturbationObjective): Promise<ort.InferenceSession> {
+  /**
+   * The session of one graph and batch size: `logits`, `grad<k>`, `plogits-clip` / `plogits-free` (perturbed
+   * logits), or a perturbation-gradient graph of `objective`.
+   */
+  private session(kind: 'logits' | `grad${number}` | 'pgrad' | 'plogits-clip' | 'plogits-free', n: number, objective?: PerturbationObjective): Promise<ort.InferenceSession> {
     const o = objective;
     const key = o ? `pgrad-${o.loss}-${o.targeted ? 't' : 'u'}-${o.clip ? 'clip' : 'free'}-b${o.beta}-k${o.kappa}:${n}` : `${kind}:${n}`;
     let s = this.sessions.get(key);
@@ -98,7 +108,9 @@ export class OrtClassifier implements Classifier, PerturbationGradient {
         ? exportPerturbationGradGraph(this.net, n, o, this.opts)
         : kind === 'logits'
           ? exportLogitsGraph(this.net, n, this.opts)
-          : exportGradGraph(this.net, n, Number(kind.slice(4)), this.opts);
+          : kind.startsWith('plogits')
+            ? exportPerturbedLogitsGraph(this.net, n, kind === 'plogits-clip', this.opts)
+            : exportGradGraph(this.net, n, Number(kind.slice(4)), this.opts);
       s = this.open(bytes, key);
       this.sessions.set(key, s);
       s.catch(() => this.sessions.delete(key));
@@ -186,6 +198,27 @@ export class OrtClassifier implements Classifier, PerturbationGradient {
     const { xd, done } = this.pixelsOf(x);
     try {
       return tf.tensor2d(await this.logitsOf(xd, n), [n, this.labels.ids.length]);
+    } finally {
+      done();
+    }
+  }
+
+  /** Logits of clip(x + v) from one graph per batch piece (see PerturbedLogits): the sum and the clip run in ORT. */
+  async perturbedLogits(x: tf.Tensor4D, v: Float32Array, clip: boolean): Promise<tf.Tensor2D> {
+    const n = x.shape[0];
+    const K = this.labels.ids.length;
+    const [h, w, c] = this.inputShape;
+    const P = this.pixels;
+    if (v.length !== P) throw new UapError('BAD_ARGUMENT', `v has ${v.length} values, not ${h}×${w}×${c}`, 'v');
+    const vt = OrtClassifier.tensor(v, [h, w, c]);
+    const out = new Float32Array(n * K);
+    const { xd, done } = this.pixelsOf(x);
+    try {
+      for (const [s, m] of OrtClassifier.pieces(n, 64)) {
+        const session = await this.session(clip ? 'plogits-clip' : 'plogits-free', m);
+        await session.run({ x: OrtClassifier.tensor(xd.subarray(s * P, (s + m) * P), [m, h, w, c]), v: vt }, { logits: OrtClassifier.tensor(out.subarray(s * K, (s + m) * K), [m, K]) });
+      }
+      return tf.tensor2d(out, [n, K]);
     } finally {
       done();
     }

@@ -166,6 +166,15 @@ describe('WorkerPoolClassifier on the ort engine (2 workers × 1 thread) equals 
     tf.dispose([a.logits, a.grad, b.logits, b.grad]);
   });
 
+  it('perturbedLogits equals one session over the whole batch', async () => {
+    const v = Float32Array.from({ length: 224 * 224 * 3 }, (_, i) => ((i * 13) % 41) - 20);
+    const a = await pool.perturbedLogits!(x, v, true);
+    const b = await local.perturbedLogits(x, v, true);
+    assert.deepEqual(a.shape, [3, 1000]);
+    assert.ok(relativeError(a, b) < 1e-5);
+    tf.dispose([a, b]);
+  });
+
   it('perturbationGradient: the sum over both workers equals one session over the whole batch', async () => {
     const v = Float32Array.from({ length: 224 * 224 * 3 }, (_, i) => ((i * 37) % 21) - 10);
     const cls = Int32Array.from([3, 500, 999]);

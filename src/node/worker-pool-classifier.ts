@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { UapError, type UapErrorCode } from '../errors.js';
-import type { Classifier, PerturbationGradient } from '../models/classifier.js';
+import type { Classifier, PerturbationGradient, PerturbedLogits } from '../models/classifier.js';
 import type { Labels } from '../models/labels.js';
 import type { BackendName } from '../tensor/backend.js';
 import type { InitRequest, PgradObjective, WorkerReply, WorkRequest } from './classifier-worker.js';
@@ -29,8 +29,8 @@ import type { OrtDevice } from './ort-classifier.js';
  * 1.29 → 1.20 ms/photo forward from 1 to 2 threads), while two 1-thread sessions on halves of the batch work
  * independently; and `session.run` blocks its thread, so two sessions need two threads. There a vjp is a
  * 'logits' round trip, then a vjpFixed (ORT's gradient graph runs its own forward), as OrtClassifier.vjp does
- * in-thread; and the pool has the PerturbationGradient capability: each worker sums its share of the batch,
- * the pool adds the workers' sums.
+ * in-thread; and the pool has the PerturbationGradient capability (each worker sums its share of the batch,
+ * the pool adds the workers' sums) and the PerturbedLogits one.
  *
  * Images reach the workers in shared memory (a SharedArrayBuffer the pool keeps and reuses), and large
  * results are joined in a kept buffer: writing into fresh memory is slow on this VM (see HostBuffers), and
@@ -125,6 +125,8 @@ export class WorkerPoolClassifier implements Classifier {
   private readonly joined = new HostBuffers();
   /** Present on the ort engine only (feature-tested by the attacks, see hasPerturbationGradient). */
   readonly perturbationGradient?: PerturbationGradient['perturbationGradient'];
+  /** Present on the ort engine only (feature-tested, see hasPerturbedLogits). */
+  readonly perturbedLogits?: PerturbedLogits['perturbedLogits'];
 
   private constructor(
     private readonly workers: PoolWorker[],
@@ -135,7 +137,16 @@ export class WorkerPoolClassifier implements Classifier {
     /** What runs in each worker: tfjs on `backend`, or an OrtClassifier (ONNX Runtime). */
     readonly engine: 'tfjs' | 'ort',
   ) {
-    if (engine === 'ort') this.perturbationGradient = (x, v, cls, objective) => this.pgrad(x, v, cls, objective);
+    if (engine === 'ort') {
+      this.perturbationGradient = (x, v, cls, objective) => this.pgrad(x, v, cls, objective);
+      this.perturbedLogits = async (x, v, clip) => {
+        const parts = await this.run(x, (s, e, xs) => {
+          const vs = v.slice();
+          return { req: { type: 'plogits', x: xs, n: e - s, v: vs, clip }, transfer: [vs.buffer as ArrayBuffer] };
+        });
+        return tf.tensor2d(concat(parts.map((p) => p.logits)), [x.shape[0], this.labels.ids.length]);
+      };
+    }
   }
 
   /** Starts the workers and loads the model in each (in parallel). */
