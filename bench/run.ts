@@ -148,7 +148,13 @@ async function timed(f: () => Promise<tf.Tensor[]>): Promise<number> {
   return ms;
 }
 
-/** ms per photo at batch 16: the fastest of `reps` after one warm-up (sessions, kernels, heap). */
+/**
+ * ms per photo at batch 16, timed as the peer's bench_speed.py times PyTorch: each primitive in a loop of its
+ * own, two untimed warm-up runs (sessions, kernels, heap), then the fastest of `reps`. Each in its own loop
+ * because interleaving them measures something else: a forward run right after a 10-class Jacobian (whose
+ * 96 MB of gradients have just been written and freed) took 1.05–1.09 ms/photo against 0.86–0.91 in a loop
+ * of forwards (mobilenet_v1_0.25_224, 2 threads, measured 2026-12-01).
+ */
 async function primitives(clf: Classifier, x: tf.Tensor4D, reps: number, threads: number): Promise<Prim> {
   const n = x.shape[0];
   const nc = clf.labels.ids.length;
@@ -168,20 +174,14 @@ async function primitives(clf: Classifier, x: tf.Tensor4D, reps: number, threads
       const r = await clf.jacobian(x, classes);
       return [r.logits, r.grads];
     });
-  await fwd();
-  await grad();
-  await jac();
-  const { value, cpu } = await withCpu(threads, async () => {
-    const f: number[] = [];
-    const g: number[] = [];
-    const j: number[] = [];
-    for (let r = 0; r < reps; r++) {
-      f.push(await fwd());
-      g.push(await grad());
-      j.push(await jac());
-    }
-    return { forward: fastest(f) / n, grad: fastest(g) / n, jac: fastest(j) / n };
-  });
+  const fastestOf = async (f: () => Promise<number>): Promise<number> => {
+    await f();
+    await f();
+    const t: number[] = [];
+    for (let r = 0; r < reps; r++) t.push(await f());
+    return fastest(t) / n;
+  };
+  const { value, cpu } = await withCpu(threads, async () => ({ forward: await fastestOf(fwd), grad: await fastestOf(grad), jac: await fastestOf(jac) }));
   tf.dispose([classes, top1]);
   return { ...value, cpu };
 }
@@ -404,7 +404,7 @@ async function main(): Promise<void> {
   L.push('');
   L.push(`One-logit gradient = forward + input gradient of one logit; ${K}-class Jacobian = one forward and the input gradients of the top ${K} logits (PyTorch: the faster of ${K} backward passes with retain_graph and one backward through a ${K}× replicated batch; both with batch norm folded, as in our graphs).`);
   L.push('');
-  L.push(`Each cell: wall-clock ms per photo, the fastest of ${REPS_ORT} repetitions (tfjs-wasm: ${REPS_TFJS}; the peer: of its own repetitions, its \`min_ms\`) [CPU ms per photo = wall × the row's CPU obtained; steadier than wall time on a busy machine]. The fastest, not the median: other tenants of a shared machine only ever add time.`);
+  L.push(`Each cell: wall-clock ms per photo, the fastest of ${REPS_ORT} repetitions (tfjs-wasm: ${REPS_TFJS}; the peer: of its own repetitions, its \`min_ms\`), each primitive timed in a loop of its own after two untimed runs, as the peer times PyTorch [CPU ms per photo = wall × the row's CPU obtained; steadier than wall time on a busy machine]. The fastest, not the median: other tenants of a shared machine only ever add time.`);
   L.push('');
   L.push(`| model | engine | forward | one-logit gradient | ${K}-class Jacobian | CPU |`);
   L.push('|---|---|---|---|---|---|');
