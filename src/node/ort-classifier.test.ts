@@ -317,3 +317,64 @@ describe('OrtClassifier: devices and options', () => {
     }
   });
 });
+
+describe('the one-photo Jacobian graph: one reverse chain of k rows equals k chains', () => {
+  before(() => useWasm());
+  /** grad and logits of the batch-1, k = 4 gradient graph with and without singleChain, on one photo. */
+  async function both(name: string): Promise<{ single: Float32Array; chains: Float32Array; ls: Float32Array; lc: Float32Array }> {
+    const base = await loadModel(name, { modelsDir });
+    try {
+      const [h, w, c] = base.inputShape;
+      const K = base.labels.ids.length;
+      const x = (await photoPair(base)).slice([0, 0, 0, 0], [1, h, w, c]);
+      const feeds = {
+        x: new ort.Tensor('float32', x.dataSync() as Float32Array, [1, h, w, c]),
+        upstream: new ort.Tensor('float32', randomTensor<tf.Rank.R2>([4, K], seededRandom(3)).dataSync() as Float32Array, [4, K]),
+      };
+      x.dispose();
+      const run = async (singleChain: boolean) => {
+        const s = await ort.InferenceSession.create(exportGradGraph(base.net, 1, 4, { singleChain }), { intraOpNumThreads: 2 });
+        try {
+          const r = await s.run(feeds);
+          return { grad: r.grad!.data as Float32Array, logits: r.logits!.data as Float32Array };
+        } finally {
+          await s.release();
+        }
+      };
+      const [a, b] = [await run(true), await run(false)];
+      return { single: a.grad, chains: b.grad, ls: a.logits, lc: b.logits };
+    } finally {
+      base.dispose();
+    }
+  }
+  const rel = (a: Float32Array, b: Float32Array) => {
+    let e = 0;
+    let m = 0;
+    for (let i = 0; i < a.length; i++) {
+      e = Math.max(e, Math.abs(a[i]! - b[i]!));
+      m = Math.max(m, Math.abs(b[i]!));
+    }
+    return e / m;
+  };
+  // depthwise convs and relu6 (v1), residual adds (v2), and PyTorch's export through the ONNX importer
+  for (const m of ['mobilenet_v1_0.25_224', 'mobilenet_v2_1.0_224_quant', 'mobilenet_v1_0.25_224_onnx']) {
+    it(m, { skip: !haveShared && 'no ../shared/models' }, async () => {
+      const r = await both(m);
+      assert.deepEqual(r.ls, r.lc);
+      assert.equal(r.single.length, r.chains.length);
+      const e = rel(r.single, r.chains);
+      assert.ok(e < 1e-5, `${m}: single chain differs from the chains by ${e}`);
+      assert.ok(r.chains.some((v) => v !== 0));
+    });
+  }
+  it('a net with max pools keeps the chains, and asking for one chain there is refused', async () => {
+    const base = await loadModel('mnist');
+    try {
+      assert.throws(() => exportGradGraph(base.net, 1, 4, { singleChain: true }), /needs batch 1 and a net without max pools/);
+      assert.throws(() => exportGradGraph(base.net, 2, 4, { singleChain: true }), /needs batch 1/);
+      assert.ok(exportGradGraph(base.net, 1, 4).length > 0);
+    } finally {
+      base.dispose();
+    }
+  });
+});

@@ -112,8 +112,7 @@ function flippedConvPads(w: Window): number[] | undefined {
 
 /** Gradients with respect to each input of one op, given dy (N rows, stored layout). */
 export function emitBackwardOp(ctx: ExportContext, st: BackwardState, node: NetNode, dy: string): { input: number; grad: string }[] {
-  const { g, shapes, n } = ctx;
-  const rows = n;
+  const { g, shapes, rows } = ctx;
   const op = node.op!;
   const xs: Shape = shapes[node.inputs[0]!]!;
   const to = (grad: string) => [{ input: node.inputs[0]!, grad }];
@@ -213,6 +212,7 @@ function reciprocalCounts(ctx: ExportContext, w: Window): string {
  */
 function maxPoolGrad(ctx: ExportContext, node: NetNode, dy: string): string {
   const { g, n, shapes } = ctx;
+  if (ctx.rows !== n) throw new Error('a max pool gradient needs one chain per upstream row');
   const [h, w, c] = shapes[node.inputs[0]!] as [number, number, number];
   const [ho, wo] = shapes[node.id] as [number, number, number];
   const rows = n;

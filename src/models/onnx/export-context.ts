@@ -8,6 +8,8 @@ export interface ExportContext {
   readonly net: Net;
   /** images in the batch */
   readonly n: number;
+  /** rows of each reverse chain: n, or k·n when the k upstream rows of one image run as one chain (see exportGradGraph) */
+  readonly rows: number;
   /** NHWC shapes without the batch axis, per node */
   readonly shapes: Shape[];
   /** the graph value holding each node's forward output (stored layout); a folded pad holds its input's */
