@@ -51,6 +51,14 @@ test('writeNpy → readNpy round-trips float32 exactly', () => {
   const shifted = new Uint8Array(bytes.length + 1);
   shifted.set(bytes, 1);
   assert.deepEqual(readNpy(shifted.subarray(1), 'x.npy').data, data);
+  // a Node Buffer (readFileSync's), whose slice() is a view, not a copy
+  const dir = mkdtempSync(path.join(tmpdir(), 'uap-npy-'));
+  try {
+    writeFileSync(path.join(dir, 'v.npy'), bytes);
+    assert.deepEqual(readNpy(readFileSync(path.join(dir, 'v.npy')), 'v.npy').data, data);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('writeNpy refuses data that does not fill the shape', () => {

@@ -140,7 +140,8 @@ export function readNpy(bytes: Uint8Array, name: string): NpyArray {
   }
   const data = new Float32Array(count);
   if (layout.itemSize === 4 && little && hostIsLittleEndian) {
-    data.set(new Float32Array(bytes.slice(dataStart, dataStart + need).buffer));
+    // a byte copy: the data may sit at any offset, and `bytes` may be a view (a Node Buffer's slice is one)
+    new Uint8Array(data.buffer).set(bytes.subarray(dataStart, dataStart + need));
   } else if (layout.itemSize === 4) {
     for (let i = 0; i < count; i++) data[i] = view.getFloat32(dataStart + 4 * i, little);
   } else {
