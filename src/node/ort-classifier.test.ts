@@ -333,15 +333,18 @@ describe('the one-photo Jacobian graph: one reverse chain of k rows equals k cha
       };
       x.dispose();
       const run = async (singleChain: boolean) => {
-        const s = await ort.InferenceSession.create(exportGradGraph(base.net, 1, 4, { singleChain }), { intraOpNumThreads: 2 });
+        const s = await ort.InferenceSession.create(exportGradGraph(base.net, 1, 4, { singleChain, exposeMasks: true }), { intraOpNumThreads: 2 });
         try {
           const r = await s.run(feeds);
-          return { grad: r.grad!.data as Float32Array, logits: r.logits!.data as Float32Array };
+          const masks = Object.keys(r).filter((k) => k.startsWith('mask_'));
+          assert.ok(masks.length > 0, `${name}: no masks exposed (singleChain ${singleChain})`);
+          return { grad: r.grad!.data as Float32Array, logits: r.logits!.data as Float32Array, masks: masks.sort().map((k) => r[k]!.data as Float32Array) };
         } finally {
           await s.release();
         }
       };
       const [a, b] = [await run(true), await run(false)];
+      assert.deepEqual(a.masks, b.masks);
       return { single: a.grad, chains: b.grad, ls: a.logits, lc: b.logits };
     } finally {
       base.dispose();

@@ -8,7 +8,8 @@ import { BOOL_TO_FLOAT } from './graph-builder.js';
 /**
  * Input gradients as ONNX nodes, case for case like net/backward.ts: only ∂/∂input, no weight
  * gradients. A graph with k upstream rows per image runs k reverse chains of N rows each through the
- * one forward; the chains share the forward's activation masks and max-pool indices.
+ * one forward; the chains share the forward's activation masks and max-pool indices. At batch 1 it may run one
+ * chain of k rows instead (ExportContext.rows = k), whose Muls broadcast the one-row masks.
  *
  * What makes it fast on ONNX Runtime (docs/engines.md): paddings are Conv's own asymmetric `pads` (no
  * Pad, no Slice); a stride-1 input gradient is a Conv with the flipped, in/out-swapped filter (a 1×1
@@ -110,7 +111,7 @@ function flippedConvPads(w: Window): number[] | undefined {
   return p.every((v) => v >= 0) ? p : undefined;
 }
 
-/** Gradients with respect to each input of one op, given dy (N rows, stored layout). */
+/** Gradients with respect to each input of one op, given dy (ctx.rows rows, stored layout). */
 export function emitBackwardOp(ctx: ExportContext, st: BackwardState, node: NetNode, dy: string): { input: number; grad: string }[] {
   const { g, shapes, rows } = ctx;
   const op = node.op!;

@@ -15,7 +15,8 @@ import { BOOL_TO_FLOAT, OnnxGraph } from './graph-builder.js';
  * - gradient graph (k upstream rows per image): `x`, and `upstream` [k·N, K] with CLASS-MAJOR rows
  *   (row j·N + i: the j-th upstream row of image i) → `logits` [N, K] and `grad`, ∂(Σ upstream ⊙ logits)/∂x
  *   per row: [N, H, W, C] for k = 1 (a vjp), [N, k, H, W, C] otherwise (a Jacobian when the rows are
- *   one-hot). One forward; k reverse chains of N rows that share its masks; no weight gradients.
+ *   one-hot). One forward; k reverse chains of N rows that share its masks (at batch 1, one chain of k rows);
+ *   no weight gradients.
  * - perturbation-gradient graph: one step of the gradient attacks, from x and v to Σ_i ∂J_i/∂v
  *   (exportPerturbationGradGraph, at the end of this file).
  */
@@ -129,18 +130,18 @@ export function exportGradGraph(net: Net, batch: number, k: number, opts: Export
   const [h, w, c] = net.inputShape;
   const st: BackwardState = { masks: [] };
   const upstream = g.input('upstream', [k * n, K]);
-  if (single) {
-    g.output(g.reshape(emitReverse(ctx, st, upstream), [n, k, h, w, c]), 'grad', [n, k, h, w, c]);
-    return g.toBytes();
+  let grad: string;
+  if (single) grad = g.reshape(emitReverse(ctx, st, upstream), [n, k, h, w, c]);
+  else {
+    const rows = k === 1 ? [upstream] : g.op('Split', [upstream, g.ints(new Array<number>(k).fill(n))], { axis: 0 }, 'up', k);
+    const chains = rows.map((u) => emitReverse(ctx, st, u));
+    grad = k === 1 ? chains[0]! : g.op1('Concat', chains.map((x) => g.reshape(x, [n, 1, h, w, c])), { axis: 1 });
   }
-  const rows = k === 1 ? [upstream] : g.op('Split', [upstream, g.ints(new Array<number>(k).fill(n))], { axis: 0 }, 'up', k);
-  const chains = rows.map((u) => emitReverse(ctx, st, u));
   if (opts.exposeMasks) {
     st.masks.forEach((m, id) => m && g.output(m, `mask_${id}`, storedDims(shapes[id]!, n)));
     ctx.maxPoolIndices.forEach((m, id) => m && g.output(m, `argmax_${id}`, storedDims(shapes[id]!, n), 'int64'));
   }
-  if (k === 1) g.output(chains[0]!, 'grad', [n, h, w, c]);
-  else g.output(g.op1('Concat', chains.map((x) => g.reshape(x, [n, 1, h, w, c])), { axis: 1 }), 'grad', [n, k, h, w, c]);
+  g.output(grad, 'grad', k === 1 ? [n, h, w, c] : [n, k, h, w, c]);
   return g.toBytes();
 }
 
