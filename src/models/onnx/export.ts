@@ -30,8 +30,9 @@ export interface ExportOptions {
   /**
    * Activation masks of images: 1×1 depthwise Convs with a fused Relu/Tanh, which stay in ORT's NCHWc layout, or
    * Greater/Less/Cast comparisons. Default: comparisons for k = 1 (computed and used once, they cost
-   * less than the extra Convs: 3.5 vs 3.9–4.3 ms/photo on mobilenet_v1_0.25, 1 thread), NCHWc masks for
-   * k > 1 (shared by k chains: 20–24 vs 26–28 ms/photo for k = 10).
+   * less than the extra Convs: 3.5 vs 3.9–4.3 ms/photo on mobilenet_v1_0.25, 1 thread) and for one chain of k rows
+   * (batch 1: 19–24 vs 21–27 ms for k = 10 on 2 threads, mobilenet_v1_0.75 52 vs 63), NCHWc masks for k > 1
+   * chains (shared by k chains: 20–24 vs 26–28 ms/photo for k = 10).
    */
   maskOps?: 'nchwc' | 'compare';
   /**
@@ -56,7 +57,7 @@ function context(net: Net, n: number, withGrad: boolean, opts: ExportOptions, na
     maxPoolIndices: [],
     weights: [],
     stride1Grad: opts.stride1Grad ?? 'conv',
-    maskOps: opts.maskOps ?? (k === 1 ? 'compare' : 'nchwc'),
+    maskOps: opts.maskOps ?? (k === 1 || rows !== n ? 'compare' : 'nchwc'),
   };
 }
 
