@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { ImageSource } from './image-source.js';
 import { UapError } from '../errors.js';
 import { imageAt, imageSize, type Batch } from './batch.js';
+import { scratchTensors } from './scratch-tensor.js';
 
 /**
  * A Batch as an ImageSource: attacks ask for images by index, and only the requested ones become a
@@ -9,12 +10,11 @@ import { imageAt, imageSize, type Batch } from './batch.js';
  */
 export function batchSource(batch: Batch): ImageSource {
   const size = imageSize(batch.shape);
+  const make = scratchTensors();
   return {
     size: batch.n,
     get(indices: Int32Array): tf.Tensor4D {
-      const out = new Float32Array(indices.length * size);
-      indices.forEach((idx, j) => out.set(batch.images.subarray(idx * size, (idx + 1) * size), j * size));
-      return tf.tensor4d(out, [indices.length, ...batch.shape]);
+      return make([indices.length, ...batch.shape], (out) => indices.forEach((idx, j) => out.set(batch.images.subarray(idx * size, (idx + 1) * size), j * size)));
     },
   };
 }
@@ -32,18 +32,19 @@ export function wideBatchSource(batch: Batch, size: readonly [number, number]): 
   const top = Math.floor((H - h) / 2);
   const left = Math.floor((W - w) / 2);
   const wide = batchSource(batch);
+  const make = scratchTensors();
   return {
     size: batch.n,
     get(indices: Int32Array): tf.Tensor4D {
-      const out = new Float32Array(indices.length * h * w * C);
-      indices.forEach((idx, j) => {
-        const photo = imageAt(batch, idx);
-        for (let y = 0; y < h; y++) {
-          const from = ((top + y) * W + left) * C;
-          out.set(photo.subarray(from, from + w * C), (j * h + y) * w * C);
-        }
-      });
-      return tf.tensor4d(out, [indices.length, h, w, C]);
+      return make([indices.length, h, w, C], (out) =>
+        indices.forEach((idx, j) => {
+          const photo = imageAt(batch, idx);
+          for (let y = 0; y < h; y++) {
+            const from = ((top + y) * W + left) * C;
+            out.set(photo.subarray(from, from + w * C), (j * h + y) * w * C);
+          }
+        }),
+      );
     },
     getWide: (indices) => wide.get(indices),
   };

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { UapError } from '../errors.js';
+import { scratchTensors } from './scratch-tensor.js';
 
 /**
  * Random access to a set of images (pixels 0..255, NHWC) without holding them all in one tensor:
@@ -29,16 +30,13 @@ export function tensorSource(x: tf.Tensor4D): ImageSource {
   const [n, h, w, c] = x.shape;
   const size = h * w * c;
   let pixels: Float32Array | undefined;
+  const make = scratchTensors();
   return {
     size: n,
     get: (indices) => {
       pixels ??= x.dataSync() as Float32Array;
-      const out = new Float32Array(indices.length * size);
-      indices.forEach((i, j) => {
-        if (!(i >= 0 && i < n)) throw new UapError('BAD_ARGUMENT', `image index ${i} is outside 0..${n - 1}`, 'indices');
-        out.set(pixels!.subarray(i * size, (i + 1) * size), j * size);
-      });
-      return tf.tensor4d(out, [indices.length, h, w, c]);
+      for (const i of indices) if (!(i >= 0 && i < n)) throw new UapError('BAD_ARGUMENT', `image index ${i} is outside 0..${n - 1}`, 'indices');
+      return make([indices.length, h, w, c], (out) => indices.forEach((i, j) => out.set(pixels!.subarray(i * size, (i + 1) * size), j * size)));
     },
   };
 }
