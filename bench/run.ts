@@ -5,7 +5,8 @@
  * 224) and batch 16, ms per photo: forward, one-logit input gradient, 10-class Jacobian, for
  *   tfjs-backend-wasm (1 thread: its threaded build is off under Node), ONNX Runtime 1 and 2 threads
  *   (OrtClassifier, uap/node) and 2 worker threads × 1 ORT thread (WorkerPoolClassifier), and the PyTorch peer (../shared/peer/bench_speed.py, 1 and 2 threads);
- * then an SGD epoch (200 photos, batch 32, incl. the fooling rate on X) against ../shared/peer/
+ * bare ONNX Runtime sessions on PyTorch's own export of the model where ../shared has one (what ORT's kernels
+ * allow, see ortCeiling); then an SGD epoch (200 photos, batch 32, incl. the fooling rate on X) against ../shared/peer/
  * sgd_uap_torch.py, and one Algorithm 1 pass (DeepFool + projection) over 100 photos, ORT vs tfjs.
  *
  * Every figure comes with the CPU it obtained (process CPU time ÷ wall time, so 2.0 = two full cores)
@@ -207,6 +208,49 @@ async function primitives(clf: Classifier, x: tf.Tensor4D, reps: number, threads
   return { ...value, cpu };
 }
 
+/**
+ * What ONNX Runtime's own kernels allow: the forward pass of PyTorch's own ONNX export of the model
+ * (../shared/models/onnx/MODEL_pytorch.onnx, written by PyTorch's exporter, NCHW, preprocessing inside), run by
+ * a bare InferenceSession with ORT's full graph optimisations and no code of ours, timed as `primitives` times
+ * a forward. One session of 2 threads, and two sessions of 1 thread running 8 photos each at once (as our
+ * 2 workers). Why: it bounds what any ONNX Runtime engine can reach against PyTorch on this CPU, whatever
+ * graph it exports; undefined when no export of the model is shared.
+ */
+async function ortCeiling(model: string, x: tf.Tensor4D, reps: number): Promise<{ t2: number; pool: number } | undefined> {
+  const file = path.join(modelsDir, 'onnx', `${model}_pytorch.onnx`);
+  if (!existsSync(file)) return undefined;
+  const [n, h, w] = x.shape;
+  const nchw = tf.tidy(() => tf.transpose(x, [0, 3, 1, 2]));
+  const data = (await nchw.data()) as Float32Array;
+  nchw.dispose();
+  const input = (from: number, to: number) => new ort.Tensor('float32', data.subarray(from * 3 * h * w, to * 3 * h * w), [to - from, 3, h, w]);
+  const session = (threads: number) => ort.InferenceSession.create(file, { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+  const timeOf = async (f: () => Promise<unknown>): Promise<number> => {
+    await f();
+    await f();
+    const t: number[] = [];
+    for (let r = 0; r < reps; r++) {
+      const t0 = performance.now();
+      await f();
+      t.push(performance.now() - t0);
+    }
+    return fastest(t) / n;
+  };
+  const one = await session(2);
+  const halves = [await session(1), await session(1)];
+  try {
+    const all = input(0, n);
+    const [a, b] = [input(0, n / 2), input(n / 2, n)];
+    const name = one.inputNames[0]!;
+    return {
+      t2: await timeOf(() => one.run({ [name]: all })),
+      pool: await timeOf(() => Promise.all([halves[0]!.run({ [name]: a }), halves[1]!.run({ [name]: b })])),
+    };
+  } finally {
+    for (const s of [one, ...halves]) await s.release();
+  }
+}
+
 // ---------------------------------------------------------------- the PyTorch peer
 
 interface PeerRun<T> {
@@ -352,7 +396,7 @@ async function main(): Promise<void> {
   const X16 = await photos(BATCH);
   const info = cpuInfo();
   const fma = fmaPerCycle(info);
-  const rows: { model: string; macs: number; tfjs: Prim; ort1: Prim; ort2: Prim; pool: Prim; torch1: PeerRun<Prim>; torch2: PeerRun<Prim> }[] = [];
+  const rows: { model: string; macs: number; tfjs: Prim; ort1: Prim; ort2: Prim; pool: Prim; torch1: PeerRun<Prim>; torch2: PeerRun<Prim>; ceiling?: { t2: number; pool: number } }[] = [];
   // two worker threads with a 1-thread ORT session each (uap --workers 2 on the ort engine)
   const ortPool = (model: string) => WorkerPoolClassifier.create(model, { modelsDir, workers: 2, engine: 'ort', threads: 1 });
 
@@ -374,6 +418,7 @@ async function main(): Promise<void> {
     let ort2: Prim | undefined;
     let pool: Prim | undefined;
     let torch2: PeerRun<Prim> | undefined;
+    let ceiling: { t2: number; pool: number } | undefined;
     const rounds = peer && peerModelDir(model) ? ROUNDS : 1;
     for (let round = 0; round < rounds; round++) {
       const ours = async () => {
@@ -381,6 +426,9 @@ async function main(): Promise<void> {
         log(`${model}: ort, 2 workers × 1 thread`);
         const p = await ortPool(model);
         pool = faster(pool, await primitives(p, X16, REPS_ORT, 2).finally(() => p.dispose()));
+        const c = await ortCeiling(model, X16, REPS_ORT);
+        if (c) log(`${model}: bare ORT sessions on PyTorch's export`);
+        ceiling = c && ceiling ? { t2: Math.min(c.t2, ceiling.t2), pool: Math.min(c.pool, ceiling.pool) } : (c ?? ceiling);
       };
       const theirs = () => {
         log(`${model}: PyTorch peer, 2 threads`);
@@ -394,7 +442,7 @@ async function main(): Promise<void> {
         await ours();
       }
     }
-    rows.push({ model, macs: multiplyAdds(base.net), tfjs: tfjsRow, ort1, ort2: ort2!, pool: pool!, torch1, torch2: torch2! });
+    rows.push({ model, macs: multiplyAdds(base.net), tfjs: tfjsRow, ort1, ort2: ort2!, pool: pool!, torch1, torch2: torch2!, ...(ceiling ? { ceiling } : {}) });
     base.dispose();
   }
   X16.dispose();
@@ -487,6 +535,25 @@ async function main(): Promise<void> {
     L.push(`| ${r.model} | 2 | ${goal(t2?.forward, r.ort2.forward, 3)} | ${goal(t2?.grad, r.ort2.grad, 2.5)} | ${goal(t2?.jac, r.ort2.jac, 2.5)} | ${ratio(r.tfjs.forward, r.ort2.forward)} / ${ratio(r.tfjs.grad, r.ort2.grad)} / ${ratio(r.tfjs.jac, r.ort2.jac)} |`);
     L.push(`| ${r.model} | 2 workers × 1 | ${goal(t2?.forward, r.pool.forward, 3)} | ${goal(t2?.grad, r.pool.grad, 2.5)} | ${goal(t2?.jac, r.pool.jac, 2.5)} | ${ratio(r.tfjs.forward, r.pool.forward)} / ${ratio(r.tfjs.grad, r.pool.grad)} / ${ratio(r.tfjs.jac, r.pool.jac)} |`);
     L.push(`| ${r.model} | 1 | ${ratio(t1?.forward, r.ort1.forward)} | ${ratio(t1?.grad, r.ort1.grad)} | ${ratio(t1?.jac, r.ort1.jac)} | ${ratio(r.tfjs.forward, r.ort1.forward)} / ${ratio(r.tfjs.grad, r.ort1.grad)} / ${ratio(r.tfjs.jac, r.ort1.jac)} |`);
+  }
+  const bounded = rows.filter((r) => r.ceiling && r.torch2.value);
+  if (bounded.length) {
+    L.push('');
+    L.push('## Bounds: ONNX Runtime\'s own forward, and the least a gradient can cost');
+    L.push('');
+    L.push(
+      `Forward: PyTorch's own ONNX export of the model (../shared/models/onnx/MODEL_pytorch.onnx, the graph a PyTorch user would export), run by bare ONNX Runtime sessions with full graph optimisations and no code of ours (one 2-thread session; two 1-thread sessions on 8 photos each at once), timed as the rows above and in the same rounds: what ORT's kernels make of that graph, beside our own export's forward. One-logit gradient: the input gradient of every layer is a convolution (or a transposed one) with the layer's own multiply-adds, and no weight gradients are needed, so the backward pass has the forward's multiply-adds again; unless its kernels beat ORT's forward convolutions, forward + backward ≥ 2 × our fastest forward. The last column is the ratio that bound allows; the gap between it and the measured one is what our backward costs beyond a second forward (activation masks, layout reorders, ConvTranspose: docs/engines.md).`,
+    );
+    L.push('');
+    L.push('| model | bare ORT on PyTorch\'s export, forward, 2 threads / 2 × 1 thread (ms) | its ratio to PyTorch\'s forward (goal 3×) | ours: forward / one-logit gradient (ms) | 2 × our forward (ms) | the gradient ratio that allows (goal 2.5×; measured in the table above) |');
+    L.push('|---|---|---|---|---|---|');
+    for (const r of bounded) {
+      const t2 = r.torch2.value!;
+      const bare = Math.min(r.ceiling!.t2, r.ceiling!.pool);
+      const fwd = Math.min(r.ort2.forward, r.pool.forward);
+      const grad = Math.min(r.ort2.grad, r.pool.grad);
+      L.push(`| ${r.model} | ${f2(r.ceiling!.t2)} / ${f2(r.ceiling!.pool)} | ${ratio(t2.forward, bare)} | ${f2(fwd)} / ${f2(grad)} | ${f2(2 * fwd)} | ${ratio(t2.grad, 2 * fwd)} (measured ${ratio(t2.grad, grad)}) |`);
+    }
   }
   L.push('');
   L.push(`## Attacks on ${attackModel}`);
