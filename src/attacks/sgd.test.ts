@@ -63,6 +63,28 @@ test('the loss gradients equal autodiff of the losses they claim to be', () => {
   tf.dispose([z, clsT]);
 });
 
+test('ce-norm: each row is the CE gradient scaled to unit length, its value CE; a saturated row stays 0', () => {
+  // Row 0: the model sure of class 0 (CE gradient ≈ 0.05 long); row 1: fooled (≈ 1.4 long); row 2: a logit
+  // margin of 200, where float32's softmax is exactly one-hot and the CE gradient exactly 0.
+  const z = tf.tensor2d([[4, 1, 0], [-3, 3, 0], [200, 0, 0]], [3, 3]);
+  const clsT = tf.tensor1d(new Int32Array([0, 0, 0]), 'int32');
+  for (const targeted of [false, true]) {
+    const got = lossGradient(z, clsT, 'ce-norm', 0, targeted, 3).arraySync();
+    const ce = lossGradient(z, clsT, 'ce', 0, targeted, 3).arraySync();
+    for (const i of [0, 1]) {
+      const len = Math.hypot(...ce[i]!);
+      assert.ok(Math.abs(Math.hypot(...got[i]!) * 3 - 1) < 1e-6, `row ${i} has length 1/batch`);
+      for (let k = 0; k < 3; k++) assert.ok(Math.abs(got[i]![k]! - ce[i]![k]! / len / 3) < 1e-6, `row ${i} points as CE's`);
+    }
+    assert.deepEqual(got[2]!.map(Math.abs), [0, 0, 0], 'saturated row: 0, not NaN');
+  }
+  assert.ok(Math.hypot(...lossGradient(z, clsT, 'ce', 0, false, 3).arraySync()[0]!) < 0.1, 'the sure row is short under CE');
+  const zs = z.dataSync() as Float32Array;
+  const cls = new Int32Array([0, 0, 0]);
+  assert.equal(lossValue(zs, cls, 3, 'ce-norm', 0, false), lossValue(zs, cls, 3, 'ce', 0, false));
+  tf.dispose([z, clsT]);
+});
+
 test('clamped CE is CE below β and has zero gradient above it (closed form and finite differences)', () => {
   // Row 0: CE ≈ 0.1 (below β = 2); row 1: CE ≈ 6 (above); row 2: just below β; targeted rows are plain CE.
   const z = tf.tensor2d([[4, 1, 0], [-3, 3, 0], [0.2, 1.5, 0]], [3, 3]);

@@ -24,7 +24,8 @@ import { DEFAULT_BETA, SGD_LOSSES, type SgdLoss } from './sgd-loss.js';
  *   'clamped-ce'  min(CE, β) (Shafahi et al.): an image fooled beyond doubt (CE ≥ β) stops pulling on v;
  *   'margin'  the clamped CW-style margin max(f_y − max_{k≠y} f_k, −κ) (targeted: max(max_{k≠t} f_k − f_t, −κ)):
  *             an image stops pulling on v once it is fooled by a margin κ, so v serves the images not fooled yet;
- *   'complement'  −log(1 − p_y): CE's gradient vanishes on images the classifier is sure of, this one does not.
+ *   'complement'  −log(1 − p_y): CE's gradient vanishes on images the classifier is sure of, this one does not;
+ *   'ce-norm'     CE's gradient with each image's row of ∂/∂logits scaled to unit length: one equal vote per image.
  * Steps: 'sgd' takes sign(g) for ℓ∞ (steepest ascent in ℓ∞) and g/‖g‖₂ for ℓ2 and ℓ1; 'adam' takes Adam's
  * update. With momentum μ > 0 (MI-FGSM, Dong et al. CVPR 2018) the step follows m ← μ·m + g/‖g‖₁ instead of
  * g: normalising by ‖g‖₁ makes every minibatch weigh the same in m whatever its loss scale, and m keeps the

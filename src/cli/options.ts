@@ -196,7 +196,7 @@ export function addSgdOptions<T extends WithOption<T>>(cmd: T): T {
     .option('--step-size <x>', 'sgd, sga: largest step on v in pixels (default ξ/10)')
     .option('--inner-step-size <x>', 'sga: inner step in pixels (default: --step-size)')
     .option('--schedule <name>', `sgd, sga: cosine or constant step size (sgd: ${D_SGD.schedule}, sga: ${D_SGA.schedule})`)
-    .option('--loss <name>', `sgd, sga: ${SGD_LOSSES.join(', ')}: cross-entropy of the clean prediction, min(CE, β) (Shafahi et al. 2020), the clamped CW margin, or −log(1 − p_y), which keeps pulling on confident images (sgd: ${D_SGD.loss}, sga: ${D_SGA.loss})`)
+    .option('--loss <name>', `sgd, sga: ${SGD_LOSSES.join(', ')}: cross-entropy of the clean prediction, min(CE, β) (Shafahi et al. 2020), the clamped CW margin, −log(1 − p_y), which keeps pulling on confident images, or CE with each image's logit gradient scaled to unit length, one equal vote per image (sgd: ${D_SGD.loss}, sga: ${D_SGA.loss})`)
     .option('--beta <x>', `clamped-ce: the clamp β (${D_SGA.beta})`)
     .option('--kappa <x>', `margin: the clamp κ (${D_SGA.kappa})`)
     .option('--momentum <mu>', `sgd, sga: momentum μ in [0, 1) of sign steps on ℓ1-normalised gradients, MI-FGSM style (${D_SGD.momentum}: none)`)

@@ -47,14 +47,18 @@ export function numClasses(c: Classifier): number {
   return c.labels.ids.length;
 }
 
+/** ce-norm's floor under a row's length (a normal float32): a row of zeros divides to zeros, not 0/0. */
+export const ROW_LENGTH_FLOOR = 1e-30;
+
 /**
  * The gradient attacks' objective J of one image's logits z, with y its clean label (untargeted) or t the
  * target; J is minimised (attacks/sgd-loss.ts derives each case):
  *   untargeted: −CE(z, y), −min(CE(z, y), β), max(z_y − max_{k≠y} z_k, −κ), or −log(1 − p_y);
- *   targeted:    CE(z, t),  CE(z, t),         max(max_{k≠t} z_k − z_t, −κ), or CE(z, t).
+ *   targeted:    CE(z, t),  CE(z, t),         max(max_{k≠t} z_k − z_t, −κ), or CE(z, t);
+ * or ce-norm: CE's, with each image's gradient ∂J_i/∂z_i scaled to unit length (a reweighting, not a loss).
  */
 export interface LogitObjective {
-  readonly loss: 'ce' | 'clamped-ce' | 'margin' | 'complement';
+  readonly loss: 'ce' | 'clamped-ce' | 'margin' | 'complement' | 'ce-norm';
   readonly targeted: boolean;
   /** clamped-ce's β */
   readonly beta: number;

@@ -63,6 +63,8 @@ async function agree(name: string, ensemble = false): Promise<void> {
       ['clamped-ce', { loss: 'clamped-ce', kappa: 0, beta, targeted: false, clip: true }, Int32Array.from(top)],
       ['margin', { loss: 'margin', kappa: 2, targeted: false, clip: true }, Int32Array.from(top)],
       ['complement', { loss: 'complement', kappa: 0, targeted: false, clip: true }, Int32Array.from(top)],
+      ['ce-norm', { loss: 'ce-norm', kappa: 0, targeted: false, clip: true }, Int32Array.from(top)],
+      ['ce-norm, targeted', { loss: 'ce-norm', kappa: 0, targeted: true, clip: true }, Int32Array.from(second)],
       ['margin, targeted', { loss: 'margin', kappa: 5, targeted: true, clip: true }, Int32Array.from(second)],
     ];
     for (const [label, settings, cls] of cases) {

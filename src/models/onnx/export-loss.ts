@@ -1,4 +1,4 @@
-import type { LogitObjective } from '../classifier.js';
+import { ROW_LENGTH_FLOOR, type LogitObjective } from '../classifier.js';
 import { BOOL_TO_FLOAT, type OnnxGraph } from './graph-builder.js';
 
 /**
@@ -8,6 +8,7 @@ import { BOOL_TO_FLOAT, type OnnxGraph } from './graph-builder.js';
  *   ce:          ∂CE/∂z = softmax(z) − t, negated when untargeted (J = −CE);
  *   clamped-ce:  the same, times [CE < β] (untargeted; targeted it is plain CE), CE = logsumexp(z) − z·t;
  *   complement:  untargeted softmax(z) − softmax(z − 10³⁰·t) (targeted: as ce);
+ *   ce-norm:     ce's rows, each divided by its ℓ2 length (at least ROW_LENGTH_FLOOR, as lossGradient);
  *   margin:      o = one-hot of argmax over the other classes (ArgMax keeps the first of ties, as tfjs's argMax);
  *                untargeted t − o, targeted o − t, times [m > −κ] with m the signed margin.
  */
@@ -17,6 +18,12 @@ export function emitLossGradient(g: OnnxGraph, z: string, t: string, K: number, 
   if (o.loss === 'complement' && !o.targeted) {
     const others = g.op1('Softmax', [g.op1('Sub', [z, g.op1('Mul', [t, g.scalar(1e30)])], {}, 'others')], { axis: 1 });
     return g.op1('Sub', [g.op1('Softmax', [z], { axis: 1 }), others], {}, 'dcomplement');
+  }
+  if (o.loss === 'ce-norm') {
+    const dce = g.op1('Sub', [g.op1('Softmax', [z], { axis: 1 }), t], {}, 'dce');
+    const len = g.op1('Max', [g.op1('ReduceL2', [dce], { axes: [1], keepdims: 1 }, 'rowlen'), g.scalar(ROW_LENGTH_FLOOR)]);
+    const unit = g.op1('Div', [dce, len], {}, 'unit');
+    return o.targeted ? unit : g.op1('Neg', [unit]);
   }
   if (o.loss === 'ce' || o.loss === 'clamped-ce' || o.loss === 'complement') {
     const dce = g.op1('Sub', [g.op1('Softmax', [z], { axis: 1 }), t], {}, 'dce');
