@@ -296,6 +296,7 @@ const S5: [string, string[], string][] = [
 /** Session 8: the default with each image's CE gradient scaled to unit length at the logits (--loss ce-norm). */
 const CE_NORM = ['--method', 'sga', '--loss', 'ce-norm', '--momentum', '0.9', '--augment', 'flip,crop', '--batch-size', '25', '--max-passes', '10'];
 const S8_MODELS = ['mobilenet_v1_0.25_224', 'mobilenet_v1_0.75_224', 'mobilenet_v2_1.0_224_quant'];
+const CE_NORM_20 = CE_NORM.map((f, i) => (CE_NORM[i - 1] === '--max-passes' ? '20' : f));
 const RECIPES: [string, string[]][] = (
   [
     ['mobilenet_v1_0.25_224', SGD10],
@@ -338,6 +339,8 @@ const RECIPES: [string, string[]][] = (
     ...S5.map((r): [string, string[]] => [r[0], r[1]]),
     // Session 8: the default with ce-norm (one equal vote per image) instead of CE.
     ...S8_MODELS.map((m): [string, string[]] => [m, CE_NORM]),
+    ['mobilenet_v1_0.75_224', [...CE_NORM, '--seed', '2']],
+    ['mobilenet_v1_0.75_224', CE_NORM_20],
   ] as [string, string[]][]
 ).concat(process.env.RESULTS_RECIPES_EXTRA ? (JSON.parse(process.env.RESULTS_RECIPES_EXTRA) as [string, string[]][]) : []);
 /** Only the recipes whose flags contain this string are computed now (others come from the cache). */
@@ -388,7 +391,8 @@ if (want('recipes')) {
   out.push('Session 8, `--loss ce-norm` (CE\'s gradient with each image\'s row of ∂/∂logits scaled to unit length: under CE a photo the model is sure of pulls with ' +
     'length ≈ 1 − p_y and a fooled one with ≈ 1, so the step mostly serves the photos already fooled; here each pulls as hard), fooled on X → on val, against the default: ' +
     S8_MODELS.map((m) => `${m} ${onX(m, CE_NORM)} → ${val(m, CE_NORM)} (default ${onX(m, RECIPE)} → ${val(m, RECIPE)})`).join('; ') + '. ' +
-    'It fits X of mobilenet_v1_0.75_224 better than any recipe above, but val follows by about a point on each model: within noise, and the larger models stay under 90%, so the default stays CE. ' +
+    `With seed 1 it fits X of mobilenet_v1_0.75_224 better than any recipe above and val follows by half a point; with seed 2 neither (${onX('mobilenet_v1_0.75_224', [...CE_NORM, '--seed', '2'])} → ${val('mobilenet_v1_0.75_224', [...CE_NORM, '--seed', '2'])}; the default's seed 2: ${val('mobilenet_v1_0.75_224', S5[0]![1])}), ` +
+    `and 20 epochs give ${onX('mobilenet_v1_0.75_224', CE_NORM_20)} → ${val('mobilenet_v1_0.75_224', CE_NORM_20)}: not better than CE, so the default stays CE. ` +
     'Variants on mobilenet_v1_0.75_224 with an equivalent build (issue 15\'s note; outer batch 50 or 100, rotations, crops of 70%, or unit rows of the input gradient instead of the logits) gave 85.5–88.0% of val.');
   out.push('');
 }

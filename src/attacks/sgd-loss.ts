@@ -37,8 +37,8 @@ export const DEFAULT_BETA = 9;
  * length, the weight held constant (a reweighting of CE's gradient, not the gradient of a loss; the reported
  * value is CE's). Why: that length is about 1 on a fooled image (p_y → 0) and about 1 − p_y on a sure one, so
  * CE's summed step mostly serves the images already fooled; with unit rows every image of the minibatch pulls
- * as hard. Measured (docs/results.md, recipe comparison): it fits X better (mobilenet_v1_0.75_224: 93.2% of X
- * fooled against CE's 89.4%), but val rose by only 0.5–1.5 points on three models (within noise).
+ * as hard. Measured (docs/results.md, recipe comparison): not better than CE. On mobilenet_v1_0.75_224, seed 1
+ * fitted X further (93.2% fooled against CE's 89.4%) and val by half a point; seed 2 neither (89.4%, val 85.5%).
  */
 export function lossGradient(
   z: tf.Tensor2D,
